@@ -1,0 +1,12 @@
+"""Batch backends: ``local`` (process pool, default), ``condor`` (HTCondor), ``slurm``."""
+
+from fourtop.backends.base import (
+    BACKENDS,
+    Backend,
+    RunSettings,
+    SubmitReport,
+    WorkUnit,
+    get_backend,
+)
+
+__all__ = ["BACKENDS", "Backend", "RunSettings", "SubmitReport", "WorkUnit", "get_backend"]

@@ -1,0 +1,5 @@
+import sys
+
+from fourtop.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dataset configuration, ROOT-compatible expressions, ntuples, cache, synthetic samples."""

@@ -1,0 +1,1 @@
+"""Networks, training of single jobs and seed families, metrics (PyTorch)."""

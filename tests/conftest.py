@@ -1,0 +1,28 @@
+"""Shared test setup: CPU-only, single-threaded torch, isolated data and cache folders."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    """Keep every test away from the user's data, cache and config."""
+    base = tmp_path_factory.mktemp("fourtop-home")
+    monkeypatch.setenv("FOURTOP_CACHE", str(base / "cache"))
+    monkeypatch.delenv("FOURTOP_CONFIG", raising=False)
+    # FOURTOP_DATA is left to tests that need samples (see the data fixtures).
+    monkeypatch.setenv("FOURTOP_DATA", str(base / "samples"))
+
+
+try:  # keep trainings reproducible and polite on 2 cores
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover
+    pass
