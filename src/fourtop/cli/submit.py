@@ -1,15 +1,421 @@
-"""Placeholder: being written (see docs/architecture.md)."""
+"""``fourtop submit``: draw seeds, create the jobs, and run or submit them; or resubmit."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-HELP = "(not yet available)"
+from fourtop.cli._common import (
+    add_config,
+    add_verbose,
+    add_year,
+    add_yes,
+    confirm,
+    console,
+    default_folders,
+)
+from fourtop.errors import JobFolderError, ParameterError
+
+if TYPE_CHECKING:
+    from fourtop.backends.base import RunSettings, SubmitReport, WorkUnit
+    from fourtop.jobtracker import Job, JobFolder
+
+HELP = "create and submit variable-importance jobs, or resubmit failed ones (-r)"
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_verbose(parser)
+    parser.add_argument("-r", "--resubmit", action="store_true", help="resubmit mode")
+    parser.add_argument(
+        "--include-unstarted",
+        action="store_true",
+        help="resubmit mode: also resubmit jobs that have not started (no .out file)",
+    )
+    parser.add_argument(
+        "-p",
+        "--processes",
+        type=int,
+        default=2,
+        metavar="N",
+        help="local backend: worker processes; batch backends: see docs/batch.md (default 2)",
+    )
+    parser.add_argument(
+        "-n", "--seeds", type=int, default=500, metavar="N", help="seeds to draw (default 500)"
+    )
+    parser.add_argument("--test", action="store_true", help="submit only one job")
+    parser.add_argument(
+        "-c",
+        "--correlation",
+        type=float,
+        default=80.0,
+        metavar="PERCENT",
+        help="absolute correlation (percent) making variables a correlated group (default 80)",
+    )
+    parser.add_argument(
+        "-l",
+        "--varlist",
+        default="all",
+        help="'all' (the default 76 variables) or a file of variable names, one per line",
+    )
+    add_year(parser)
+    add_config(parser)
+    add_yes(parser)
+    parser.add_argument(
+        "--backend",
+        default="local",
+        help="where jobs run: local (default, a process pool), condor, slurm",
+    )
+    parser.add_argument(
+        "--params",
+        metavar="JSON",
+        default=None,
+        help="network hyperparameters for every job (keys of NetworkParams; default: the "
+        "original network)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="training epochs (overrides --params)"
+    )
+    parser.add_argument(
+        "--no-families",
+        action="store_true",
+        help="run every job alone instead of training each seed with its subseeds as a batch",
+    )
+    parser.add_argument(
+        "--random-seed", type=int, default=None, help="seed of the seed draw and the trainings"
+    )
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="training device"
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option, repeatable (e.g. request_memory=2GB; see docs/batch.md)",
+    )
+    parser.add_argument("folders", nargs="*", help="job folders (default: condor_log*)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("fourtop: this command is not available yet")
+    if args.processes < 1:
+        raise ParameterError(f"-p must be at least 1, got {args.processes}")
+    from fourtop.backends import get_backend
+
+    backend = get_backend(args.backend)  # fail fast on an unknown backend
+    if args.resubmit:
+        return _resubmit(args, backend)
+    return _submit(args, backend)
+
+
+# ---------------------------------------------------------------- settings
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any] | None:
+    from fourtop.train.params import NetworkParams
+
+    values: dict[str, Any] = {}
+    if args.params:
+        path = Path(args.params)
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ParameterError(f"{path}: parameters file not found") from None
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(values, dict):
+            raise ParameterError(f"{path}: expected a JSON object of network parameters")
+    if args.epochs is not None:
+        values["epochs"] = args.epochs
+    if not values:
+        return None
+    return NetworkParams.from_dict(values).to_dict()  # validates
+
+
+def _options(pairs: Sequence[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--option {pair!r}: expected KEY=VALUE")
+        options[key.strip()] = value
+    return options
+
+
+def _settings(args: argparse.Namespace, varlist: list[str]) -> RunSettings:
+    from fourtop.backends.base import RunSettings
+
+    return RunSettings(
+        year=args.year,
+        varlist=varlist,
+        config=Path(args.config).resolve() if args.config else None,
+        params=_params(args),
+        processes=args.processes,
+        random_seed=args.random_seed,
+        families=not args.no_families,
+        device=args.device,
+        options=_options(args.option),
+    )
+
+
+def make_units(jobs: Sequence[Job], families: bool) -> list[WorkUnit]:
+    """One unit per job, or one per seed family (seed job first) when ``families``."""
+    from fourtop.backends.base import WorkUnit
+
+    if not families:
+        return [WorkUnit((job.name,)) for job in jobs]
+    grouped: dict[str, list[Job]] = {}
+    for job in jobs:
+        grouped.setdefault(job.seed.binary, []).append(job)
+    units = []
+    for members in grouped.values():
+        members.sort(key=lambda j: j.subseed is not None)  # the seed job first
+        units.append(WorkUnit(tuple(j.name for j in members)))
+    return units
+
+
+# ---------------------------------------------------------------- submit mode
+
+
+def _submit(args: argparse.Namespace, backend: Any) -> int:
+    import numpy as np
+
+    from fourtop.data.config import load_config
+    from fourtop.jobtracker import Job, job_name
+    from fourtop.seeds import draw_seeds
+    from fourtop.variables import read_varlist
+
+    if args.seeds < 1:
+        raise ParameterError(f"-n must be at least 1, got {args.seeds}")
+    if not 0 <= args.correlation <= 100:
+        raise ParameterError(f"-c must be a percentage in [0, 100], got {args.correlation:g}")
+    if len(args.folders) > 1:
+        raise JobFolderError("submit mode takes at most one job folder")
+    varlist = read_varlist(args.varlist)
+    config = load_config(args.config)
+    _check_known(varlist, config.variable_names(), args.varlist)
+    settings = _settings(args, varlist)
+    rng = np.random.default_rng(args.random_seed)
+
+    groups = _correlated(config, args.year, varlist, args.correlation / 100.0)
+    for group in groups:
+        console.print(f"correlated group (|r| >= {args.correlation:g}%): {', '.join(group)}")
+
+    folder = _open_or_create(args.folders[0] if args.folders else None, len(varlist))
+    existing = [j.seed for j in folder.jobs or [] if j.subseed is None]
+    n = 1 if args.test else args.seeds
+    seeds = draw_seeds(varlist, n, rng, groups, exclude=existing)
+    jobs: list[Job] = []
+    for seed in seeds:
+        jobs.append(Job(folder.path, job_name(len(varlist), seed, None), seed, None))
+        if not args.test:
+            for sub in seed.subseeds():
+                jobs.append(Job(folder.path, job_name(len(varlist), seed, sub), seed, sub))
+    folder.add_jobs(jobs)
+    folder.save()
+    _write_job_files(folder, jobs, settings)
+    console.print(
+        f"{folder.path}: {len(seeds)} seed(s), {len(jobs)} job(s) over {len(varlist)} variables"
+    )
+    return _run_backend(args, backend, folder, jobs, settings)
+
+
+def _check_known(varlist: list[str], known: list[str], source: str) -> None:
+    from fourtop.errors import VariableError, did_you_mean
+
+    known_set = set(known)
+    for name in varlist:
+        if name not in known_set:
+            raise VariableError(
+                f"{source}: variable {name!r} is not in the dataset configuration"
+                f"{did_you_mean(name, known)}"
+            )
+
+
+def _correlated(config: Any, year: str, varlist: list[str], threshold: float) -> list[list[str]]:
+    from fourtop.data.correlation import correlation_matrix
+    from fourtop.data.ntuples import load_split
+    from fourtop.seeds import correlated_groups
+
+    with console.status("loading the importance split for the correlation matrix"):
+        arrays = load_split(config, year, 0)
+    corr = correlation_matrix(arrays, varlist)
+    return correlated_groups(corr, varlist, threshold)
+
+
+def _open_or_create(path: str | None, nvars: int) -> JobFolder:
+    from fourtop.jobtracker import JobFolder
+
+    if path is None:
+        return JobFolder.create()
+    p = Path(path)
+    if p.exists():
+        folder = JobFolder(str(p))
+        if folder.compacted:
+            raise JobFolderError(f"{p}: is a compacted folder; submit into a job folder")
+        if folder.jobs and len(folder.jobs[0].seed.variables) != nvars:
+            raise JobFolderError(
+                f"{p}: its jobs use {len(folder.jobs[0].seed.variables)} variables, "
+                f"the variable list has {nvars}"
+            )
+        return folder
+    return JobFolder.create(str(p))
+
+
+def _write_job_files(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) -> None:
+    from fourtop.backends.condor import render_job_file
+
+    for job in jobs:
+        Path(folder.path, f"{job.name}.job").write_text(
+            render_job_file(job.name, settings, Path(folder.path))
+        )
+
+
+# ---------------------------------------------------------------- resubmit mode
+
+
+def _resubmit(args: argparse.Namespace, backend: Any) -> int:
+    from fourtop.jobtracker import JobFolder
+
+    paths = [Path(p) for p in args.folders] or default_folders(include_specs=False)
+    if not paths:
+        raise JobFolderError("no job folders given and none named condor_log* here")
+    status = 0
+    for path in paths:
+        if not path.exists():
+            raise JobFolderError(f"{path}: no such job folder")
+        folder = JobFolder(str(path))
+        if folder.compacted:
+            console.print(f"{path}: compacted, every job finished; nothing to resubmit")
+            continue
+        if folder.jobs is None:
+            raise JobFolderError(
+                f"{path}: has no spec file; import it first with 'fourtop folders -i all {path}'"
+            )
+        folder.check()
+        jobs = _resubmit_list(folder, args.include_unstarted, args.backend != "local")
+        if not jobs:
+            console.print(f"{path}: nothing to resubmit")
+            continue
+        varlist = list(jobs[0].seed.variables)
+        settings = _settings(args, varlist)
+        _clear_attempt(folder, jobs)
+        _write_job_files(folder, jobs, settings)
+        console.print(f"{path}: resubmitting {len(jobs)} job(s)")
+        status |= _run_backend(args, backend, folder, jobs, settings)
+    return status
+
+
+def _resubmit_list(folder: JobFolder, include_unstarted: bool, include_held: bool) -> list[Job]:
+    chosen: dict[str, Job] = {}
+    for job in folder.get_resubmit_list():
+        chosen[job.name] = job
+    if include_unstarted:
+        for job in folder.unstarted_jobs:
+            chosen.setdefault(job.name, job)
+    if include_held:
+        for job in folder.jobs or []:
+            if job.state == "held":
+                chosen.setdefault(job.name, job)
+    # never run a job twice: anything with a result stays as it is
+    return [j for j in chosen.values() if not j.has_result]
+
+
+def _clear_attempt(folder: JobFolder, jobs: Sequence[Job]) -> None:
+    """Remove the files of a failed attempt (never a result) before running again."""
+    for job in jobs:
+        for ext in (".out", ".err", ".log"):
+            Path(folder.path, job.name + ext).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- running
+
+
+def _run_backend(
+    args: argparse.Namespace,
+    backend: Any,
+    folder: JobFolder,
+    jobs: Sequence[Job],
+    settings: RunSettings,
+) -> int:
+    units = make_units(jobs, settings.families)
+    report = _submit_with_progress(backend, folder, units, settings)
+    while report.failed:
+        failed_names = {name for name, _ in report.failed}
+        for name, reason in report.failed[:10]:
+            console.print(f"  failed: {name}: {reason}")
+        if len(report.failed) > 10:
+            console.print(f"  ... and {len(report.failed) - 10} more")
+        verb = "run" if report.finished else "submission"
+        if not confirm(f"{len(failed_names)} job {verb}(s) failed. Retry them now?", yes=args.yes):
+            break
+        retry = [j for j in jobs if j.name in failed_names]
+        _clear_attempt(folder, retry)
+        report = _submit_with_progress(
+            backend, folder, make_units(retry, settings.families), settings
+        )
+        if args.yes:  # one unattended retry round, then report
+            break
+    folder.check()
+    folder.save()
+    stats = folder.get_stats()
+    console.print(
+        f"{folder.path}: {stats['jobs']} jobs, {stats['finished_jobs']} finished, "
+        f"{stats['failed_jobs']} failed, {stats['unstarted_jobs']} unstarted"
+    )
+    return 1 if report.failed else 0
+
+
+def _submit_with_progress(
+    backend: Any, folder: JobFolder, units: list[WorkUnit], settings: RunSettings
+) -> SubmitReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    total = sum(len(u.names) for u in units)
+    if backend.name != "local":
+        report = backend.submit(folder, units, settings)
+        console.print(
+            f"submitted {len(report.submitted)} job(s) in {len(units)} unit(s) to {backend.name}"
+            + (f"; {len(report.failed)} failed to submit" if report.failed else "")
+        )
+        return report
+    counts = {"done": 0, "failed": 0}
+    with Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[done]} ok, {task.fields[failed]} failed"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("jobs", total=total, done=0, failed=0, rate="")
+
+        def progress(done: Sequence[str], failed: Sequence[str]) -> None:
+            counts["done"] += len(done)
+            counts["failed"] += len(failed)
+            elapsed = bar.tasks[0].elapsed or 1e-9
+            finished = counts["done"] + counts["failed"]
+            bar.update(
+                task,
+                advance=len(done) + len(failed),
+                done=counts["done"],
+                failed=counts["failed"],
+                rate=f"{finished / elapsed:.2f} jobs/s",
+            )
+
+        return backend.submit(folder, units, settings, progress)

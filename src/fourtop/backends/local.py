@@ -1,0 +1,246 @@
+"""The local backend: a pool of worker processes on this machine.
+
+Each worker is a long-lived process (started with ``spawn``, so it imports torch
+once) that runs one work unit at a time through :func:`fourtop.runner.run_unit`,
+which writes every job's ``.out``, ``.err`` and HTCondor-format ``.log``. The pool
+watches each worker's process sentinel: a worker that dies (segfault, out of
+memory, killed) turns its unit's unfinished jobs into failed jobs with the
+reason in ``.err``, and a fresh worker takes its place. Ctrl-C stops the pool:
+results already written stay, and jobs in flight are marked aborted, so
+``fourtop submit -r`` picks them up again.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from fourtop import condorlog
+from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.jobtracker import JobFolder
+
+__all__ = ["BACKEND_CLASS", "LocalBackend"]
+
+log = logging.getLogger(__name__)
+
+
+def _worker_main(conn: Connection, threads: int) -> None:
+    """Worker loop: receive (names, kwargs), run the unit, send back its results."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    _die_with_parent()
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+    from fourtop.runner import run_unit
+
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        names, kwargs = message
+        try:
+            results: dict[str, Any] = run_unit(names, **kwargs)
+        except Exception as exc:  # run_unit reports per job; this is a last resort
+            results = {name: f"{type(exc).__name__}: {exc}" for name in names}
+        conn.send(results)
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker when the submitting process dies (even by
+    SIGKILL), so no orphan goes on writing into the job folder."""
+    if not hasattr(os, "sched_getaffinity"):  # not Linux
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - best effort
+        log.debug("could not set the parent-death signal")
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    unit: WorkUnit | None = None
+
+
+class LocalBackend(Backend):
+    """Run units in ``settings.processes`` worker processes and wait for all of them."""
+
+    name = "local"
+
+    def submit(
+        self,
+        folder: JobFolder,
+        units: Sequence[WorkUnit],
+        settings: RunSettings,
+        progress: ProgressCallback | None = None,
+    ) -> SubmitReport:
+        job_dir = Path(folder.path)
+        cluster = os.getpid()
+        proc_of: dict[str, int] = {}
+        for unit in units:
+            for name in unit.names:
+                proc_of[name] = len(proc_of)
+                condorlog.log_submitted(
+                    job_dir / f"{name}.log", cluster=cluster, proc=proc_of[name]
+                )
+        kwargs = {
+            "job_dir": job_dir,
+            "variables": list(settings.varlist),
+            "year": settings.year,
+            "config_path": settings.config,
+            "params": settings.params,
+            "random_seed": settings.random_seed,
+            "device": settings.device,
+        }
+        report = SubmitReport(submitted=list(proc_of), finished=True)
+        n_workers = max(1, min(settings.processes, len(units)))
+        threads = max(1, (os.cpu_count() or 1) // n_workers)
+        ctx = mp.get_context("spawn")
+        pending = deque(units)
+        workers: list[_Worker] = []
+
+        def start_worker() -> _Worker:
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker_main, args=(child, threads), daemon=True)
+            proc.start()
+            child.close()
+            return _Worker(proc, parent)
+
+        def finish(unit: WorkUnit, results: dict[str, Any]) -> None:
+            done = [n for n in unit.names if isinstance(results.get(n), float)]
+            failed = [n for n in unit.names if n not in done]
+            for name in failed:
+                report.failed.append((name, str(results.get(name, "no result"))))
+            if progress is not None:
+                progress(done, failed)
+
+        try:
+            workers = [start_worker() for _ in range(n_workers)]
+            while pending or any(w.unit for w in workers):
+                for w in workers:
+                    if w.unit is None and pending:
+                        w.unit = pending.popleft()
+                        w.conn.send((list(w.unit.names), kwargs))
+                busy = [w for w in workers if w.unit is not None]
+                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+                for i, w in enumerate(workers):
+                    if w.unit is None:
+                        continue
+                    if w.conn in ready:
+                        try:
+                            results = w.conn.recv()
+                        except EOFError:
+                            results = None
+                        if results is not None:
+                            unit, w.unit = w.unit, None
+                            finish(unit, results)
+                            continue
+                    if w.process.sentinel in ready or not w.process.is_alive():
+                        w.process.join()
+                        unit, w.unit = w.unit, None
+                        reason = _death_reason(w.process.exitcode)
+                        log.warning("worker died (%s) running %s", reason, unit.names[0])
+                        finish(unit, _mark_failed(job_dir, unit, reason, cluster, proc_of))
+                        w.conn.close()
+                        workers[i] = start_worker()
+        except KeyboardInterrupt:
+            for w in workers:
+                if w.unit is not None:
+                    _mark_aborted(job_dir, w.unit, cluster, proc_of)
+            raise
+        finally:
+            _shutdown(workers)
+        return report
+
+
+def _death_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"worker process killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"worker process killed by signal {-exitcode}"
+    return f"worker process exited with code {exitcode}"
+
+
+def _has_result(out: Path) -> bool:
+    from fourtop.condorlog import read_roc_integral
+
+    return out.is_file() and read_roc_integral(out) is not None
+
+
+def _mark_failed(
+    job_dir: Path, unit: WorkUnit, reason: str, cluster: int, proc_of: dict[str, int]
+) -> dict[str, Any]:
+    """Record a crashed unit: jobs without a result get the reason in ``.err``."""
+    results: dict[str, Any] = {}
+    for name in unit.names:
+        out = job_dir / f"{name}.out"
+        if _has_result(out):
+            from fourtop.condorlog import read_roc_integral
+
+            results[name] = float(read_roc_integral(out))  # type: ignore[arg-type]
+            continue
+        with open(job_dir / f"{name}.err", "a") as err:
+            err.write(f"fourtop: {reason}\n")
+        out.write_text(f"fourtop: job failed: {reason}\n")
+        condorlog.log_terminated(
+            job_dir / f"{name}.log", return_value=1, cluster=cluster, proc=proc_of[name]
+        )
+        results[name] = reason
+    return results
+
+
+def _mark_aborted(job_dir: Path, unit: WorkUnit, cluster: int, proc_of: dict[str, int]) -> None:
+    """Ctrl-C: jobs in flight without a result are aborted (finished without a result)."""
+    for name in unit.names:
+        out = job_dir / f"{name}.out"
+        if not _has_result(out):
+            out.write_text("fourtop: job aborted: interrupted by the user (Ctrl-C)\n")
+            condorlog.log_aborted(
+                job_dir / f"{name}.log",
+                "interrupted by the user (Ctrl-C)",
+                cluster=cluster,
+                proc=proc_of[name],
+            )
+
+
+def _shutdown(workers: list[_Worker], grace: float = 2.0) -> None:
+    for w in workers:
+        try:
+            if w.unit is None:
+                w.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+    deadline = time.monotonic() + grace
+    for w in workers:
+        w.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if w.process.is_alive():
+            w.process.terminate()
+            w.process.join(timeout=1.0)
+        if w.process.is_alive():
+            w.process.kill()
+            w.process.join()
+        w.conn.close()
+
+
+BACKEND_CLASS = LocalBackend
