@@ -1,0 +1,30 @@
+# The two set-up commands of the README, and a few developer targets.
+PYTHON ?= python3
+PIP_INSTALL = $(PYTHON) -m pip install -q -c constraints.txt -e '.[test]'
+
+.PHONY: install test demo lint slow slurm bench
+
+install:
+	$(PIP_INSTALL)
+
+## Runs the whole pipeline on the embedded default data (about ten minutes on 2 cores).
+demo: install
+	fourtop demo
+
+## The quick test suite (installs what it needs first).
+test: install
+	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m pytest -q
+
+lint: install
+	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m ruff format --check src tests benchmarks
+
+## Slower checks: end-to-end runs and real-ROOT comparisons.
+slow: install
+	$(PYTHON) -m pytest -q -m slow
+
+## Live SLURM test: starts a one-node cluster on this machine (root, Debian).
+slurm: install
+	bash .ci/slurm-start.sh
+	$(PYTHON) -m pytest -q -m slurm
