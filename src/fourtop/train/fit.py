@@ -1,0 +1,340 @@
+"""Training one network, or a seed family as one batched model, and measuring its ROC integral.
+
+Every job splits each class at random into a training half and a test half, standardizes the
+inputs with the training half's mean and standard deviation, trains with binary cross-entropy
+on one logit (the classes balanced: each class's weights scaled to the same total), and reports
+the event-weighted ROC integral on the test half.
+
+All randomness (the split, the initial weights, the minibatch order, dropout masks) comes from
+``random_seed`` through separate :class:`numpy.random.SeedSequence` streams, so a job is
+reproducible and a family member trained alone (with ``init_variables`` = its seed's variables)
+starts from the same weights and sees the same minibatches as inside its family.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from fourtop.errors import TrainingError
+from fourtop.train.device import resolve_device
+from fourtop.train.metrics import roc_integral
+from fourtop.train.model import FamilyNet
+from fourtop.train.params import NetworkParams
+
+if TYPE_CHECKING:
+    from fourtop.data.ntuples import SplitArrays
+
+__all__ = ["TrainResult", "train_family", "train_members", "train_network"]
+
+log = logging.getLogger(__name__)
+
+#: share of the training half held out to watch the validation loss (only with ``patience``)
+VALIDATION_FRACTION = 0.2
+_EVAL_CHUNK = 8192
+
+
+@dataclass
+class TrainResult:
+    """Outcome of one network.
+
+    Attributes:
+        roc_integral: weighted ROC AUC on the test half (NaN when ``error`` is set).
+        state_dict: final (or, with early stopping, best) weights as CPU tensors.
+        history: per-epoch ``loss`` (training) and, with early stopping, ``val_loss``.
+        variables: the network's input variables.
+        epochs_trained: epochs run before stopping.
+        n_train: training events (both classes).
+        n_test: test events (both classes).
+        error: why this network has no result (e.g. its training diverged), else None.
+    """
+
+    roc_integral: float
+    state_dict: dict[str, Tensor]
+    history: dict[str, list[float]]
+    variables: list[str]
+    epochs_trained: int
+    n_train: int
+    n_test: int
+    error: str | None = None
+    device: str = field(default="cpu")
+
+
+def train_network(
+    data: SplitArrays,
+    variables: Sequence[str],
+    params: NetworkParams | Mapping[str, Any] | None = None,
+    *,
+    random_seed: int = 0,
+    init_variables: Sequence[str] | None = None,
+    device: str = "auto",
+) -> TrainResult:
+    """Train one network on ``variables`` and measure its ROC integral.
+
+    Args:
+        data: signal and background arrays (every variable of the list).
+        variables: the job's input variables.
+        params: hyperparameters (None = the original network).
+        random_seed: seeds the split, initial weights, minibatch order and dropout.
+        init_variables: the seed's variables when this job is a subseed: initial first-layer
+            weights are drawn for those inputs and the job keeps its own, so it starts exactly as
+            inside its family. None = ``variables``.
+        device: ``auto``, ``cpu`` or ``cuda``.
+
+    Raises:
+        TrainingError: bad variables, too few events, or the training diverged.
+        VariableError: a variable is not in ``data``.
+    """
+    inputs = list(variables) if init_variables is None else list(init_variables)
+    (result,) = train_members(
+        data, inputs, [variables], params, random_seed=random_seed, device=device
+    )
+    if result.error is not None:
+        raise TrainingError(result.error)
+    return result
+
+
+def train_family(
+    data: SplitArrays,
+    seed_variables: Sequence[str],
+    members: Sequence[Sequence[str]],
+    params: NetworkParams | Mapping[str, Any] | None = None,
+    *,
+    random_seed: int = 0,
+    device: str = "auto",
+) -> list[float]:
+    """Train a seed family as one batched model; the ROC integral of each member (NaN if failed).
+
+    Every member starts from the same initial weights on the inputs it shares with the seed and
+    sees the same minibatches in the same order. See :func:`train_members` for full results.
+    """
+    results = train_members(
+        data, seed_variables, members, params, random_seed=random_seed, device=device
+    )
+    return [r.roc_integral for r in results]
+
+
+def train_members(
+    data: SplitArrays,
+    seed_variables: Sequence[str],
+    members: Sequence[Sequence[str]],
+    params: NetworkParams | Mapping[str, Any] | None = None,
+    *,
+    random_seed: int = 0,
+    device: str = "auto",
+) -> list[TrainResult]:
+    """Train ``members`` (variable subsets of ``seed_variables``) side by side as one model.
+
+    A member whose training diverges gets a result with ``error`` set; the others are unaffected.
+
+    Raises:
+        TrainingError: empty or foreign member variables, a bad random seed, too few events,
+            non-finite inputs.
+        VariableError: a variable is not in ``data``.
+    """
+    if not isinstance(params, NetworkParams):
+        params = NetworkParams.from_dict(params)
+    inputs = _check_variables(seed_variables, members)
+    if isinstance(random_seed, bool) or not isinstance(random_seed, int) or random_seed < 0:
+        raise TrainingError(f"random seed {random_seed!r}: expected an integer >= 0")
+    split_ss, shuffle_ss, init_ss, dropout_ss = np.random.SeedSequence(random_seed).spawn(4)
+    dev = resolve_device(device)
+    sets = _prepare(data, inputs, np.random.default_rng(split_ss), params.patience is not None)
+    x, y, w = (t.to(dev) for t in sets["train"])
+
+    masks = torch.tensor([[v in set(m) for v in inputs] for m in members], dtype=torch.float32)
+    generator = torch.Generator().manual_seed(int(init_ss.generate_state(1)[0]))
+    dropout_gen = torch.Generator(device=dev).manual_seed(int(dropout_ss.generate_state(1)[0]))
+    model = FamilyNet(masks, params, generator=generator, dropout_generator=dropout_gen).to(dev)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=params.learning_rate, betas=(0.9, 0.999), eps=1e-7
+    )
+    n_members = len(members)
+    histories: list[dict[str, list[float]]] = [{"loss": []} for _ in range(n_members)]
+    epochs_run = [0] * n_members
+    shuffle_rng = np.random.default_rng(shuffle_ss)
+    early = params.patience is not None
+    if early:
+        best_loss = torch.full((n_members,), float("inf"))
+        stale = torch.zeros(n_members, dtype=torch.long)
+        best_state = model.snapshot()
+        for h in histories:
+            h["val_loss"] = []
+    active = torch.ones(n_members, dtype=torch.bool)
+    n = len(y)
+    for _ in range(params.epochs):
+        model.train()
+        order = torch.from_numpy(shuffle_rng.permutation(n)).to(dev)
+        xs, ys, ws = x[order], y[order], w[order]
+        total = torch.zeros(n_members, device=dev, dtype=torch.float64)
+        for start in range(0, n, params.batch_size):
+            sl = slice(start, start + params.batch_size)
+            member_loss = _weighted_bce(model(xs[sl]), ys[sl], ws[sl])
+            optimizer.zero_grad(set_to_none=True)
+            member_loss.sum().backward()
+            optimizer.step()
+            total += member_loss.detach().double() * (min(n, start + params.batch_size) - start)
+        train_loss = (total / n).cpu()
+        for m in active.nonzero().flatten().tolist():
+            histories[m]["loss"].append(float(train_loss[m]))
+            epochs_run[m] += 1
+        if early:
+            val_loss = _evaluate_loss(model, *(t.to(dev) for t in sets["validation"])).cpu()
+            for m in active.nonzero().flatten().tolist():
+                histories[m]["val_loss"].append(float(val_loss[m]))
+            improved = active & (val_loss < best_loss)
+            best_loss = torch.where(improved, val_loss, best_loss)
+            stale = torch.where(improved, 0, stale + 1)
+            _copy_members(model.snapshot(), best_state, improved.to(dev))
+            active &= stale < params.patience
+            if not bool(active.any()):
+                break
+    if early:
+        model.restore(best_state, torch.ones(n_members, dtype=torch.bool, device=dev))
+
+    x_test, y_test, w_test = sets["test"]
+    scores = _scores(model, x_test.to(dev))
+    results = []
+    for m, variables in enumerate(members):
+        try:
+            roc, error = roc_integral(scores[m], y_test.numpy(), w_test.numpy()), None
+        except TrainingError as exc:
+            roc, error = float("nan"), f"training diverged: {exc}"
+        if error is None and not np.isfinite(histories[m]["loss"][-1]):
+            roc, error = float("nan"), "training diverged: the training loss is not finite"
+        columns = [inputs.index(v) for v in variables]
+        results.append(
+            TrainResult(
+                roc_integral=roc,
+                state_dict=model.member_state(m, columns),
+                history=histories[m],
+                variables=list(variables),
+                epochs_trained=epochs_run[m],
+                n_train=n,
+                n_test=len(y_test),
+                error=error,
+                device=str(dev),
+            )
+        )
+    return results
+
+
+def _check_variables(seed_variables: Sequence[str], members: Sequence[Sequence[str]]) -> list[str]:
+    inputs = list(seed_variables)
+    if not inputs:
+        raise TrainingError("a network needs at least one input variable (the seed is empty)")
+    seen: set[str] = set()
+    for v in inputs:
+        if v in seen:
+            raise TrainingError(f"variable {v!r} is listed twice among the inputs")
+        seen.add(v)
+    if not members:
+        raise TrainingError("a seed family needs at least one member")
+    for i, member in enumerate(members):
+        if not member:
+            raise TrainingError(f"family member {i} has no input variables")
+        for v in member:
+            if v not in seen:
+                raise TrainingError(
+                    f"family member {i} uses variable {v!r}, which is not among its seed's inputs"
+                )
+    return inputs
+
+
+def _prepare(
+    data: SplitArrays, inputs: list[str], rng: np.random.Generator, validation: bool
+) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
+    """Split each class in halves, standardize, balance the training weights.
+
+    Returns ``{"train", "validation", "test"}`` -> (x, y, w) CPU tensors; training and validation
+    weights are ``|w|`` scaled so each class sums to half the events, test weights are signed.
+    """
+    columns = data.columns(inputs)
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {
+        "train": [],
+        "validation": [],
+        "test": [],
+    }
+    for label, (x_all, w_all, what) in enumerate(
+        (
+            (data.background, data.background_weight, "background"),
+            (data.signal, data.signal_weight, "signal"),
+        )
+    ):
+        x_all = np.asarray(x_all)[:, columns]
+        w_all = np.asarray(w_all, dtype=np.float64)
+        bad = ~np.isfinite(x_all).all(axis=0)
+        if bad.any():
+            name = inputs[int(np.flatnonzero(bad)[0])]
+            raise TrainingError(f"{what} variable {name!r} has NaN or infinite values")
+        if not np.isfinite(w_all).all():
+            raise TrainingError(f"{what} event weights contain NaN or infinite values")
+        order = rng.permutation(len(w_all))
+        n_test = len(order) // 2
+        test, train = order[:n_test], order[n_test:]
+        val = train[: int(len(train) * VALIDATION_FRACTION)] if validation else train[:0]
+        train = train[len(val) :]
+        for name, idx in (("train", train), ("validation", val), ("test", test)):
+            if len(idx) == 0 and (name != "validation" or validation):
+                raise TrainingError(
+                    f"only {len(w_all)} {what} events: too few to split into "
+                    f"training{', validation' if validation else ''} and test sets"
+                )
+            parts[name].append((x_all[idx], w_all[idx], float(label)))
+
+    mean = np.concatenate([p[0] for p in parts["train"]]).astype(np.float64).mean(axis=0)
+    std = np.concatenate([p[0] for p in parts["train"]]).astype(np.float64).std(axis=0)
+    std[~(std > 0)] = 1.0
+    out = {}
+    for name, pieces in parts.items():
+        xs, ys, ws = [], [], []
+        half = sum(len(p[1]) for p in pieces) / 2
+        for x_part, w_part, label in pieces:
+            if name != "test":
+                total = np.abs(w_part).sum()
+                if len(w_part) and not total > 0:
+                    raise TrainingError(f"the {name} events of class {int(label)} all weigh zero")
+                w_part = np.abs(w_part) * (half / total) if len(w_part) else w_part
+            xs.append((x_part - mean) / std)
+            ys.append(np.full(len(w_part), label))
+            ws.append(w_part)
+        out[name] = tuple(
+            torch.from_numpy(np.concatenate(a).astype(np.float32)) for a in (xs, ys, ws)
+        )
+    return out  # type: ignore[return-value]
+
+
+def _weighted_bce(logits: Tensor, y: Tensor, w: Tensor) -> Tensor:
+    """Per-member mean of ``w * BCE(logit, y)`` over the batch: shape ``[M]``."""
+    per_event = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits), reduction="none")
+    return (per_event * w).mean(dim=1)
+
+
+@torch.no_grad()
+def _scores(model: FamilyNet, x: Tensor) -> np.ndarray:
+    model.eval()
+    chunks = [model(x[i : i + _EVAL_CHUNK]) for i in range(0, len(x), _EVAL_CHUNK)]
+    # logits, not sigmoids: the same order, without float32 saturation into ties
+    return torch.cat(chunks, dim=1).double().cpu().numpy()
+
+
+@torch.no_grad()
+def _evaluate_loss(model: FamilyNet, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
+    model.eval()
+    total = torch.zeros(model.members, dtype=torch.float64, device=x.device)
+    for i in range(0, len(x), _EVAL_CHUNK):
+        sl = slice(i, i + _EVAL_CHUNK)
+        total += _weighted_bce(model(x[sl]), y[sl], w[sl]).double() * len(y[sl])
+    return (total / len(y)).float()
+
+
+def _copy_members(source: list[Tensor], target: list[Tensor], members: Tensor) -> None:
+    for s, t in zip(source, target, strict=True):
+        t[members] = s[members]

@@ -1,0 +1,149 @@
+"""Network hyperparameters: one frozen dataclass whose defaults are the original network.
+
+The original importance jobs trained ``Dense(100, relu) -> 2 x [BatchNorm, Dense(100, relu)] ->
+output`` with Adam (learning rate 1e-3) for 15 epochs in batches of 512. Those are the defaults
+here; the hyperparameter optimization varies the same names as the original ``hyperopt.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fourtop.errors import ParameterError, did_you_mean
+
+__all__ = ["ACTIVATIONS", "NODE_PATTERNS", "REGULATORS", "NetworkParams"]
+
+NODE_PATTERNS = ("static", "dynamic")
+REGULATORS = ("none", "dropout", "normalization", "both")
+ACTIVATIONS = ("relu", "softplus", "elu")
+
+#: names the original hyperopt.py used, accepted by ``from_dict``
+_ALIASES = {"activation_function": "activation"}
+
+
+@dataclass(frozen=True)
+class NetworkParams:
+    """How one network is built and trained.
+
+    Attributes:
+        hidden_layers: number of hidden Dense layers (>= 1).
+        initial_nodes: width of the first hidden layer.
+        node_pattern: ``static`` (every hidden layer has ``initial_nodes``) or ``dynamic``
+            (the width shrinks linearly layer by layer, see :meth:`layer_sizes`).
+        batch_size: events per minibatch.
+        learning_rate: Adam's learning rate.
+        regulator: what sits between hidden layers: ``none``, ``dropout``, ``normalization``
+            (batch normalization) or ``both`` (batch normalization then dropout).
+        activation: ``relu``, ``softplus`` or ``elu``.
+        epochs: maximum number of passes over the training events.
+        patience: early stopping: stop after this many epochs without a lower validation loss
+            and keep the best epoch's weights; None trains all ``epochs`` (the original jobs).
+        dropout_rate: fraction of units dropped by a dropout regulator.
+    """
+
+    hidden_layers: int = 3
+    initial_nodes: int = 100
+    node_pattern: str = "static"
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    regulator: str = "normalization"
+    activation: str = "relu"
+    epochs: int = 15
+    patience: int | None = None
+    dropout_rate: float = 0.5
+
+    def __post_init__(self) -> None:
+        def positive_int(name: str, value: Any) -> None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ParameterError(
+                    f"network parameter {name}={value!r}: expected an integer >= 1"
+                )
+
+        for name in ("hidden_layers", "initial_nodes", "batch_size", "epochs"):
+            positive_int(name, getattr(self, name))
+        if self.patience is not None:
+            positive_int("patience", self.patience)
+        for name, choices in (
+            ("node_pattern", NODE_PATTERNS),
+            ("regulator", REGULATORS),
+            ("activation", ACTIVATIONS),
+        ):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ParameterError(
+                    f"network parameter {name}={value!r}: expected one of {', '.join(choices)}"
+                    + did_you_mean(str(value), choices)
+                )
+        lr = self.learning_rate
+        if (
+            isinstance(lr, bool)
+            or not isinstance(lr, int | float)
+            or not (math.isfinite(lr) and lr > 0)
+        ):
+            raise ParameterError(f"network parameter learning_rate={lr!r}: expected a number > 0")
+        rate = self.dropout_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
+            raise ParameterError(
+                f"network parameter dropout_rate={rate!r}: expected a number in [0, 1)"
+            )
+
+    def layer_sizes(self) -> list[int]:
+        """Widths of the hidden layers.
+
+        ``static``: ``initial_nodes`` in every layer. ``dynamic``: layer ``i`` (from 0) has
+        ``initial_nodes - i * (initial_nodes // hidden_layers)`` nodes (at least 1), so the
+        network narrows linearly towards the output, as the original ``hyperopt.py`` built it.
+
+        Example:
+            >>> p = NetworkParams(hidden_layers=3, initial_nodes=90, node_pattern="dynamic")
+            >>> p.layer_sizes()
+            [90, 60, 30]
+        """
+        if self.node_pattern == "static":
+            return [self.initial_nodes] * self.hidden_layers
+        step = self.initial_nodes // self.hidden_layers
+        return [max(1, self.initial_nodes - i * step) for i in range(self.hidden_layers)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every field (round-trips through :meth:`from_dict`)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> NetworkParams:
+        """Build from a dict; missing keys keep their defaults.
+
+        Also accepts the original ``hyperopt.py`` spellings ``activation_function`` and
+        ``batch_power`` (batch size ``2 ** batch_power``).
+
+        Raises:
+            ParameterError: an unknown key (with a "did you mean" hint) or a bad value.
+        """
+        if d is None:
+            return cls()
+        if not isinstance(d, Mapping):
+            raise ParameterError(
+                f"network parameters must be a JSON object, not {type(d).__name__}"
+            )
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in d.items():
+            name = _ALIASES.get(key, key)
+            if name == "batch_power":
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 24:
+                    raise ParameterError(
+                        f"network parameter batch_power={value!r}: expected an integer 0..24"
+                    )
+                name, value = "batch_size", 2**value
+            if name not in fields:
+                raise ParameterError(
+                    f"unknown network parameter {key!r}"
+                    + did_you_mean(str(key), sorted(fields | set(_ALIASES) | {"batch_power"}))
+                )
+            if name in kwargs:
+                raise ParameterError(f"network parameter {name!r} given twice (as {key!r})")
+            kwargs[name] = value
+        return cls(**kwargs)
