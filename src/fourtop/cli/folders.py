@@ -1,15 +1,166 @@
-"""Placeholder: being written (see docs/architecture.md)."""
+"""``fourtop folders``: import, compact and show job folders (the original ``folders.py``)."""
 
 from __future__ import annotations
 
 import argparse
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-HELP = "(not yet available)"
+from fourtop.cli._common import (
+    add_verbose,
+    add_yes,
+    confirm,
+    console,
+    default_folders,
+    out,
+    use_terminal_progress,
+)
+from fourtop.errors import FourtopError
+
+if TYPE_CHECKING:
+    from fourtop.jobtracker import JobFolder
+
+HELP = "import, compact or show the job progress of job folders"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_verbose(parser)
+    parser.add_argument("-c", "--compact", action="store_true",
+                        help="compact mode: replace each finished folder by its spec file "
+                             "<folder>.jtd")
+    parser.add_argument("-i", "--import", dest="varlist", metavar="VARLIST", default=None,
+                        help="import mode: build each folder's spec file from its job files; "
+                             "VARLIST is 'all' (the default 76 variables) or a file of names")
+    add_yes(parser)
+    parser.add_argument("folders", nargs="*", metavar="FOLDER",
+                        help="job folders or compacted .jtd files (default: condor_log* here)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("fourtop: this command is not available yet")
+    if args.compact and args.varlist is not None:
+        raise FourtopError("-c (compact) and -i (import) cannot be used together")
+    varlist = None
+    if args.varlist is not None:
+        from fourtop.variables import read_varlist
+
+        varlist = read_varlist(args.varlist)
+    paths = [Path(p) for p in args.folders] or default_folders(include_specs=varlist is None)
+    if not paths:
+        raise FourtopError("no job folders given and none named condor_log* in "
+                           f"{Path.cwd()}")
+    status = 0
+    for path in paths:
+        try:
+            if varlist is not None:
+                status |= _import(path, varlist, args)
+            elif args.compact:
+                status |= _compact(path, args)
+            else:
+                status |= _info(path, args)
+        except FourtopError as err:
+            console.print(f"fourtop folders: error: {err}", markup=False)
+            status = 1
+    return status
+
+
+def _spinner(text: str) -> AbstractContextManager[object]:
+    return console.status(text) if use_terminal_progress() else nullcontext()
+
+
+def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
+    from fourtop.jobtracker import JobFolder
+
+    if not path.is_dir():
+        what = "is a compacted spec file" if path.is_file() else "no such job folder"
+        raise FourtopError(f"{path}: {what}; only job folders can be imported")
+    folder = JobFolder(path, load=False)
+    if Path(folder.spec_path).exists() and not confirm(
+        f"{path}: a spec file exists ({Path(folder.spec_path).name}); overwrite it?",
+        yes=args.yes, default=False,
+    ):
+        console.print(f"{path}: spec file kept, folder not imported", markup=False)
+        return 0
+    with _spinner(f"importing {path}"):
+        folder.import_folder(varlist)
+    console.print(f"{path}: imported {len(folder)} jobs over {len(varlist)} variables",
+                  markup=False)
+    _show(folder, verbose=args.verbose)
+    return 0
+
+
+def _compact(path: Path, args: argparse.Namespace) -> int:
+    from fourtop.jobtracker import JobFolder
+
+    folder = JobFolder(path)
+    if folder.compacted:
+        console.print(f"{path}: already compacted ({folder.path})", markup=False)
+        return 0
+    if folder.jobs is None:
+        raise FourtopError(f"{path}: has no spec file; import it first with "
+                           f"'fourtop folders -i VARLIST {path}'")
+    folder.check()
+    unfinished = len(folder) - sum(j.finished for j in folder)
+    if unfinished:
+        raise FourtopError(f"{path}: {unfinished} of {len(folder)} jobs are not finished; "
+                           "compaction refused (nothing changed)")
+    target = path.with_name(path.name + ".jtd")
+    if not confirm(f"{path}: delete the folder and its job files, keeping only {target}?",
+                   yes=args.yes, default=False):
+        console.print(f"{path}: not compacted", markup=False)
+        return 0
+    folder.compact_folder()
+    console.print(f"{path}: compacted into {folder.path}", markup=False)
+    return 0
+
+
+def _info(path: Path, args: argparse.Namespace) -> int:
+    from fourtop.jobtracker import JobFolder
+
+    folder = JobFolder(path)
+    if folder.jobs is None:
+        console.print(f"warning: {path}: has no spec file; import it with "
+                      f"'fourtop folders -i VARLIST {path}'", markup=False)
+        return 1
+    with _spinner(f"checking {path}"):
+        folder.check()
+    _show(folder, verbose=args.verbose)
+    return 0
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{n} ({100.0 * n / total:.1f}%)" if total else f"{n}"
+
+
+def _show(folder: JobFolder, *, verbose: bool) -> None:
+    from rich.table import Table
+
+    stats = folder.get_stats()
+    total = int(stats["jobs"])  # type: ignore[call-overload]
+    held = folder.held_jobs
+    title = folder.path + (" (compacted)" if folder.compacted else "")
+    table = Table(title=title, title_justify="left", show_header=True)
+    for col in ("jobs", "finished", "failed", "unstarted", "held", "seeds"):
+        table.add_column(col, justify="right")
+    table.add_row(str(total), _pct(stats["finished_jobs"], total),  # type: ignore[arg-type]
+                  _pct(stats["failed_jobs"], total),  # type: ignore[arg-type]
+                  _pct(stats["unstarted_jobs"], total),  # type: ignore[arg-type]
+                  _pct(len(held), total), str(stats["seeds"]))
+    out.print(table)
+    if not verbose:
+        return
+    counts: dict[str, int] = stats["variable_counts"]  # type: ignore[assignment]
+    if counts:
+        vt = Table(title="seeds including each variable", title_justify="left")
+        vt.add_column("#", justify="right")
+        vt.add_column("variable")
+        vt.add_column("seeds", justify="right")
+        for i, (var, n) in enumerate(counts.items(), 1):
+            vt.add_row(str(i), var, str(n))
+        out.print(vt)
+    # one plain line per job (not a table) so names are never wrapped and lines can be grepped
+    for label, jobs in (("failed", folder.get_resubmit_list()), ("held", held)):
+        if jobs:
+            out.print(f"{label} jobs ({len(jobs)}):", markup=False)
+        for job in jobs:
+            out.print(f"  {job.name}: {job.reason or ''}", markup=False, soft_wrap=True)
