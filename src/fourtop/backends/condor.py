@@ -1,0 +1,435 @@
+"""The HTCondor backend: one cluster per submission, one proc per work unit.
+
+Each submission of a folder is one transaction: a single cluster whose procs are
+the work units (one job, or a seed family), described once with per-proc item
+data. The official ``htcondor2`` bindings submit it when they can reach a schedd;
+otherwise the same description goes through the ``condor_submit`` command.
+
+Files in the job folder (what ``fourtop.jobtracker`` reads):
+
+* a single-job unit runs ``fourtop run-job ... NAME``: HTCondor writes the job's
+  ``NAME.out`` (stdout, with the ``ROC-integral:`` line), ``NAME.err`` and its job
+  event log ``NAME.log`` itself, exactly as in the original tool;
+* a family unit runs ``fourtop run-job --job-dir . SEED SUB1 ...``, which writes
+  every member's ``.out/.err/.log``; HTCondor's own files for the proc are
+  ``SEED.family.out/.err/.log``, so each ``.log`` has one writer. Members get a
+  ``000 submitted`` event before the cluster is submitted, and
+  :func:`sync_family_logs` copies a hold, release or removal of the family proc
+  into the members' logs so ``folders -v`` shows held families with the reason.
+
+Every value from the user (paths, options) reaches the job through HTCondor's
+new-style argument quoting, never a shell: the executable is Python itself (or
+``--option executable=PATH``), ``$`` is written as ``$(DOLLAR)``, and job names are
+restricted to plain characters (see `fourtop.backends._batch.check_names`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fourtop import condorlog
+from fourtop.backends import _batch
+from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.errors import BackendError
+
+__all__ = [
+    "BACKEND_CLASS",
+    "CondorBackend",
+    "cluster_description",
+    "format_arguments",
+    "quote_argument",
+    "render_job_file",
+    "sync_family_logs",
+]
+
+log = logging.getLogger(__name__)
+
+#: backend options that are fourtop's; every other ``--option key=value`` is a submit command
+OWN_OPTIONS = frozenset(
+    {"executable", "transfer", "arrays", "retries", "retry_delay", "submit_method",
+     "request_memory", "request_cpus", "request_gpus", "request_disk"}
+)
+_DEFAULTS = {"request_memory": "2GB", "request_cpus": "1", "request_disk": "1GB"}
+_SUBMIT_KEY = re.compile(r"^\+?[A-Za-z_][A-Za-z0-9_.]*$")
+FAMILY_SUFFIX = ".family"
+
+
+# ------------------------------------------------------------------ quoting
+
+
+def quote_argument(arg: str) -> str:
+    """Quote one argument for HTCondor's new-style ``arguments = "..."`` syntax.
+
+    Double quotes are doubled; an argument with white space or a single quote is
+    wrapped in single quotes, with its single quotes doubled; ``$`` becomes
+    ``$(DOLLAR)`` so that no submit macro is expanded inside it.
+
+    Example:
+        >>> quote_argument("a b'c")
+        "'a b''c'"
+    """
+    text = arg.replace('"', '""')
+    if not arg or any(c.isspace() for c in arg) or "'" in arg:
+        text = "'" + text.replace("'", "''") + "'"
+    return _no_macros(text)
+
+
+def format_arguments(args: Sequence[str]) -> str:
+    """The value of an ``arguments`` command holding ``args`` exactly."""
+    for arg in args:
+        if "\n" in arg or "\r" in arg:
+            raise BackendError(f"argument {arg!r}: a line break cannot be submitted to HTCondor")
+    return '"' + " ".join(quote_argument(a) for a in args) + '"'
+
+
+def _no_macros(text: str) -> str:
+    return text.replace("$", "$(DOLLAR)")
+
+
+def _classad_string(text: str) -> str:
+    """A ClassAd string literal (for ``+Attr = ...``), safe from macro expansion."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return _no_macros(f'"{escaped}"')
+
+
+def _path_value(path: Path | str, what: str) -> str:
+    _batch.check_path(Path(path), what)
+    return _no_macros(str(path))
+
+
+# ------------------------------------------------------------------ descriptions
+
+
+def _data_files(settings: RunSettings, folder: Path, *, create: bool) -> dict[str, Path]:
+    """Files a job needs when they are transferred: varlist, config, cached arrays."""
+    files = {"varlist": folder / _batch.VARLIST_FILE}
+    if settings.config:
+        files["config"] = Path(settings.config).resolve()
+    arrays = settings.options.get("arrays")
+    if arrays:
+        files["arrays"] = Path(arrays).resolve()
+    else:
+        files["arrays"] = _cache_file(settings, create=create)
+    return files
+
+
+def _cache_file(settings: RunSettings, *, create: bool) -> Path:
+    """The cached importance-split arrays of this dataset (made now if ``create``)."""
+    try:
+        from fourtop.data.config import load_config
+        from fourtop.data.ntuples import cache_path, load_split
+    except ImportError as exc:  # pragma: no cover - the data module ships with fourtop
+        raise BackendError(f"cannot locate the cached arrays to transfer: {exc}") from None
+    config = load_config(settings.config)
+    path = Path(cache_path(config, settings.year, 0))
+    if create and not path.is_file():
+        load_split(config, settings.year, 0)
+    return path
+
+
+def _common(settings: RunSettings, folder: Path, *, create: bool) -> tuple[dict[str, str], list]:
+    """Submit commands shared by every proc, and the run-job arguments before the names."""
+    transfer = _batch.option_bool(settings, "transfer", False)
+    cmd = _batch.fourtop_command(settings)
+    if transfer:
+        files = _data_files(settings, folder, create=create)
+        args = _batch.run_job_arguments(
+            settings,
+            files["varlist"].name,
+            config=files["config"].name if "config" in files else None,
+            arrays=files["arrays"].name,
+        )
+        inputs = ",".join(_path_value(p, f"--option {k} file") for k, p in files.items())
+    else:
+        args = _batch.run_job_arguments(settings, str(folder / _batch.VARLIST_FILE))
+        inputs = ""
+    gpus = settings.options.get("request_gpus", "1" if settings.device == "cuda" else "0")
+    commands: dict[str, str] = {
+        "universe": "vanilla",
+        "executable": _path_value(cmd[0], "--option executable"),
+        "transfer_executable": "False",
+        "initialdir": _path_value(folder, "job folder"),
+        "request_memory": str(settings.options.get("request_memory", _DEFAULTS["request_memory"])),
+        "request_cpus": str(settings.options.get("request_cpus", _DEFAULTS["request_cpus"])),
+        "request_disk": str(settings.options.get("request_disk", _DEFAULTS["request_disk"])),
+        "should_transfer_files": "YES" if transfer else "IF_NEEDED",
+        "when_to_transfer_output": "ON_EXIT",
+        "+FourtopFolder": _classad_string(str(folder)),
+    }
+    if str(gpus) not in ("", "0"):
+        commands["request_gpus"] = str(gpus)
+    if inputs:
+        commands["transfer_input_files"] = inputs
+    for key, value in settings.options.items():
+        if key in OWN_OPTIONS:
+            continue
+        if not _SUBMIT_KEY.match(key):
+            raise BackendError(f"--option {key}=...: not a valid HTCondor submit command name")
+        if "\n" in str(value) or "\r" in str(value):
+            raise BackendError(f"--option {key}: a line break cannot be submitted to HTCondor")
+        commands[key] = str(value)
+    for key in ("request_memory", "request_cpus", "request_disk", "request_gpus"):
+        if key in commands and ("\n" in commands[key] or not commands[key].strip()):
+            raise BackendError(f"--option {key}={commands[key]!r}: not a valid value")
+    return commands, cmd[1:] + args
+
+
+def _render(commands: dict[str, str], tail: str) -> str:
+    lines = ["# written by fourtop (HTCondor backend); see docs/batch.md"]
+    lines += [f"{key} = {value}" for key, value in commands.items()]
+    return "\n".join(lines) + "\n" + tail
+
+
+def render_job_file(name: str, settings: RunSettings, folder: Path) -> str:
+    """The submit description of one job (its ``<name>.job`` file), valid for ``condor_submit``.
+
+    It runs the job alone (not as part of a family), with HTCondor writing
+    ``<name>.out/.err/.log`` in the job folder.
+    """
+    _batch.check_names([WorkUnit((name,))])
+    folder = Path(folder).resolve()
+    commands, pre = _common(settings, folder, create=False)
+    commands.update(
+        {
+            "arguments": format_arguments([*pre, name]),
+            "output": f"{name}.out",
+            "error": f"{name}.err",
+            "log": f"{name}.log",
+            "+FourtopUnit": _classad_string(name),
+            "batch_name": _batch_name(folder),
+        }
+    )
+    return _render(commands, "queue 1\n")
+
+
+def _batch_name(folder: Path) -> str:
+    return "fourtop_" + re.sub(r"[^A-Za-z0-9_.+-]", "_", folder.name)
+
+
+def _unit_items(unit: WorkUnit) -> dict[str, str]:
+    if unit.is_family:
+        return {
+            "FtUnit": unit.names[0],
+            "FtStem": unit.names[0] + FAMILY_SUFFIX,
+            "FtArgs": " ".join(["--job-dir", ".", *unit.names]),
+        }
+    return {"FtUnit": unit.names[0], "FtStem": unit.names[0], "FtArgs": unit.names[0]}
+
+
+def cluster_description(
+    units: Sequence[WorkUnit], settings: RunSettings, folder: Path, *, create: bool = False
+) -> tuple[str, list[dict[str, str]]]:
+    """The cluster's submit description (without its queue statement) and its item data.
+
+    Each item is one proc: ``FtUnit`` (the unit's first job), ``FtStem`` (file stem
+    of HTCondor's own output/error/log) and ``FtArgs`` (the job names, with
+    ``--job-dir .`` for a family).
+    """
+    _batch.check_names(units)
+    folder = Path(folder).resolve()
+    commands, pre = _common(settings, folder, create=create)
+    arguments = format_arguments(pre)
+    commands.update(
+        {
+            "arguments": arguments[:-1] + " $(FtArgs)" + '"',
+            "output": "$(FtStem).out",
+            "error": "$(FtStem).err",
+            "log": "$(FtStem).log",
+            "+FourtopUnit": '"$(FtUnit)"',
+            "batch_name": _batch_name(folder),
+        }
+    )
+    return _render(commands, ""), [_unit_items(u) for u in units]
+
+
+def queue_statement(items: Sequence[dict[str, str]]) -> str:
+    """``queue FtUnit,FtStem,FtArgs from ( ... )`` with one row per proc."""
+    rows = "".join(f"{i['FtUnit']},{i['FtStem']},{i['FtArgs']}\n" for i in items)
+    return f"queue FtUnit,FtStem,FtArgs from (\n{rows})\n"
+
+
+# ------------------------------------------------------------------ submitting
+
+
+def _bindings() -> Any | None:
+    try:
+        import htcondor2
+    except ImportError:
+        return None
+    return htcondor2
+
+
+def _method(settings: RunSettings) -> str:
+    method = str(settings.options.get("submit_method", "auto"))
+    if method not in ("auto", "bindings", "command"):
+        raise BackendError(f"--option submit_method={method!r}: expected auto, bindings or command")
+    if method == "auto":
+        method = "bindings" if _bindings() is not None else "command"
+    if method == "bindings" and _bindings() is None:
+        raise BackendError(
+            "the htcondor2 bindings are not installed: pip install 'fourtop[condor]'"
+        )
+    if method == "command" and shutil.which("condor_submit") is None:
+        raise BackendError(
+            "HTCondor is not available here: neither the htcondor2 bindings nor condor_submit "
+            "(pip install 'fourtop[condor]', or run on a submit node)"
+        )
+    return method
+
+
+def _submit_bindings(description: str, items: list[dict[str, str]]) -> int:
+    htcondor2 = _bindings()
+    assert htcondor2 is not None
+    try:
+        schedd = htcondor2.Schedd()
+        result = schedd.submit(htcondor2.Submit(description), itemdata=iter(items))
+    except htcondor2.HTCondorException as exc:
+        raise BackendError(f"HTCondor refused the submission: {exc}") from None
+    return int(result.cluster())
+
+
+_CLUSTER = re.compile(r"^(\d+)\.\d+\s*-\s*\d+\.\d+", re.MULTILINE)
+
+
+def _submit_command(sub_file: Path) -> int:
+    proc = subprocess.run(
+        ["condor_submit", "-terse", str(sub_file)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        message = " ".join((proc.stderr or proc.stdout).split())[:300]
+        raise BackendError(f"condor_submit exited with {proc.returncode}: {message}")
+    match = _CLUSTER.search(proc.stdout)
+    if match is None:
+        raise BackendError(f"condor_submit printed no cluster id: {proc.stdout.strip()[:200]!r}")
+    return int(match[1])
+
+
+def remove_stale(folder: Path, units: Sequence[WorkUnit], method: str) -> None:
+    """Remove earlier procs of these units still in the queue (held ones, before ``-r``)."""
+    names = [u.names[0] for u in units]
+    if not names:
+        return
+    unit_test = " || ".join(f"FourtopUnit == {_classad_string(n)}" for n in names)
+    constraint = f"FourtopFolder == {_classad_string(str(folder))} && ({unit_test})"
+    constraint = constraint.replace("$(DOLLAR)", "$")
+    try:
+        if method == "bindings":
+            htcondor2 = _bindings()
+            assert htcondor2 is not None
+            htcondor2.Schedd().act(htcondor2.JobAction.Remove, constraint)
+        else:
+            subprocess.run(["condor_rm", "-constraint", constraint], capture_output=True,
+                           check=False, timeout=120)
+    except Exception as exc:  # the queue may simply not hold them; never block a submission
+        log.warning("could not remove earlier procs of %d unit(s) from the queue: %s",
+                    len(names), exc)
+
+
+class CondorBackend(Backend):
+    """Submit one HTCondor cluster per call; returns without waiting for the jobs."""
+
+    name = "condor"
+
+    def submit(
+        self,
+        folder: Any,
+        units: Sequence[WorkUnit],
+        settings: RunSettings,
+        progress: ProgressCallback | None = None,
+    ) -> SubmitReport:
+        job_dir = Path(folder.path).resolve()
+        units = list(units)
+        report = SubmitReport()
+        if not units:
+            return report
+        method = _method(settings)
+        attempts = _batch.option_int(settings, "retries", 3, minimum=1)
+        delay = _batch.option_float(settings, "retry_delay", 2.0)
+        _batch.write_varlist(job_dir, settings.varlist)
+        description, items = cluster_description(units, settings, job_dir, create=True)
+        remove_stale(job_dir, units, method)
+        members = [n for u in units if u.is_family for n in u.names]
+        _batch.record_submitted(job_dir, members)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        sub_file = job_dir / f"fourtop-condor-{stamp}-{os.getpid()}.sub"
+        sub_file.write_text(description + queue_statement(items))
+        try:
+            if method == "bindings":
+                cluster = _batch.retry(lambda: _submit_bindings(description, items),
+                                       "HTCondor submission", attempts, delay)
+            else:
+                cluster = _batch.retry(lambda: _submit_command(sub_file),
+                                       "condor_submit", attempts, delay)
+        except BackendError as exc:
+            _batch.mark_unsubmitted(job_dir, members, str(exc))
+            report.failed = [(n, str(exc)) for u in units for n in u.names]
+            return report
+        log.info("submitted cluster %d (%d procs) from %s", cluster, len(units), sub_file)
+        report.submitted = [n for u in units for n in u.names]
+        return report
+
+
+# ------------------------------------------------------------------ family holds
+
+
+def sync_family_logs(folder: str | os.PathLike[str]) -> int:
+    """Copy the hold/release/removal state of family procs into their members' logs.
+
+    HTCondor writes a family proc's events to ``SEED.family.log`` only. For each
+    family log whose proc is held (or was removed) while a member's own log shows
+    it still waiting, append the same ``012``/``009`` event to that member's log;
+    a release appends ``013``. Idempotent; returns the number of events written.
+    A family's members are read from the item rows of the folder's
+    ``fourtop-condor-*.sub`` files (written at each submission).
+    """
+    root = Path(folder)
+    written = 0
+    families = _family_members(root)
+    for seed, members in families.items():
+        status = condorlog.read_log(root / f"{seed}{FAMILY_SUFFIX}.log")
+        for proc, name in enumerate(members):
+            member_log = root / f"{name}.log"
+            mine = condorlog.read_log(member_log)
+            if mine.state not in ("queued", "held", "missing", "empty"):
+                continue  # running or done: the member's own writer is in charge
+            if status.state == "held" and not (mine.state == "held"
+                                                and mine.reason == status.reason):
+                condorlog.log_held(member_log, status.reason or "held", cluster=0, proc=proc)
+            elif status.state == "aborted":
+                condorlog.log_aborted(member_log, status.reason or "removed from the queue",
+                                      cluster=0, proc=proc)
+            elif status.state in ("queued", "running") and mine.state == "held":
+                condorlog.log_released(member_log, cluster=0, proc=proc)
+            else:
+                continue
+            written += 1
+    return written
+
+
+def _family_members(root: Path) -> dict[str, list[str]]:
+    """seed name -> member names, from the item rows of the folder's cluster files."""
+    families: dict[str, list[str]] = {}
+    for sub in sorted(root.glob("fourtop-condor-*.sub")):
+        inside = False
+        for line in sub.read_text().splitlines():
+            if line.startswith("queue FtUnit,FtStem,FtArgs from ("):
+                inside = True
+                continue
+            if inside and line.strip() == ")":
+                inside = False
+            elif inside:
+                unit, stem, args = line.split(",", 2)
+                if stem.endswith(FAMILY_SUFFIX):
+                    families[unit] = args.split()[2:]  # drop "--job-dir ."
+    return families
+
+
+BACKEND_CLASS = CondorBackend
