@@ -1,0 +1,343 @@
+"""The search: Gaussian-process Bayesian optimization of ``log(1 - ROC)`` with Optuna.
+
+``n_starts`` points are drawn at random, then Optuna's :class:`~optuna.samplers.GPSampler`
+(a Gaussian-process surrogate with an expected-improvement acquisition, the method of the
+original's ``gp_minimize``) proposes the rest, up to ``n_calls`` trainings in all. The study is
+stored as it goes in ``hyperopt_<tag>.journal`` (Optuna's append-only journal storage) in the
+dataset folder: running again with the same tag continues the count where it stopped.
+
+The objective is injectable: any callable ``(network, variables) -> TrialOutcome | float``
+where ``network`` is a dict for :meth:`fourtop.train.params.NetworkParams.from_dict`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fourtop.errors import ParameterError, TrainingError
+from fourtop.hyperopt import outputs
+from fourtop.hyperopt.outputs import HyperoptFiles
+from fourtop.hyperopt.params import Choice, HyperoptParameters, IntRange, LogRange
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = [
+    "HyperoptResult",
+    "Objective",
+    "TrialOutcome",
+    "TrialRecord",
+    "objective_value",
+    "run_hyperopt",
+]
+
+log = logging.getLogger(__name__)
+
+#: smallest ``1 - ROC`` fed to the logarithm (a perfect ROC would be ``-inf``)
+_MIN_ONE_MINUS_ROC = 1e-12
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What one training returns to the search.
+
+    Attributes:
+        roc_integral: ROC integral on the held-out half.
+        model: what to save (``torch.save``) as the best model if this training is the best.
+        epochs: epochs trained (early stopping may stop before ``epochs``).
+    """
+
+    roc_integral: float
+    model: Mapping[str, Any] | None = None
+    epochs: int | None = None
+
+
+Objective = Callable[[dict[str, Any], list[str]], "TrialOutcome | float"]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One training of the search, as logged and reported.
+
+    Attributes:
+        call: 1-based training number (interrupted trainings are not counted).
+        hyperparameters: the searched values of this training.
+        roc_integral: its ROC integral, None if it failed.
+        objective: ``log(1 - roc_integral)``, None if it failed.
+        best_roc: best ROC integral up to and including this training.
+        best_call: the training that holds ``best_roc``.
+        seconds: wall time of the training.
+        epochs: epochs trained, if known.
+        error: why it failed, else None.
+    """
+
+    call: int
+    hyperparameters: dict[str, Any]
+    roc_integral: float | None
+    objective: float | None
+    best_roc: float | None
+    best_call: int | None
+    seconds: float
+    epochs: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class HyperoptResult:
+    """The finished search: every training, the best one, and the files written."""
+
+    records: list[TrialRecord]
+    best: TrialRecord
+    files: HyperoptFiles
+    resumed_from: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def objective_value(roc: float) -> float:
+    """The minimised metric, ``log(1 - ROC)`` (clipped so a perfect ROC stays finite)."""
+    return math.log(max(1.0 - roc, _MIN_ONE_MINUS_ROC))
+
+
+def _distributions(params: HyperoptParameters) -> dict[str, Any]:
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    dists: dict[str, Any] = {}
+    for name, dim in params.space.items():
+        if isinstance(dim, IntRange):
+            dists[name] = IntDistribution(dim.low, dim.high)
+        elif isinstance(dim, LogRange):
+            dists[name] = FloatDistribution(dim.low, dim.high, log=True)
+        elif isinstance(dim, Choice):
+            dists[name] = CategoricalDistribution(dim.options)
+    return dists
+
+
+def _counted(trial: optuna.trial.FrozenTrial) -> bool:
+    """Finished trainings count towards ``n_calls``; interrupted ones do not."""
+    from optuna.trial import TrialState
+
+    return trial.state == TrialState.COMPLETE or (
+        trial.state == TrialState.FAIL and "error" in trial.user_attrs
+    )
+
+
+def _records(study: optuna.Study) -> list[TrialRecord]:
+    from optuna.trial import TrialState
+
+    records: list[TrialRecord] = []
+    best: tuple[float, int] | None = None
+    trials = [t for t in study.get_trials(deepcopy=False) if _counted(t)]
+    for call, t in enumerate(sorted(trials, key=lambda t: t.number), 1):
+        roc = t.user_attrs.get("roc_integral") if t.state == TrialState.COMPLETE else None
+        if roc is not None and (best is None or roc > best[0]):
+            best = (roc, call)
+        records.append(
+            TrialRecord(
+                call=call,
+                hyperparameters=dict(t.params),
+                roc_integral=roc,
+                objective=t.value if roc is not None else None,
+                best_roc=best[0] if best else None,
+                best_call=best[1] if best else None,
+                seconds=float(t.user_attrs.get("seconds", 0.0)),
+                epochs=t.user_attrs.get("epochs"),
+                error=t.user_attrs.get("error"),
+            )
+        )
+    return records
+
+
+def _open_study(
+    files: HyperoptFiles,
+    params: HyperoptParameters,
+    variables: Sequence[str],
+    context: Mapping[str, Any],
+    seed: int,
+) -> tuple[optuna.Study, int]:
+    """Create or reopen the study; refuse to resume with other variables or another space."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+
+    resuming = files.journal.exists()
+    storage = JournalStorage(JournalFileBackend(str(files.journal)))
+    study = optuna.create_study(
+        study_name=f"hyperopt_{params.tag}",
+        storage=storage,
+        direction="minimize",
+        load_if_exists=True,
+    )
+    attrs = {
+        "variables": list(variables),
+        "search": params.search_signature(),
+        **{k: v for k, v in context.items() if v is not None},
+    }
+    if resuming and study.user_attrs:
+        for key, value in attrs.items():
+            old = study.user_attrs.get(key)
+            if old is not None and old != value:
+                raise ParameterError(
+                    f"{files.journal}: tag {params.tag!r} was started with other {key} "
+                    f"({_difference(old, value)}); rerun with the same settings "
+                    f"({files.parameters.name}) or choose another tag"
+                )
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    # A trial still RUNNING was cut off (the lock rules out a live run): close it, uncounted.
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        log.info("closing training %d interrupted in an earlier run", t.number)
+        study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+    done = sum(1 for t in study.get_trials(deepcopy=False) if _counted(t))
+    # Reseed by the number of finished trials so a resumed run draws fresh random starts.
+    study.sampler = optuna.samplers.GPSampler(
+        seed=seed + len(study.get_trials(deepcopy=False)),
+        n_startup_trials=params.n_starts,
+    )
+    return study, done
+
+
+def _difference(old: Any, new: Any) -> str:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        return "differs in " + ", ".join(keys)
+    if isinstance(old, list) and isinstance(new, list):
+        return (
+            f"{len(old)} variables then, {len(new)} now"
+            if len(old) != len(new)
+            else ("not the same variables")
+        )
+    return f"{old!r} then, {new!r} now"
+
+
+def run_hyperopt(
+    folder: str | Path,
+    variables: Sequence[str],
+    params: HyperoptParameters,
+    objective: Objective,
+    *,
+    seed: int = 0,
+    context: Mapping[str, Any] | None = None,
+    on_trial: Callable[[TrialRecord, HyperoptParameters], None] | None = None,
+) -> HyperoptResult:
+    """Run (or resume) the optimization and write its files in ``folder``.
+
+    Args:
+        folder: the dataset folder (must exist).
+        variables: the input variables of every training.
+        params: checked parameters (see :mod:`fourtop.hyperopt.params`).
+        objective: trains one network, returns its ROC integral (or a :class:`TrialOutcome`).
+        seed: seeds the random starts and the sampler.
+        context: facts recorded in the study and the results (e.g. year, config); a resumed
+            run must match them.
+        on_trial: called after each training with its record (progress lines).
+
+    Raises:
+        ParameterError: the tag is in use by another run, or was started with other settings.
+        TrainingError: every training failed.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    files = HyperoptFiles.for_tag(folder, params)
+    lock = FileLock(str(files.lock))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ParameterError(
+            f"{folder}: another fourtop hyperopt run is using tag {params.tag!r} "
+            f"({files.lock.name})"
+        ) from None
+    try:
+        return _run_locked(files, variables, params, objective, seed, dict(context or {}), on_trial)
+    finally:
+        lock.release()
+        files.lock.unlink(missing_ok=True)
+
+
+def _run_locked(
+    files: HyperoptFiles,
+    variables: Sequence[str],
+    params: HyperoptParameters,
+    objective: Objective,
+    seed: int,
+    context: dict[str, Any],
+    on_trial: Callable[[TrialRecord, HyperoptParameters], None] | None,
+) -> HyperoptResult:
+    from optuna.trial import TrialState
+
+    study, done = _open_study(files, params, variables, context, seed)
+    resumed_from = done
+    if done:
+        log.info("resuming tag %s after %d of %d trainings", params.tag, done, params.n_calls)
+    outputs.write_parameters(files, params)
+    dists = _distributions(params)
+    records = _records(study)
+    outputs.write_log(files, params, variables, records)
+    best_roc = max((r.roc_integral for r in records if r.roc_integral is not None), default=None)
+    if best_roc is not None and not files.model.exists():
+        log.warning("%s: the best model of the earlier run is missing", files.model)
+
+    while done < params.n_calls:
+        trial = study.ask(dists)
+        point = dict(trial.params)
+        network = params.network(point)
+        start = time.perf_counter()
+        try:
+            raw = objective(network, list(variables))
+        except TrainingError as err:
+            trial.set_user_attr("error", str(err))
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            study.tell(trial, state=TrialState.FAIL)
+            log.warning("training %d failed: %s", done + 1, err)
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        else:
+            outcome = raw if isinstance(raw, TrialOutcome) else TrialOutcome(float(raw))
+            roc = float(outcome.roc_integral)
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            if not math.isfinite(roc):
+                trial.set_user_attr("error", f"ROC integral is {roc}")
+                study.tell(trial, state=TrialState.FAIL)
+            else:
+                trial.set_user_attr("roc_integral", roc)
+                if outcome.epochs is not None:
+                    trial.set_user_attr("epochs", int(outcome.epochs))
+                if outcome.model is not None and (best_roc is None or roc > best_roc):
+                    payload = {
+                        **outcome.model,
+                        "roc_integral": roc,
+                        "hyperparameters": {**params.fixed, **point},
+                        "tag": params.tag,
+                    }
+                    outputs.save_model(files.model, payload)
+                study.tell(trial, objective_value(roc))
+                best_roc = roc if best_roc is None else max(best_roc, roc)
+        done += 1
+        records = _records(study)
+        outputs.write_log(files, params, variables, records)
+        if records[-1].best_roc is not None:
+            best_record = records[records[-1].best_call - 1]
+            outputs.write_optimized(files, params, variables, best_record, done, context)
+        if on_trial is not None:
+            on_trial(records[-1], params)
+
+    if best_roc is None:
+        raise TrainingError(f"all {done} trainings failed; see {files.log}")
+    best = records[records[-1].best_call - 1]
+    outputs.write_optimized(files, params, variables, best, done, context)
+    outputs.plot_history(files, params, records)
+    return HyperoptResult(
+        records=records, best=best, files=files, resumed_from=resumed_from, extra=context
+    )
