@@ -1,15 +1,120 @@
-"""Placeholder: being written (see docs/architecture.md)."""
+"""``fourtop run-job``: train one job (or a seed family) — what a batch node runs.
+
+One name without ``--job-dir`` prints ``ROC-integral: <value>`` on stdout (the original
+``remote.py``); with ``--job-dir`` every job's ``.out``, ``.err`` and ``.log`` are written there.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+from typing import Any
 
-HELP = "(not yet available)"
+from fourtop.cli._common import add_config, add_verbose, add_year, console, out
+from fourtop.errors import DataError, JobFolderError, ParameterError, TrainingError
+
+HELP = "train the network of one job or seed family and report its ROC integral"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_year(parser)
+    add_config(parser)
+    add_verbose(parser)
+    parser.add_argument(
+        "-l",
+        "--varlist",
+        default="all",
+        help="the full variable list that decodes the job names: 'all' or a file (default all)",
+    )
+    parser.add_argument(
+        "--params",
+        metavar="JSON",
+        default=None,
+        help="network hyperparameters: a JSON file, or an inline JSON object (default: "
+        "the original network)",
+    )
+    parser.add_argument(
+        "--random-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="base random seed; each seed's jobs derive theirs from it and the seed number",
+    )
+    parser.add_argument(
+        "--arrays", metavar="NPZ", default=None, help="read the events from this cache file"
+    )
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto"
+    )
+    parser.add_argument(
+        "--job-dir",
+        metavar="DIR",
+        default=None,
+        help="write each job's .out/.err/.log into this job folder",
+    )
+    parser.add_argument("names", nargs="+", metavar="NAME", help="job names, the seed job first")
+
+
+def read_params(text: str | None) -> dict[str, Any] | None:
+    """``--params``: an inline JSON object (starting with ``{``) or the path of a JSON file."""
+    if text is None:
+        return None
+    source = "--params"
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ParameterError(
+                f"{path}: cannot read the parameter file ({exc.strerror or exc})"
+            ) from None
+        source = str(path)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(value, dict):
+        raise ParameterError(f"{source}: expected a JSON object of network parameters")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("fourtop: this command is not available yet")
+    from fourtop.runner import run_unit
+    from fourtop.train.params import NetworkParams
+    from fourtop.variables import read_varlist
+
+    if args.job_dir is None and len(args.names) > 1:
+        raise JobFolderError(f"{len(args.names)} job names given: several jobs need --job-dir")
+    if args.random_seed is not None and args.random_seed < 0:
+        raise ParameterError(f"--random-seed {args.random_seed}: expected an integer >= 0")
+    params = read_params(args.params)
+    NetworkParams.from_dict(params)  # bad parameters: one clear error before any work
+    variables = read_varlist(args.varlist)
+    arrays = Path(args.arrays) if args.arrays else None
+    if arrays is not None and not arrays.is_file():
+        raise DataError(f"{arrays}: arrays file not found")
+    results = run_unit(
+        args.names,
+        job_dir=Path(args.job_dir) if args.job_dir else None,
+        variables=variables,
+        year=args.year,
+        config_path=Path(args.config) if args.config else None,
+        params=params,
+        random_seed=args.random_seed,
+        arrays_path=arrays,
+        device=args.device,
+    )
+    failed = {name: v for name, v in results.items() if not isinstance(v, float)}
+    if args.job_dir is None:
+        (name,) = args.names
+        if name in failed:
+            raise TrainingError(f"{name}: {failed[name]}")
+        out.print(f"ROC-integral: {results[name]!r}", markup=False, soft_wrap=True)
+        return 0
+    for name, reason in failed.items():
+        console.print(f"fourtop run-job: {name} failed: {reason}", markup=False)
+    if failed:
+        console.print(f"fourtop run-job: {len(failed)} of {len(results)} jobs failed", markup=False)
+        return 1
+    return 0

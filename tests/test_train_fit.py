@@ -1,0 +1,175 @@
+"""Training single networks and seed families: equivalence, determinism, data handling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fourtop.errors import TrainingError, VariableError
+from fourtop.train import fit
+from fourtop.train.fit import train_family, train_members, train_network
+from fourtop.train.params import NetworkParams
+from train_data import make_arrays
+
+SMALL = NetworkParams(hidden_layers=2, initial_nodes=16, batch_size=64, epochs=1)
+SEED = ["var0", "var1", "var2", "var3"]
+MEMBERS = [SEED] + [[v for v in SEED if v != x] for x in SEED]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_arrays(n_vars=6, n_events=300, seed=1)
+
+
+def assert_same_state(a, b, atol=1e-6):
+    assert list(a) == list(b)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=atol, rtol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SMALL,
+        NetworkParams(
+            hidden_layers=3,
+            initial_nodes=12,
+            batch_size=50,
+            epochs=2,
+            regulator="both",
+            activation="elu",
+        ),
+        NetworkParams(
+            hidden_layers=2,
+            initial_nodes=8,
+            batch_size=100,
+            epochs=6,
+            patience=1,
+            node_pattern="dynamic",
+            regulator="dropout",
+        ),
+    ],
+    ids=["default-like", "both-regulators", "early-stopping"],
+)
+def test_member_trains_exactly_as_alone(data, params):
+    """The first optimizer steps (and the result) of a family member equal the job alone."""
+    family = train_members(data, SEED, MEMBERS, params, random_seed=7)
+    for member, result in zip(MEMBERS, family, strict=True):
+        alone = train_network(data, member, params, random_seed=7, init_variables=SEED)
+        assert_same_state(result.state_dict, alone.state_dict)
+        assert result.roc_integral == pytest.approx(alone.roc_integral, abs=1e-6)
+        assert result.epochs_trained == alone.epochs_trained
+        assert result.history["loss"] == pytest.approx(alone.history["loss"], rel=1e-5)
+
+
+def test_identical_members_see_the_same_batches(data):
+    """Two members with the same inputs end up identical: same init, batches and dropout."""
+    params = NetworkParams(
+        hidden_layers=2, initial_nodes=8, batch_size=32, epochs=1, regulator="both"
+    )
+    a, b, c = train_members(data, SEED, [SEED, SEED, SEED[:2]], params, random_seed=4)
+    assert_same_state(a.state_dict, b.state_dict, atol=0)
+    assert a.roc_integral == b.roc_integral != c.roc_integral
+
+
+def test_reproducible_for_a_random_seed(data):
+    first = train_network(data, SEED, SMALL, random_seed=11)
+    again = train_network(data, SEED, SMALL, random_seed=11)
+    other = train_network(data, SEED, SMALL, random_seed=12)
+    assert first.roc_integral == again.roc_integral
+    assert_same_state(first.state_dict, again.state_dict, atol=0)
+    assert other.roc_integral != first.roc_integral
+    assert train_family(data, SEED, MEMBERS, SMALL, random_seed=3) == train_family(
+        data, SEED, MEMBERS, SMALL, random_seed=3
+    )
+
+
+def test_subseed_alone_without_seed_init_starts_differently(data):
+    """init_variables is what makes a lone subseed match its family (fan-in and columns)."""
+    member = MEMBERS[1]
+    in_family = train_members(data, SEED, [member], SMALL, random_seed=5)[0]
+    own_init = train_network(data, member, SMALL, random_seed=5)
+    assert in_family.roc_integral != own_init.roc_integral
+
+
+def test_learns_and_reports(data):
+    params = NetworkParams(hidden_layers=2, initial_nodes=16, batch_size=32, epochs=3)
+    result = train_network(data, ["var0", "var1"], params, random_seed=0)
+    assert result.roc_integral > 0.7  # var0/var1 separate the classes (mean shift 1.0, 0.8)
+    assert len(result.history["loss"]) == 3 and result.epochs_trained == 3
+    assert result.n_train + result.n_test == 600
+    assert result.device == "cpu"
+    noise = train_network(data, ["var5"], params, random_seed=0)  # no separation at all
+    assert abs(noise.roc_integral - 0.5) < 0.1
+
+
+def test_early_stopping_keeps_the_best_epoch(data):
+    params = NetworkParams(
+        hidden_layers=2, initial_nodes=32, batch_size=16, epochs=40, patience=2, learning_rate=0.01
+    )
+    result = train_network(data, SEED, params, random_seed=2)
+    val = result.history["val_loss"]
+    assert len(val) == result.epochs_trained < 40
+    best = int(np.argmin(val))
+    assert best == len(val) - 1 - params.patience  # stopped `patience` epochs after the best
+
+
+def test_split_balancing_and_negative_weights(data):
+    sets = fit._prepare(data, SEED, np.random.default_rng(0), validation=False)
+    x, y, w = sets["train"]
+    assert float(w[y == 1].sum()) == pytest.approx(float(w[y == 0].sum()), rel=1e-5)
+    assert float(w.min()) > 0  # training uses |w|
+    assert float(x.mean(0).abs().max()) < 1e-5  # standardized on the training half
+    _, yt, wt = sets["test"]
+    assert float(wt.min()) < 0  # the test half keeps signed weights for the ROC integral
+    assert len(yt) == 300  # a half of each class
+    val = fit._prepare(data, SEED, np.random.default_rng(0), validation=True)["validation"]
+    assert len(val[1]) == 2 * int(150 * fit.VALIDATION_FRACTION)
+
+
+def test_diverged_member_fails_alone(data):
+    params = NetworkParams(
+        hidden_layers=2,
+        initial_nodes=8,
+        batch_size=64,
+        epochs=1,
+        learning_rate=1e30,
+        regulator="none",
+    )
+    with pytest.raises(TrainingError, match="training diverged"):
+        train_network(data, SEED, params, random_seed=0)
+
+
+@pytest.mark.parametrize(
+    ("seed_vars", "members", "error", "message"),
+    [
+        (SEED, [["var0", "nope"]], TrainingError, "variable 'nope', which is not among"),
+        (SEED, [[]], TrainingError, "family member 0 has no input variables"),
+        ([], [["var0"]], TrainingError, "the seed is empty"),
+        (["var0", "var0"], [["var0"]], TrainingError, "listed twice"),
+        (SEED, [], TrainingError, "at least one member"),
+        (["var0", "vra1"], [["var0"]], VariableError, "vra1"),
+    ],
+)
+def test_bad_variables(data, seed_vars, members, error, message):
+    with pytest.raises(error, match=message):
+        train_members(data, seed_vars, members, SMALL)
+
+
+def test_bad_data_and_settings(data):
+    tiny = make_arrays(n_vars=2, n_events=1)
+    with pytest.raises(TrainingError, match="only 1 background events: too few"):
+        train_network(tiny, ["var0"], SMALL)
+    broken = make_arrays(n_vars=2, n_events=50)
+    broken.signal[3, 1] = math.nan
+    with pytest.raises(TrainingError, match="signal variable 'var1' has NaN"):
+        train_network(broken, ["var0", "var1"], SMALL)
+    with pytest.raises(TrainingError, match="random seed -1"):
+        train_network(data, SEED, SMALL, random_seed=-1)
+    with pytest.raises(TrainingError, match="no CUDA device"):
+        train_network(data, SEED, SMALL, device="cuda")
+    with pytest.raises(TrainingError, match="device 'gpu'"):
+        train_network(data, SEED, SMALL, device="gpu")
