@@ -1,15 +1,199 @@
-"""Placeholder: being written (see docs/architecture.md)."""
+"""``fourtop calculate``: variable importance from the results of job folders.
+
+Options as the original ``calculate.py``: ``-v``, ``-f output_folder``,
+``-o importance|freq|sum|mean|rms``, ``--sort-increasing`` and the folders (default: the
+``condor_log*`` folders and ``.jtd`` files of the working directory).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 
-HELP = "(not yet available)"
+from fourtop.cli._common import (
+    add_config,
+    add_verbose,
+    add_yes,
+    confirm,
+    console,
+    default_folders,
+    out,
+    use_terminal_progress,
+)
+from fourtop.errors import JobFolderError, ResultsError, did_you_mean
+
+HELP = "compute variable importance from finished jobs and write the result files"
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_verbose(parser)
+    parser.add_argument(
+        "-f",
+        dest="output_folder",
+        metavar="output_folder",
+        default=None,
+        help="folder for the result files (default dataset_<day>.<Mon>.<year>)",
+    )
+    parser.add_argument(
+        "-o",
+        dest="sort_order",
+        metavar="sort_order",
+        default="importance",
+        help="sort the variables by importance (default), freq, sum, mean or rms; descending",
+    )
+    parser.add_argument(
+        "--sort-increasing", action="store_true", help="sort in increasing order instead"
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap replicates over seeds for the intervals (default 1000; 0 to skip)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    parser.add_argument(
+        "--top", type=int, default=20, metavar="K", help="rows of the ranking shown (default 20)"
+    )
+    add_yes(parser)
+    add_config(parser)
+    parser.add_argument(
+        "folders",
+        nargs="*",
+        metavar="folder",
+        help="job folders and compacted .jtd files (default: condor_log* in the working directory)",
+    )
+
+
+def _weight_and_cut(config: str | None) -> tuple[str, str]:
+    try:
+        from fourtop.data.config import load_config
+    except ImportError:  # the data package is optional for reading results
+        log.warning("dataset configuration unavailable; Weight and Cut left empty")
+        return "", ""
+    cfg = load_config(config)
+    return cfg.weight, cfg.selection
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("fourtop: this command is not available yet")
+    from fourtop import naming
+    from fourtop.importance import SORT_KEYS, calculate, collect_results, open_folders
+    from fourtop.variables import default_variables
+
+    if args.sort_order not in SORT_KEYS:
+        raise ResultsError(
+            f"unknown sort order {args.sort_order!r} for -o: choose one of "
+            f"{', '.join(SORT_KEYS)}" + did_you_mean(args.sort_order, SORT_KEYS)
+        )
+    if args.bootstrap < 0 or args.top < 1:
+        raise ResultsError("--bootstrap must be >= 0 and --top >= 1")
+    paths = [Path(p) for p in args.folders] or default_folders()
+    if not paths:
+        raise JobFolderError(
+            f"{Path.cwd()}: no condor_log* folders or .jtd files here; name the job folders"
+        )
+    for p in paths:
+        if not p.exists():
+            raise JobFolderError(f"{p}: no such job folder or .jtd file")
+    weight, cut = _weight_and_cut(args.config)
+    nvars = len(default_variables())
+
+    def ask(path: Path) -> bool:
+        return confirm(
+            f"{path} has no spec file. Import it with the default {nvars} variables?",
+            yes=args.yes,
+        )
+
+    with console.status("reading job folders", disable=not use_terminal_progress()):
+        folders = open_folders(paths, import_prompt=ask)
+        results = collect_results(folders)
+    output = Path(args.output_folder or naming.default_dataset_folder_name())
+    with console.status("computing importance", disable=not use_terminal_progress()):
+        result = calculate(
+            results,
+            output,
+            sort_key=args.sort_order,
+            increasing=args.sort_increasing,
+            weight=weight,
+            cut=cut,
+            folders=[f.path for f in folders],
+            n_boot=args.bootstrap,
+            plots=not args.no_plots,
+        )
+    _report(result, args)
+    return 0
+
+
+def _fmt_interval(pair: tuple[float, float] | None, fmt: str) -> str:
+    return "" if pair is None else f"[{pair[0]:{fmt}}, {pair[1]:{fmt}}]"
+
+
+def _report(result, args: argparse.Namespace) -> None:
+    from rich.table import Table
+
+    table = result.table
+    counts = table.counts
+    direction = "increasing" if args.sort_increasing else "decreasing"
+    grid = Table(
+        title=f"Variable importance, by {args.sort_order} ({direction}): "
+        f"{counts['families']} seeds, {counts['differences']} differences",
+        title_justify="left",
+    )
+    for name, just in (
+        ("#", "right"),
+        ("variable", "left"),
+        ("freq", "right"),
+        ("n", "right"),
+        ("mean ± sem", "right"),
+        ("importance", "right"),
+        ("68% interval", "right"),
+        ("rank 68%", "right"),
+    ):
+        grid.add_column(name, justify=just)
+    for i, r in enumerate(result.rows[: args.top], 1):
+        if not r.tested:
+            break
+        sem = f" ± {r.sem:.4f}" if r.sem is not None else ""
+        imp = f"{r.importance:.3f}" + ("" if r.importance_defined else " (undefined)")
+        rank = "" if r.rank_ci68 is None else f"{r.rank_ci68[0]:.0f}-{r.rank_ci68[1]:.0f}"
+        grid.add_row(
+            str(i),
+            r.name,
+            str(r.freq),
+            str(r.n),
+            f"{r.mean:.4f}{sem}",
+            imp,
+            _fmt_interval(r.importance_ci68, ".2f"),
+            rank,
+        )
+    out.print(grid)
+    tested = sum(1 for r in result.rows if r.tested)
+    if tested > args.top:
+        out.print(f"... {tested - args.top} more tested variables in the results file")
+    if table.never_tested:
+        out.print(
+            f"[bold]Never tested[/bold] ({len(table.never_tested)}): "
+            + ", ".join(table.never_tested)
+        )
+    if table.undefined:
+        out.print(
+            "[bold]Importance undefined[/bold] (one difference or RMS 0; set to 0): "
+            + ", ".join(table.undefined)
+        )
+    skipped = [
+        f"{counts[k]} {label}"
+        for k, label in (
+            ("duplicates", "duplicated jobs counted once"),
+            ("no_result", "jobs without a result"),
+            ("orphan_subseeds", "subseed results whose seed has none"),
+        )
+        if counts.get(k)
+    ]
+    if skipped:
+        out.print("Skipped: " + "; ".join(skipped))
+    out.print("Files:")
+    for path in result.files.values():
+        out.print(f"  {path}")

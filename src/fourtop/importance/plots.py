@@ -31,7 +31,7 @@ def _pyplot():
 
 
 def _label(ax, mplhep, text: str) -> None:
-    mplhep.cms.label("Simulation", data=False, ax=ax, rlabel=text, loc=0)
+    mplhep.cms.label(data=False, ax=ax, rlabel=text, loc=0)
 
 
 def plot_ranking(
@@ -69,7 +69,7 @@ def plot_ranking(
     ax.axvline(0.0, color="grey", lw=1, ls="--")
     ax.set_yticks(y, [r.name for r in shown], fontsize=max(8, 16 - n // 8))
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel("Importance = mean / RMS of ROC(seed) - ROC(subseed)")
+    ax.set_xlabel("Importance = mean / RMS of ROC(seed) - ROC(subseed)", fontsize=18)
     ax.legend(loc="lower right", fontsize=12)
     _label(ax, mplhep, title)
     fig.tight_layout()
