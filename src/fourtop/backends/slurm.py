@@ -1,0 +1,269 @@
+"""The SLURM backend: one ``sbatch`` job array per submission, one task per work unit.
+
+``submit`` writes, under ``<folder>/slurm/``, a units file (JSON: the run-job
+command and each task's job names) and a two-line batch script that runs
+``python -m fourtop.backends.slurm UNITS_FILE``; each array task looks up its
+unit by ``SLURM_ARRAY_TASK_ID`` and runs ``fourtop run-job --job-dir FOLDER NAME...``
+(an argument list, no shell), which writes every job's ``.out``, ``.err`` and
+HTCondor-format ``.log`` (executing, terminated) in the job folder. The ``000
+submitted`` events are written before ``sbatch`` runs, so the tracker shows
+SLURM jobs exactly as local and HTCondor ones, with no SLURM accounting needed.
+
+A task that dies before ``run-job`` could close its jobs' logs (time limit,
+node failure, ``scancel``) is caught twice: the task wrapper closes them on a
+non-zero exit or SIGTERM, and :func:`sync_queue_state` closes the logs of jobs
+whose task has left ``squeue`` without finishing.
+
+``-p N`` caps the tasks running at once (``--array=0-M%N``); ``--option
+throttle=N`` overrides it and ``throttle=0`` removes the cap.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fourtop import condorlog
+from fourtop.backends import _batch
+from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.errors import BackendError
+
+__all__ = ["BACKEND_CLASS", "SlurmBackend", "sbatch_arguments", "sync_queue_state", "task_main"]
+
+log = logging.getLogger(__name__)
+
+SLURM_DIR = "slurm"
+JOBS_FILE = "jobs.tsv"
+OWN_OPTIONS = frozenset(
+    {"executable", "throttle", "retries", "retry_delay", "cpus", "mem", "gpus", "time",
+     "partition", "account"}
+)
+_SBATCH_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
+_OPEN_STATES = ("queued", "running", "missing", "empty")
+
+
+def sbatch_arguments(
+    settings: RunSettings, folder: Path, n_tasks: int, script: Path
+) -> list[str]:
+    """The ``sbatch`` command line (a list) for an array of ``n_tasks`` tasks."""
+    throttle = _batch.option_int(settings, "throttle", settings.processes, minimum=0)
+    array = f"0-{n_tasks - 1}" + (f"%{throttle}" if throttle else "")
+    slurm_dir = folder / SLURM_DIR
+    name = "fourtop_" + re.sub(r"[^A-Za-z0-9_.+-]", "_", folder.name)
+    args = [
+        "sbatch", "--parsable", f"--array={array}", f"--job-name={name}",
+        f"--output={slurm_dir}/%A_%a.txt", f"--chdir={folder}",
+        f"--cpus-per-task={_batch.option_int(settings, 'cpus', 1, minimum=1)}",
+    ]
+    gpus = _batch.option_int(settings, "gpus", 1 if settings.device == "cuda" else 0)
+    if gpus:
+        args.append(f"--gpus={gpus}")
+    for key in ("mem", "time", "partition", "account"):
+        if key in settings.options:
+            args.append(f"--{key}={_plain(key, settings.options[key])}")
+    for key, value in settings.options.items():
+        if key in OWN_OPTIONS:
+            continue
+        if not _SBATCH_KEY.match(key):
+            raise BackendError(f"--option {key}=...: not an sbatch option name")
+        args.append(f"--{key}={_plain(key, value)}" if str(value) else f"--{key}")
+    args.append(str(script))
+    for arg in args:
+        _batch.check_path(Path(arg), "sbatch argument")
+    return args
+
+
+def _plain(key: str, value: Any) -> str:
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise BackendError(f"--option {key}: a line break cannot be passed to sbatch")
+    return text
+
+
+def _sbatch(args: list[str]) -> int:
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise BackendError("sbatch did not answer within 120 s") from None
+    if proc.returncode != 0:
+        message = " ".join((proc.stderr or proc.stdout).split())[:300]
+        raise BackendError(f"sbatch exited with {proc.returncode}: {message}")
+    first = proc.stdout.strip().split(";")[0]
+    if not first.isdigit():
+        raise BackendError(f"sbatch printed no job id: {proc.stdout.strip()[:200]!r}")
+    return int(first)
+
+
+class SlurmBackend(Backend):
+    """Submit one SLURM job array per call; returns without waiting for the jobs."""
+
+    name = "slurm"
+
+    def submit(
+        self,
+        folder: Any,
+        units: Sequence[WorkUnit],
+        settings: RunSettings,
+        progress: ProgressCallback | None = None,
+    ) -> SubmitReport:
+        job_dir = Path(folder.path).resolve()
+        units = list(units)
+        report = SubmitReport()
+        if not units:
+            return report
+        _batch.check_names(units)
+        _batch.check_path(job_dir, "job folder")
+        if shutil.which("sbatch") is None:
+            raise BackendError("sbatch not found: run fourtop submit --backend slurm on a "
+                               "SLURM login node")
+        attempts = _batch.option_int(settings, "retries", 3, minimum=1)
+        delay = _batch.option_float(settings, "retry_delay", 2.0)
+        varlist = _batch.write_varlist(job_dir, settings.varlist)
+        slurm_dir = job_dir / SLURM_DIR
+        slurm_dir.mkdir(exist_ok=True)
+        tag = f"{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
+        units_file = slurm_dir / f"units-{tag}.json"
+        units_file.write_text(json.dumps({
+            "command": _batch.fourtop_command(settings),
+            "arguments": _batch.run_job_arguments(settings, str(varlist)),
+            "job_dir": str(job_dir),
+            "units": [list(u.names) for u in units],
+        }, indent=1))
+        script = slurm_dir / f"array-{tag}.sh"
+        script.write_text(
+            "#!/bin/sh\n# written by fourtop (SLURM backend); see docs/batch.md\n"
+            f"exec {shlex.quote(sys.executable)} -m fourtop.backends.slurm "
+            f"{shlex.quote(str(units_file))}\n"
+        )
+        args = sbatch_arguments(settings, job_dir, len(units), script)
+        names = [n for u in units for n in u.names]
+        _batch.record_submitted(job_dir, names)
+        try:
+            job_id = _batch.retry(lambda: _sbatch(args), "sbatch", attempts, delay)
+        except BackendError as exc:
+            _batch.mark_unsubmitted(job_dir, names, str(exc))
+            report.failed = [(n, str(exc)) for n in names]
+            return report
+        with open(slurm_dir / JOBS_FILE, "a") as fh:
+            fh.write(f"{job_id}\t{units_file.name}\n")
+        log.info("submitted SLURM array job %d (%d tasks)", job_id, len(units))
+        report.submitted = names
+        return report
+
+
+# ------------------------------------------------------------------ queue state
+
+
+def _queued_tasks() -> set[str] | None:
+    """``{"JOBID_TASK", ...}`` of this user's array tasks in the queue, or None if unknown."""
+    try:
+        proc = subprocess.run(
+            ["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i"],
+            capture_output=True, text=True, check=False, timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
+
+
+def sync_queue_state(folder: str | os.PathLike[str]) -> int:
+    """Close the logs of jobs whose array task left the queue without finishing.
+
+    Reads ``slurm/jobs.tsv`` (job id -> units file) and ``squeue``; a job whose
+    task is no longer queued or running but whose ``.log`` is still open gets a
+    ``009 aborted`` event naming the task's output file, so it counts as failed
+    and ``submit -r`` takes it again. Does nothing when ``squeue`` cannot answer.
+    Returns the number of jobs closed.
+    """
+    root = Path(folder)
+    jobs_file = root / SLURM_DIR / JOBS_FILE
+    if not jobs_file.is_file():
+        return 0
+    live = _queued_tasks()
+    if live is None:
+        log.warning("squeue did not answer; SLURM job states not refreshed")
+        return 0
+    closed = 0
+    for line in jobs_file.read_text().splitlines():
+        job_id, _, units_name = line.partition("\t")
+        try:
+            units = json.loads((root / SLURM_DIR / units_name).read_text())["units"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for index, names in enumerate(units):
+            if f"{job_id}_{index}" in live:
+                continue
+            for proc, name in enumerate(names):
+                status = condorlog.read_log(root / f"{name}.log")
+                if status.state in ("queued", "running") and not _has_result(root, name):
+                    condorlog.log_aborted(
+                        root / f"{name}.log",
+                        f"SLURM task {job_id}_{index} left the queue without finishing "
+                        f"(see {SLURM_DIR}/{job_id}_{index}.txt)",
+                        cluster=int(job_id), proc=proc,
+                    )
+                    closed += 1
+    return closed
+
+
+def _has_result(root: Path, name: str) -> bool:
+    return condorlog.read_out(root / f"{name}.out")[1] is not None
+
+
+# ------------------------------------------------------------------ the array task
+
+
+def task_main(units_file: str, task_id: int | None = None) -> int:
+    """Run one array task: ``fourtop run-job --job-dir`` for the unit at ``task_id``.
+
+    After ``run-job`` exits (or on SIGTERM from SLURM), jobs whose ``.log`` is
+    still open are closed with a terminated/aborted event and the reason in
+    their ``.err``, so no job of the task stays "running" forever.
+    """
+    spec = json.loads(Path(units_file).read_text())
+    if task_id is None:
+        task_id = int(os.environ["SLURM_ARRAY_TASK_ID"])
+    names = spec["units"][task_id]
+    job_dir = Path(spec["job_dir"])
+    job_id = int(os.environ.get("SLURM_ARRAY_JOB_ID", "0") or 0)
+    argv = [*spec["command"], *spec["arguments"], "--job-dir", str(job_dir), *names]
+    child = subprocess.Popen(argv, cwd=job_dir)
+
+    def forward(signum: int, _frame: Any) -> None:
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    rc = child.wait()
+    reason = (f"run-job killed by signal {-rc}" if rc < 0
+              else f"run-job exited with code {rc}")
+    for proc, name in enumerate(names):
+        log_path = job_dir / f"{name}.log"
+        if condorlog.read_log(log_path).state in _OPEN_STATES and not _has_result(job_dir, name):
+            with open(job_dir / f"{name}.err", "a") as err:
+                err.write(f"fourtop: {reason} before finishing this job\n")
+            if rc < 0:
+                condorlog.log_aborted(log_path, reason, cluster=job_id, proc=proc)
+            else:
+                condorlog.log_terminated(log_path, return_value=rc or 1, cluster=job_id,
+                                         proc=proc)
+    return 0 if rc == 0 else 1
+
+
+BACKEND_CLASS = SlurmBackend
+
+if __name__ == "__main__":
+    sys.exit(task_main(sys.argv[1]))
