@@ -57,8 +57,9 @@ def _folder(path: Path, seeds: list[str]) -> tuple[JobFolder, list[WorkUnit]]:
     for bits in seeds:
         seed = Seed(VARS, int(bits, 2))
         members = [Job(folder.path, job_name(len(VARS), seed, None), seed, None)]
-        members += [Job(folder.path, job_name(len(VARS), seed, s), seed, s)
-                    for s in seed.subseeds()]
+        members += [
+            Job(folder.path, job_name(len(VARS), seed, s), seed, s) for s in seed.subseeds()
+        ]
         jobs += members
         units.append(WorkUnit(tuple(j.name for j in members)))
     folder.add_jobs(jobs)
@@ -131,8 +132,16 @@ def test_task_wrapper_closes_logs_when_run_job_crashes(tmp_path: Path) -> None:
     for name in names:
         condorlog.log_submitted(Path(folder.path, f"{name}.log"), cluster=0)
     units_file = tmp_path / "units.json"
-    units_file.write_text(json.dumps({"command": [str(exe)], "arguments": ["run-job"],
-                                      "job_dir": folder.path, "units": [names]}))
+    units_file.write_text(
+        json.dumps(
+            {
+                "command": [str(exe)],
+                "arguments": ["run-job"],
+                "job_dir": folder.path,
+                "units": [names],
+            }
+        )
+    )
     assert task_main(str(units_file), 0) == 1
     folder.check()
     assert {j.state for j in folder.jobs} == {"failed"}
@@ -159,10 +168,10 @@ def test_vanished_task_is_closed_by_queue_sync(tmp_path: Path, monkeypatch) -> N
 def _cluster_up() -> bool:
     if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
         return False
-    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=False)
     return out.returncode == 0 and any(
-        s.strip().startswith(("idle", "mixed", "allocated")) for s in out.stdout.splitlines())
+        s.strip().startswith(("idle", "mixed", "allocated")) for s in out.stdout.splitlines()
+    )
 
 
 @pytest.mark.slurm

@@ -180,8 +180,9 @@ def mark_unsubmitted(folder: Path, names: Iterable[str], reason: str) -> None:
     """A submission failed for good: close the jobs' logs with an abort, so they are
     failed (resubmittable) rather than queued forever."""
     for proc, name in enumerate(names):
-        condorlog.log_aborted(folder / f"{name}.log", f"submission failed: {reason}",
-                              cluster=0, proc=proc)
+        condorlog.log_aborted(
+            folder / f"{name}.log", f"submission failed: {reason}", cluster=0, proc=proc
+        )
 
 
 def retry(

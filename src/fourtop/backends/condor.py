@@ -54,8 +54,18 @@ log = logging.getLogger(__name__)
 
 #: backend options that are fourtop's; every other ``--option key=value`` is a submit command
 OWN_OPTIONS = frozenset(
-    {"executable", "transfer", "arrays", "retries", "retry_delay", "submit_method",
-     "request_memory", "request_cpus", "request_gpus", "request_disk"}
+    {
+        "executable",
+        "transfer",
+        "arrays",
+        "retries",
+        "retry_delay",
+        "submit_method",
+        "request_memory",
+        "request_cpus",
+        "request_gpus",
+        "request_disk",
+    }
 )
 _DEFAULTS = {"request_memory": "2GB", "request_cpus": "1", "request_disk": "1GB"}
 _SUBMIT_KEY = re.compile(r"^\+?[A-Za-z_][A-Za-z0-9_.]*$")
@@ -326,11 +336,16 @@ def remove_stale(folder: Path, units: Sequence[WorkUnit], method: str) -> None:
             assert htcondor2 is not None
             htcondor2.Schedd().act(htcondor2.JobAction.Remove, constraint)
         else:
-            subprocess.run(["condor_rm", "-constraint", constraint], capture_output=True,
-                           check=False, timeout=120)
+            subprocess.run(
+                ["condor_rm", "-constraint", constraint],
+                capture_output=True,
+                check=False,
+                timeout=120,
+            )
     except Exception as exc:  # the queue may simply not hold them; never block a submission
-        log.warning("could not remove earlier procs of %d unit(s) from the queue: %s",
-                    len(names), exc)
+        log.warning(
+            "could not remove earlier procs of %d unit(s) from the queue: %s", len(names), exc
+        )
 
 
 class CondorBackend(Backend):
@@ -363,11 +378,16 @@ class CondorBackend(Backend):
         sub_file.write_text(description + queue_statement(items))
         try:
             if method == "bindings":
-                cluster = _batch.retry(lambda: _submit_bindings(description, items),
-                                       "HTCondor submission", attempts, delay)
+                cluster = _batch.retry(
+                    lambda: _submit_bindings(description, items),
+                    "HTCondor submission",
+                    attempts,
+                    delay,
+                )
             else:
-                cluster = _batch.retry(lambda: _submit_command(sub_file),
-                                       "condor_submit", attempts, delay)
+                cluster = _batch.retry(
+                    lambda: _submit_command(sub_file), "condor_submit", attempts, delay
+                )
         except BackendError as exc:
             _batch.mark_unsubmitted(job_dir, members, str(exc))
             report.failed = [(n, str(exc)) for u in units for n in u.names]
@@ -400,12 +420,14 @@ def sync_family_logs(folder: str | os.PathLike[str]) -> int:
             mine = condorlog.read_log(member_log)
             if mine.state not in ("queued", "held", "missing", "empty"):
                 continue  # running or done: the member's own writer is in charge
-            if status.state == "held" and not (mine.state == "held"
-                                                and mine.reason == status.reason):
+            if status.state == "held" and not (
+                mine.state == "held" and mine.reason == status.reason
+            ):
                 condorlog.log_held(member_log, status.reason or "held", cluster=0, proc=proc)
             elif status.state == "aborted":
-                condorlog.log_aborted(member_log, status.reason or "removed from the queue",
-                                      cluster=0, proc=proc)
+                condorlog.log_aborted(
+                    member_log, status.reason or "removed from the queue", cluster=0, proc=proc
+                )
             elif status.state in ("queued", "running") and mine.state == "held":
                 condorlog.log_released(member_log, cluster=0, proc=proc)
             else:

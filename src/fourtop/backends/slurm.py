@@ -47,24 +47,36 @@ log = logging.getLogger(__name__)
 SLURM_DIR = "slurm"
 JOBS_FILE = "jobs.tsv"
 OWN_OPTIONS = frozenset(
-    {"executable", "throttle", "retries", "retry_delay", "cpus", "mem", "gpus", "time",
-     "partition", "account"}
+    {
+        "executable",
+        "throttle",
+        "retries",
+        "retry_delay",
+        "cpus",
+        "mem",
+        "gpus",
+        "time",
+        "partition",
+        "account",
+    }
 )
 _SBATCH_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
 _OPEN_STATES = ("queued", "running", "missing", "empty")
 
 
-def sbatch_arguments(
-    settings: RunSettings, folder: Path, n_tasks: int, script: Path
-) -> list[str]:
+def sbatch_arguments(settings: RunSettings, folder: Path, n_tasks: int, script: Path) -> list[str]:
     """The ``sbatch`` command line (a list) for an array of ``n_tasks`` tasks."""
     throttle = _batch.option_int(settings, "throttle", settings.processes, minimum=0)
     array = f"0-{n_tasks - 1}" + (f"%{throttle}" if throttle else "")
     slurm_dir = folder / SLURM_DIR
     name = "fourtop_" + re.sub(r"[^A-Za-z0-9_.+-]", "_", folder.name)
     args = [
-        "sbatch", "--parsable", f"--array={array}", f"--job-name={name}",
-        f"--output={slurm_dir}/%A_%a.txt", f"--chdir={folder}",
+        "sbatch",
+        "--parsable",
+        f"--array={array}",
+        f"--job-name={name}",
+        f"--output={slurm_dir}/%A_%a.txt",
+        f"--chdir={folder}",
         f"--cpus-per-task={_batch.option_int(settings, 'cpus', 1, minimum=1)}",
     ]
     gpus = _batch.option_int(settings, "gpus", 1 if settings.device == "cuda" else 0)
@@ -126,8 +138,9 @@ class SlurmBackend(Backend):
         _batch.check_names(units)
         _batch.check_path(job_dir, "job folder")
         if shutil.which("sbatch") is None:
-            raise BackendError("sbatch not found: run fourtop submit --backend slurm on a "
-                               "SLURM login node")
+            raise BackendError(
+                "sbatch not found: run fourtop submit --backend slurm on a SLURM login node"
+            )
         attempts = _batch.option_int(settings, "retries", 3, minimum=1)
         delay = _batch.option_float(settings, "retry_delay", 2.0)
         varlist = _batch.write_varlist(job_dir, settings.varlist)
@@ -135,12 +148,17 @@ class SlurmBackend(Backend):
         slurm_dir.mkdir(exist_ok=True)
         tag = f"{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
         units_file = slurm_dir / f"units-{tag}.json"
-        units_file.write_text(json.dumps({
-            "command": _batch.fourtop_command(settings),
-            "arguments": _batch.run_job_arguments(settings, str(varlist)),
-            "job_dir": str(job_dir),
-            "units": [list(u.names) for u in units],
-        }, indent=1))
+        units_file.write_text(
+            json.dumps(
+                {
+                    "command": _batch.fourtop_command(settings),
+                    "arguments": _batch.run_job_arguments(settings, str(varlist)),
+                    "job_dir": str(job_dir),
+                    "units": [list(u.names) for u in units],
+                },
+                indent=1,
+            )
+        )
         script = slurm_dir / f"array-{tag}.sh"
         script.write_text(
             "#!/bin/sh\n# written by fourtop (SLURM backend); see docs/batch.md\n"
@@ -171,7 +189,10 @@ def _queued_tasks() -> set[str] | None:
     try:
         proc = subprocess.run(
             ["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i"],
-            capture_output=True, text=True, check=False, timeout=60,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -214,7 +235,8 @@ def sync_queue_state(folder: str | os.PathLike[str]) -> int:
                         root / f"{name}.log",
                         f"SLURM task {job_id}_{index} left the queue without finishing "
                         f"(see {SLURM_DIR}/{job_id}_{index}.txt)",
-                        cluster=int(job_id), proc=proc,
+                        cluster=int(job_id),
+                        proc=proc,
                     )
                     closed += 1
     return closed
@@ -248,8 +270,7 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     rc = child.wait()
-    reason = (f"run-job killed by signal {-rc}" if rc < 0
-              else f"run-job exited with code {rc}")
+    reason = f"run-job killed by signal {-rc}" if rc < 0 else f"run-job exited with code {rc}"
     for proc, name in enumerate(names):
         log_path = job_dir / f"{name}.log"
         if condorlog.read_log(log_path).state in _OPEN_STATES and not _has_result(job_dir, name):
@@ -258,8 +279,7 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
             if rc < 0:
                 condorlog.log_aborted(log_path, reason, cluster=job_id, proc=proc)
             else:
-                condorlog.log_terminated(log_path, return_value=rc or 1, cluster=job_id,
-                                         proc=proc)
+                condorlog.log_terminated(log_path, return_value=rc or 1, cluster=job_id, proc=proc)
     return 0 if rc == 0 else 1
 
 
