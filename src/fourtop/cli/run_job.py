@@ -105,15 +105,19 @@ def run(args: argparse.Namespace) -> int:
         arrays_path=arrays,
         device=args.device,
     )
-    failed = {name: v for name, v in results.items() if not isinstance(v, float)}
+    failed = {
+        name: v if v.startswith(name) else f"{name}: {v}"
+        for name, v in results.items()
+        if isinstance(v, str)
+    }
     if args.job_dir is None:
         (name,) = args.names
         if name in failed:
-            raise TrainingError(f"{name}: {failed[name]}")
+            raise TrainingError(failed[name])
         out.print(f"ROC-integral: {results[name]!r}", markup=False, soft_wrap=True)
         return 0
     for name, reason in failed.items():
-        console.print(f"fourtop run-job: {name} failed: {reason}", markup=False)
+        console.print(f"fourtop run-job: failed: {reason}", markup=False)
     if failed:
         console.print(f"fourtop run-job: {len(failed)} of {len(results)} jobs failed", markup=False)
         return 1

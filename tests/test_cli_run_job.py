@@ -1,0 +1,135 @@
+"""``fourtop run-job``: output, job files, and one-line errors with exit 1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fourtop import condorlog, runner
+from fourtop.cli import main
+from train_data import make_arrays
+
+VARS = [f"var{i}" for i in range(6)]
+PARAMS = json.dumps({"hidden_layers": 2, "initial_nodes": 8, "batch_size": 64, "epochs": 1})
+SEED_JOB = "Keras_6vars_Seed_52"  # 110100: var0, var1, var3
+FAMILY = [
+    SEED_JOB,
+    "Keras_6vars_Seed_52_Subseed_20",
+    "Keras_6vars_Seed_52_Subseed_36",
+    "Keras_6vars_Seed_52_Subseed_48",
+]
+
+
+@pytest.fixture
+def varlist(tmp_path, monkeypatch):
+    data = make_arrays(n_vars=6, n_events=150, seed=3)
+    monkeypatch.setattr(runner, "_load", lambda *args: data)
+    path = tmp_path / "6vars.txt"
+    path.write_text("\n".join(VARS) + "\n")
+    return str(path)
+
+
+def test_one_job_prints_its_roc_integral(varlist, capsys):
+    assert main(["run-job", "-l", varlist, "--params", PARAMS, "--random-seed", "3", SEED_JOB]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ROC-integral: ")
+    value = float(out.split(":")[1])
+    assert 0 <= value <= 1
+    assert main(["run-job", "-l", varlist, "--params", PARAMS, "--random-seed", "3", SEED_JOB]) == 0
+    assert float(capsys.readouterr().out.split(":")[1]) == value  # reproducible
+
+
+def test_family_with_job_dir(varlist, tmp_path, capsys):
+    params_file = tmp_path / "params.json"
+    params_file.write_text(PARAMS)
+    job_dir = tmp_path / "condor_log_1.Jan.2026"
+    job_dir.mkdir()
+    assert (
+        main(
+            [
+                "run-job",
+                "-l",
+                varlist,
+                "--params",
+                str(params_file),
+                "--job-dir",
+                str(job_dir),
+                "--device",
+                "cpu",
+                *FAMILY,
+            ]
+        )
+        == 0
+    )
+    for name in FAMILY:
+        status = condorlog.job_status(job_dir / f"{name}.log", job_dir / f"{name}.out")
+        assert status.state == "finished"
+    assert capsys.readouterr().out == ""
+
+
+def test_failed_job_in_job_dir_exits_1(varlist, tmp_path, capsys):
+    bad = "Keras_6vars_Seed_52_Subseed_53"  # not the seed with one variable switched off
+    assert (
+        main(
+            [
+                "run-job",
+                "-l",
+                varlist,
+                "--params",
+                PARAMS,
+                "--job-dir",
+                str(tmp_path),
+                SEED_JOB,
+                bad,
+            ]
+        )
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert f"fourtop run-job: failed: {bad}: " in err and "1 of 2 jobs failed" in err
+    assert (
+        condorlog.job_status(tmp_path / f"{SEED_JOB}.log", tmp_path / f"{SEED_JOB}.out").state
+        == "finished"
+    )
+    assert (tmp_path / f"{bad}.err").read_text().strip()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Keras_6vars_Seed_0"], "Keras_6vars_Seed_0: the job includes no variable"),
+        (["Keras_6vars_Seed_x"], "error: Keras_6vars_Seed_x: not a job name (expected"),
+        ([SEED_JOB, FAMILY[1]], "2 job names given: several jobs need --job-dir"),
+        (["--params", "{bad", SEED_JOB], "--params: not valid JSON"),
+        (["--params", "not-there", SEED_JOB], "not-there: cannot read the parameter file"),
+        (
+            ["--params", '{"epoch": 2}', SEED_JOB],
+            "unknown network parameter 'epoch' (did you mean: epochs",
+        ),
+        (["--params", '{"regulator": "l2"}', SEED_JOB], "regulator='l2': expected one of"),
+        (["--arrays", "missing.npz", SEED_JOB], "missing.npz: arrays file not found"),
+        (["--random-seed", "-4", SEED_JOB], "--random-seed -4: expected an integer >= 0"),
+        (["--job-dir", "no_such_dir", SEED_JOB], "no_such_dir: job folder does not exist"),
+    ],
+)
+def test_errors_are_one_line_with_exit_1(varlist, tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run-job", "-l", varlist, *args]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("fourtop run-job: error: ")
+    assert message in captured.err and captured.err.count("\n") == 1
+    assert captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["6vars.txt"]  # nothing written
+
+
+def test_params_file_must_hold_an_object(varlist, tmp_path, capsys):
+    path = tmp_path / "p.json"
+    path.write_text("[1, 2]")
+    assert main(["run-job", "-l", varlist, "--params", str(path), SEED_JOB]) == 1
+    assert f"{path}: expected a JSON object of network parameters" in capsys.readouterr().err
+
+
+def test_bad_varlist(tmp_path, capsys):
+    assert main(["run-job", "-l", str(tmp_path / "none.txt"), SEED_JOB]) == 1
+    assert "none.txt: variable list not found" in capsys.readouterr().err

@@ -1,0 +1,143 @@
+"""run_unit: job files, families versus members alone, failures recorded per job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fourtop import condorlog, runner
+from fourtop.errors import DataError, JobFolderError
+from fourtop.jobtracker import Seed, job_name
+from train_data import make_arrays
+
+VARS = [f"var{i}" for i in range(6)]
+PARAMS = {"hidden_layers": 2, "initial_nodes": 8, "batch_size": 64, "epochs": 1}
+
+
+@pytest.fixture
+def arrays(monkeypatch):
+    data = make_arrays(n_vars=6, n_events=200, seed=2)
+    calls = []
+
+    def load(year, config_path, arrays_path):
+        calls.append(year)
+        return data
+
+    monkeypatch.setattr(runner, "_load", load)
+    return calls
+
+
+def family_names(bits: str = "110101") -> list[str]:
+    seed = Seed.from_binary(bits, VARS)
+    return [job_name(len(VARS), seed, None)] + [
+        job_name(len(VARS), seed, sub) for sub in seed.subseeds()
+    ]
+
+
+def run(names, job_dir, **kw):
+    settings = dict(
+        job_dir=job_dir, variables=VARS, year="2017", config_path=None, params=PARAMS, random_seed=9
+    )
+    settings.update(kw)
+    return runner.run_unit(names, **settings)
+
+
+def test_family_writes_every_jobs_files(tmp_path, arrays):
+    names = family_names()
+    for i, name in enumerate(names):  # as a backend would have submitted them
+        condorlog.log_submitted(tmp_path / f"{name}.log", cluster=77, proc=i)
+    results = run(names, tmp_path)
+    assert arrays == ["2017"]  # the data is loaded once for the whole family
+    assert set(results) == set(names) and all(isinstance(v, float) for v in results.values())
+    for i, name in enumerate(names):
+        status = condorlog.job_status(tmp_path / f"{name}.log", tmp_path / f"{name}.out")
+        assert status.state == "finished" and status.roc_integral == results[name]
+        assert (tmp_path / f"{name}.err").read_text() == ""
+        log = condorlog.parse_events((tmp_path / f"{name}.log").read_text())[0]
+        assert [(e.code, e.cluster, e.proc) for e in log] == [(0, 77, i), (1, 77, i), (5, 77, i)]
+        assert condorlog.read_log(tmp_path / f"{name}.log").return_value == 0
+        out = (tmp_path / f"{name}.out").read_text()
+        assert f"Job: {name}\n" in out and "5 network(s) of seed 53" in out
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_member_alone_agrees_with_its_family(tmp_path, arrays):
+    names = family_names()
+    family = run(names, None)
+    for name in names[1:3]:
+        alone = run([name], None)
+        assert alone[name] == pytest.approx(family[name], abs=1e-6)
+    assert not list(tmp_path.iterdir())  # job_dir None writes nothing
+
+
+def test_random_seed_derives_from_base_and_seed_number():
+    assert runner.derive_random_seed(None, 53) == runner.derive_random_seed(0, 53)
+    assert runner.derive_random_seed(1, 53) != runner.derive_random_seed(0, 53)
+    assert runner.derive_random_seed(0, 2**76 - 1) != runner.derive_random_seed(0, 2**76 - 2)
+
+
+def test_bad_name_fails_only_that_job(tmp_path, arrays):
+    names = [*family_names()[:2], "Keras_6vars_Seed_oops", "Keras_7vars_Seed_3"]
+    results = run(names, tmp_path)
+    assert isinstance(results[names[0]], float) and isinstance(results[names[1]], float)
+    for bad in names[2:]:
+        assert isinstance(results[bad], str)
+        status = condorlog.job_status(tmp_path / f"{bad}.log", tmp_path / f"{bad}.out")
+        assert status.state == "failed"
+        assert condorlog.read_log(tmp_path / f"{bad}.log").return_value == 1
+        assert (tmp_path / f"{bad}.err").read_text().strip() == results[bad]
+    assert results[names[2]] == (
+        "Keras_6vars_Seed_oops: not a job name (expected Keras_<N>vars_Seed_<n>[_Subseed_<m>])"
+    )
+    assert results[names[3]].endswith("job is for 7 variables but the variable list has 6")
+
+
+def test_load_failure_fails_every_job(tmp_path, monkeypatch):
+    def load(*args):
+        raise DataError("/data/TTTT_split0.root: tree 'ljmet' not found")
+
+    monkeypatch.setattr(runner, "_load", load)
+    names = family_names("000011")
+    results = run(names, tmp_path)
+    assert set(results.values()) == {"/data/TTTT_split0.root: tree 'ljmet' not found"}
+    for name in names:
+        assert "tree 'ljmet' not found" in (tmp_path / f"{name}.err").read_text()
+        assert "ROC-integral" not in (tmp_path / f"{name}.out").read_text()
+
+
+def test_unexpected_exception_is_a_failed_job(tmp_path, monkeypatch):
+    def load(*args):
+        raise MemoryError("cannot allocate")
+
+    monkeypatch.setattr(runner, "_load", load)
+    (name,) = family_names("000001")[:1]
+    results = run([name], tmp_path)
+    assert results[name].startswith("MemoryError: cannot allocate (at test_runner.py:")
+
+
+def test_bad_params_fail_every_job(tmp_path, arrays):
+    names = family_names("000011")
+    results = run(names, tmp_path, params={"epochs": 0})
+    assert all("epochs=0" in str(v) for v in results.values())
+    assert arrays == []  # no data loaded for nothing
+
+
+def test_training_failure_is_recorded(tmp_path, arrays):
+    params = {**PARAMS, "learning_rate": 1e30, "regulator": "none"}
+    (name,) = family_names("000111")[:1]
+    results = run([name], tmp_path, params=params)
+    assert "training diverged" in results[name]
+    assert "training diverged" in (tmp_path / f"{name}.err").read_text()
+
+
+def test_no_log_events_when_asked(tmp_path, arrays):
+    (name,) = family_names("000011")[:1]
+    run([name], tmp_path, log_events=False)
+    assert (tmp_path / f"{name}.out").exists() and not (tmp_path / f"{name}.log").exists()
+
+
+def test_missing_job_dir(tmp_path, arrays):
+    with pytest.raises(JobFolderError, match="job folder does not exist"):
+        run(family_names()[:1], tmp_path / "nope")
+    assert not Path(tmp_path / "nope").exists()
