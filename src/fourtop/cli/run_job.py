@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             raise TrainingError(failed[name])
         out.print(f"ROC-integral: {results[name]!r}", markup=False, soft_wrap=True)
         return 0
-    for name, reason in failed.items():
+    for reason in failed.values():
         console.print(f"fourtop run-job: failed: {reason}", markup=False)
     if failed:
         console.print(f"fourtop run-job: {len(failed)} of {len(results)} jobs failed", markup=False)
