@@ -1,0 +1,338 @@
+"""The HTCondor backend without a pool: submit descriptions parsed by ``htcondor2.Submit``,
+argument quoting against hostile paths and variable names, submissions through stand-in
+schedds/commands, and job state from real HTCondor event logs of several versions."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from fourtop import condorlog
+from fourtop.backends import condor
+from fourtop.backends.base import RunSettings, WorkUnit, get_backend
+from fourtop.errors import BackendError
+from fourtop.jobtracker import Job, JobFolder, Seed, job_name
+
+htcondor2 = pytest.importorskip("htcondor2")
+
+LOGS = Path(__file__).parent / "data" / "condor_logs_versions"
+HOSTILE = "a b'c\"d;rm -rf $(HOME) `x`"
+VARS = ["alpha", "beta", "gamma"]
+
+
+def parse_new_style(value: str) -> list[str]:
+    """HTCondor's documented new-style argument rules, read back independently:
+    the value is in double quotes, "" is a literal ", white space separates arguments,
+    and single quotes group, with '' a literal '."""
+    assert value.startswith('"') and value.endswith('"'), value
+    body, args, cur, in_single, started, i = value[1:-1], [], [], False, False, 0
+    while i < len(body):
+        c = body[i]
+        if c == '"':
+            assert body[i + 1] == '"', f"lone double quote at {i} in {body!r}"
+            cur.append('"')
+            started, i = True, i + 2
+            continue
+        if c == "'":
+            if in_single and body[i + 1 : i + 2] == "'":
+                cur.append("'")
+                i += 2
+                continue
+            in_single, started = not in_single, True
+        elif c.isspace() and not in_single:
+            if started:
+                args.append("".join(cur))
+            cur, started = [], False
+        else:
+            cur.append(c)
+            started = True
+        i += 1
+    assert not in_single
+    if started:
+        args.append("".join(cur))
+    return args
+
+
+def _settings(**options: object) -> RunSettings:
+    return RunSettings(
+        year="2017",
+        varlist=[HOSTILE, "beta"],
+        config=Path(f"/data/{HOSTILE}/cfg.toml"),
+        params={"learning_rate": 0.01, "activation": "elu"},
+        random_seed=5,
+        options=dict(options),
+    )
+
+
+def test_job_file_parses_and_arguments_survive_hostile_paths(tmp_path: Path) -> None:
+    folder = tmp_path / HOSTILE
+    folder.mkdir()
+    text = condor.render_job_file("Keras_2vars_Seed_3", _settings(), folder)
+    sub = htcondor2.Submit(text)
+    assert sub["output"] == "Keras_2vars_Seed_3.out"
+    assert sub["log"] == "Keras_2vars_Seed_3.log" and sub["error"] == "Keras_2vars_Seed_3.err"
+    assert sub.getQArgs().strip() == "1"
+    args = parse_new_style(sub.expand("arguments"))
+    assert args[:3] == ["-m", "fourtop.cli", "run-job"]
+    assert args[args.index("--config") + 1] == f"/data/{HOSTILE}/cfg.toml"
+    assert args[args.index("-l") + 1] == str(folder.resolve() / "fourtop-varlist.txt")
+    assert args[args.index("--params") + 1] == '{"activation":"elu","learning_rate":0.01}'
+    assert args[-1] == "Keras_2vars_Seed_3" and "--job-dir" not in args
+    assert sub.expand("initialdir") == str(folder.resolve())
+    # variable names never reach a command line: they travel in the varlist file
+    assert "beta" not in text
+
+
+@pytest.mark.parametrize("arg", ["plain", "", "two words", "it's", 'say "hi"', "''", "$(X)"])
+def test_quoting_round_trips(arg: str) -> None:
+    value = condor.format_arguments(["x", arg, "y"])
+    expanded = htcondor2.Submit(f"arguments = {value}\n").expand("arguments")
+    assert parse_new_style(expanded) == ["x", arg, "y"]
+
+
+def test_cluster_description_items_one_proc_per_unit(tmp_path: Path) -> None:
+    units = [
+        WorkUnit(
+            ("Keras_3vars_Seed_6", "Keras_3vars_Seed_6_Subseed_2", "Keras_3vars_Seed_6_Subseed_4")
+        ),
+        WorkUnit(("Keras_3vars_Seed_1",)),
+    ]
+    text, items = condor.cluster_description(units, _settings(), tmp_path)
+    sub = htcondor2.Submit(text + condor.queue_statement(items))
+    rows = list(sub.itemdata())
+    assert rows == items and len(rows) == 2
+    assert rows[0]["FtStem"] == "Keras_3vars_Seed_6.family"
+    assert rows[0]["FtArgs"].split() == ["--job-dir", ".", *units[0].names]
+    assert rows[1] == {
+        "FtUnit": "Keras_3vars_Seed_1",
+        "FtStem": "Keras_3vars_Seed_1",
+        "FtArgs": "Keras_3vars_Seed_1",
+    }
+    assert sub["output"] == "$(FtStem).out" and sub["log"] == "$(FtStem).log"
+    assert sub["arguments"].endswith(' $(FtArgs)"')
+
+
+def test_resources_and_extra_submit_lines(tmp_path: Path) -> None:
+    settings = _settings(
+        request_memory="4GB",
+        request_cpus="2",
+        request_gpus="1",
+        **{"+JobFlavour": '"workday"', "accounting_group": "group_cms"},
+    )
+    sub = htcondor2.Submit(condor.render_job_file("Keras_2vars_Seed_1", settings, tmp_path))
+    assert sub["request_memory"] == "4GB" and sub["request_cpus"] == "2"
+    assert sub["request_gpus"] == "1" and sub["MY.JobFlavour"] == '"workday"'
+    assert sub["accounting_group"] == "group_cms"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"bad key;": "1"}, "not a valid HTCondor submit command name"),
+        ({"requirements": "a\nqueue 100"}, "line break"),
+        ({"transfer": "maybe"}, "expected yes or no"),
+    ],
+)
+def test_bad_options_are_refused(tmp_path: Path, options: dict, message: str) -> None:
+    with pytest.raises(BackendError, match=message):
+        condor.render_job_file("Keras_2vars_Seed_1", _settings(**options), tmp_path)
+
+
+def test_hostile_job_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="only letters, digits"):
+        condor.render_job_file(HOSTILE, _settings(), tmp_path)
+
+
+def test_transfer_mode_ships_config_varlist_and_arrays(tmp_path: Path) -> None:
+    arrays = tmp_path / "cache" / "split0.npz"
+    text, _ = condor.cluster_description(
+        [WorkUnit(("Keras_2vars_Seed_1",))], _settings(transfer="yes", arrays=str(arrays)), tmp_path
+    )
+    sub = htcondor2.Submit(text)
+    assert sub["should_transfer_files"] == "YES"
+    inputs = sub.expand("transfer_input_files").split(",")
+    assert inputs == [
+        str(tmp_path / "fourtop-varlist.txt"),
+        f"/data/{HOSTILE}/cfg.toml",
+        str(arrays),
+    ]
+    args = parse_new_style(sub.expand("arguments").replace("$(FtArgs)", "NAME"))
+    assert args[args.index("-l") + 1] == "fourtop-varlist.txt"
+    assert args[args.index("--config") + 1] == "cfg.toml"
+    assert args[args.index("--arrays") + 1] == "split0.npz"
+
+
+def _folder(path: Path, bits: list[int]) -> tuple[JobFolder, list[WorkUnit]]:
+    folder = JobFolder.create(str(path))
+    jobs, units = [], []
+    for number in bits:
+        seed = Seed(VARS, number)
+        members = [Job(folder.path, job_name(3, seed, None), seed, None)]
+        members += [Job(folder.path, job_name(3, seed, s), seed, s) for s in seed.subseeds()]
+        jobs += members
+        units.append(WorkUnit(tuple(j.name for j in members)))
+    folder.add_jobs(jobs)
+    folder.save()
+    return folder, units
+
+
+class FakeSchedd:
+    """Stands in for ``htcondor2.Schedd`` (no pool here): records what it is given."""
+
+    calls: ClassVar[list] = []
+    fail_times: ClassVar[int] = 0
+
+    def submit(self, description, itemdata=None, **_):
+        FakeSchedd.calls.append(("submit", str(description), list(itemdata)))
+        if FakeSchedd.fail_times:
+            FakeSchedd.fail_times -= 1
+            raise htcondor2.HTCondorException("Failed to connect to schedd")
+        return type("R", (), {"cluster": lambda self: 812})()
+
+    def act(self, action, constraint):
+        FakeSchedd.calls.append(("act", action, constraint))
+
+
+@pytest.fixture
+def schedd(monkeypatch):
+    FakeSchedd.calls, FakeSchedd.fail_times = [], 0
+    monkeypatch.setattr(htcondor2, "Schedd", FakeSchedd)
+    return FakeSchedd
+
+
+def test_submit_one_cluster_with_bindings(tmp_path: Path, schedd) -> None:
+    folder, units = _folder(tmp_path / "jobs", [0b110, 0b001])
+    units.append(WorkUnit((units[0].names[1],)))
+    units[0] = WorkUnit(units[0].names[:1] + units[0].names[2:])
+    report = get_backend("condor").submit(folder, units, _settings(retry_delay=0))
+    assert not report.failed and len(report.submitted) == 5
+    submits = [c for c in schedd.calls if c[0] == "submit"]
+    assert len(submits) == 1 and len(submits[0][2]) == 3  # one cluster, one proc per unit
+    removes = [c for c in schedd.calls if c[0] == "act"]
+    assert removes and removes[0][1] == htcondor2.JobAction.Remove
+    assert 'FourtopUnit == "Keras_3vars_Seed_6"' in removes[0][2]
+    folder.check()
+    states = {j.name: j.state for j in folder.jobs}
+    # family members were logged as submitted; HTCondor writes the single job's log
+    assert states[units[0].names[0]] == "queued" and states[units[1].names[0]] == "queued"
+    assert states[units[2].names[0]] == "unstarted"
+    assert (Path(folder.path) / "fourtop-varlist.txt").read_text().splitlines() == [HOSTILE, "beta"]
+    assert len(list(Path(folder.path).glob("fourtop-condor-*.sub"))) == 1
+
+
+def test_failed_submission_retried_then_reported(tmp_path: Path, schedd) -> None:
+    folder, units = _folder(tmp_path / "jobs", [0b011])
+    schedd.fail_times = 10
+    report = get_backend("condor").submit(folder, units, _settings(retries=3, retry_delay=0))
+    assert sum(1 for c in schedd.calls if c[0] == "submit") == 3
+    assert report.submitted == [] and {n for n, _ in report.failed} == set(units[0].names)
+    assert "Failed to connect to schedd" in report.failed[0][1]
+    folder.check()
+    assert {j.state for j in folder.jobs} == {"failed"}  # resubmittable, never silently queued
+
+
+def test_retry_succeeds_on_second_attempt(tmp_path: Path, schedd) -> None:
+    folder, units = _folder(tmp_path / "jobs", [0b011])
+    schedd.fail_times = 1
+    report = get_backend("condor").submit(folder, units, _settings(retry_delay=0))
+    assert not report.failed and len(report.submitted) == 3
+
+
+def test_condor_submit_command_fallback(tmp_path: Path, monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "seen.sub"
+    (bin_dir / "condor_submit").write_text(f"#!/bin/sh\ncp \"$2\" {seen}\necho '91.0 - 91.1'\n")
+    (bin_dir / "condor_submit").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    folder, units = _folder(tmp_path / "jobs", [0b010, 0b100])
+    report = get_backend("condor").submit(folder, units, _settings(submit_method="command"))
+    assert not report.failed and len(report.submitted) == 4
+    sub = htcondor2.Submit(seen.read_text())
+    assert [r["FtUnit"] for r in sub.itemdata()] == [u.names[0] for u in units]
+
+
+def test_no_condor_at_all_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(condor, "_bindings", lambda: None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    folder, units = _folder(tmp_path / "jobs", [0b001])
+    with pytest.raises(BackendError, match="neither the htcondor2 bindings nor condor_submit"):
+        get_backend("condor").submit(folder, units, _settings())
+
+
+# ------------------------------------------------------------------ real event logs
+
+EXPECTED = {
+    # file: {cluster: state per fourtop.condorlog.read_log}
+    "v6_job_core_macros_sched.log": {
+        1257: "terminated",
+        1302: "terminated",
+        1537: "aborted",
+        1568: "terminated",
+    },
+    "v6_job_core_copytospool_van.log": {103: "aborted", 1542: "aborted"},
+    "v8_test_event_reader.log": {23515: "terminated"},
+    "v24_lsst_tiny_problems.nodes.log": {9229: "aborted", 9231: "terminated", 9234: "terminated"},
+}
+
+
+def _split_by_cluster(text: str) -> dict[int, str]:
+    """One job's events per cluster, as each job's own .log would hold them."""
+    out: dict[int, str] = {}
+    for block in re.findall(r"^\d{3} \(\d+\..*?^\.\.\.\n", text, re.MULTILINE | re.DOTALL):
+        cluster = int(re.match(r"\d{3} \((\d+)\.", block)[1])
+        out[cluster] = out.get(cluster, "") + block
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_real_logs_read_by_bindings_and_tracker(tmp_path: Path, name: str) -> None:
+    text = (LOGS / name).read_text()
+    bound = list(htcondor2.JobEventLog(str(LOGS / name)).events(0))
+    ours, problem = condorlog.parse_events(text)
+    assert problem is None
+    assert [(e.cluster, e.proc, int(e.type)) for e in bound] == [
+        (e.cluster, e.proc, e.code) for e in ours
+    ]
+    per_job = _split_by_cluster(text)
+    for cluster, state in EXPECTED[name].items():
+        log = tmp_path / f"job{cluster}.log"
+        log.write_text(per_job[cluster])
+        assert condorlog.read_log(log).state == state
+        # with no ROC-integral in .out, a finished Condor job is a failed one (to resubmit)
+        status = condorlog.job_status(log, tmp_path / f"job{cluster}.out")
+        assert status.state == "failed"
+        (tmp_path / f"job{cluster}.out").write_text("ROC-integral: 0.8125\n")
+        assert condorlog.job_status(log, tmp_path / f"job{cluster}.out").state == "finished"
+
+
+def test_return_value_of_a_failed_v24_job_is_the_reason(tmp_path: Path) -> None:
+    per_job = _split_by_cluster((LOGS / "v24_lsst_tiny_problems.nodes.log").read_text())
+    log = tmp_path / "x.log"
+    log.write_text(per_job[9231])
+    status = condorlog.job_status(log, tmp_path / "x.out")
+    assert status.state == "failed" and "return value 1" in status.reason
+
+
+def test_held_family_is_shown_on_every_member_and_released(tmp_path: Path, schedd) -> None:
+    folder, units = _folder(tmp_path / "jobs", [0b111])
+    get_backend("condor").submit(folder, units, _settings())
+    seed = units[0].names[0]
+    family_log = Path(folder.path) / f"{seed}.family.log"
+    condorlog.log_submitted(family_log, cluster=812)
+    reason = "Error from slot1_3@wn: memory usage exceeded request_memory"
+    condorlog.log_held(family_log, reason, cluster=812, code=34)
+    bound = list(htcondor2.JobEventLog(str(family_log)).events(0))
+    assert int(bound[-1].type) == 12 and bound[-1]["HoldReason"] == reason
+    assert condor.sync_family_logs(folder.path) == 4
+    assert condor.sync_family_logs(folder.path) == 0  # idempotent
+    folder.check()
+    assert all(j.state == "held" and j.reason == reason for j in folder.jobs)
+    condorlog.log_released(family_log, cluster=812)
+    assert condor.sync_family_logs(folder.path) == 4
+    folder.check()
+    assert {j.state for j in folder.jobs} == {"queued"}
