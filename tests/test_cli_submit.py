@@ -1,0 +1,183 @@
+"""``fourtop submit`` end to end on generated data: submit, stats, results, resubmission."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fourtop.cli import main
+from fourtop.condorlog import log_terminated, read_roc_integral
+from fourtop.jobtracker import JobFolder
+
+VARS = ["AK4HTpMETpLepPt", "NJets_JetSubCalc", "minMleppBjet", "centrality"]
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    from fourtop.data.generate import generate_samples
+
+    out = tmp_path_factory.mktemp("samples")
+    generate_samples(out, 4000, seed=3, keys=("2017",))
+    return out
+
+
+@pytest.fixture
+def workdir(samples, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOURTOP_DATA", str(samples))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vars.txt").write_text("\n".join(VARS) + "\n")
+    return tmp_path
+
+
+def _submit(*extra: str) -> int:
+    argv = ["submit", "-y", "2017", "-l", "vars.txt", "--epochs", "1", "-p", "2", "--yes"]
+    return main([*argv, *extra])
+
+
+def _outs(folder: Path) -> dict[str, tuple[str, int]]:
+    return {p.stem: (p.read_text(), p.stat().st_mtime_ns) for p in folder.glob("*.out")}
+
+
+def test_submit_runs_every_job_and_the_folder_shows_it(workdir, capsys):
+    assert _submit("-n", "3", "--random-seed", "1", "jobs") == 0
+    folder = JobFolder("jobs")
+    seeds = folder.seed_jobs
+    assert len(seeds) == 3
+    expected = sum(1 + sum(s.seed.states.values()) for s in seeds)
+    stats = folder.get_stats()
+    assert stats["jobs"] == expected == len(folder)
+    assert stats["failed_jobs"] == 0 and stats["unstarted_jobs"] == 0
+    assert len(folder.result_jobs) == expected
+    for job in folder.jobs:
+        assert 0.0 < job.roc_integral <= 1.0
+        assert Path("jobs", job.name + ".job").is_file()
+        assert Path("jobs", job.name + ".err").is_file()
+        assert "005 (" in Path("jobs", job.name + ".log").read_text()
+    # every subseed drops exactly one variable of its seed
+    for seed_job in seeds:
+        subs = folder.subseed_jobs(seed_job.seed)
+        assert len(subs) == sum(seed_job.seed.states.values())
+
+    assert main(["folders", "jobs"]) == 0
+    text = capsys.readouterr().out
+    assert str(expected) in text
+
+
+def test_resubmit_reruns_only_failed_jobs(workdir):
+    assert _submit("-n", "2", "--random-seed", "2", "jobs") == 0
+    folder = Path("jobs")
+    before = _outs(folder)
+    victim = sorted(before)[1]
+    (folder / f"{victim}.out").write_text("Traceback: something broke\n")
+    log_terminated(folder / f"{victim}.log", return_value=1, cluster=1, proc=0)
+    assert JobFolder("jobs").get_stats()["failed_jobs"] in (0, 1)  # spec not refreshed yet
+    assert _submit("-r", "jobs") == 0
+    after = _outs(folder)
+    assert set(after) == set(before)
+    for name, (text, mtime) in before.items():
+        if name != victim:
+            assert after[name] == (text, mtime), f"{name} was run again"
+    assert read_roc_integral(folder / f"{victim}.out") is not None
+    jf = JobFolder("jobs")
+    jf.check()
+    assert jf.get_stats()["failed_jobs"] == 0
+
+
+def test_test_flag_submits_one_job(workdir):
+    assert _submit("--test", "jobs") == 0
+    assert len(JobFolder("jobs")) == 1
+
+
+def test_unknown_variable_in_the_list_is_a_one_line_error(workdir, capsys):
+    Path("bad.txt").write_text("AK4HTpMETpLepPt\nNJets_JetSubCalcc\n")
+    code = main(["submit", "-y", "2017", "-l", "bad.txt", "-n", "1", "jobs"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err.count("\n") == 0
+    assert "NJets_JetSubCalcc" in err and "did you mean: NJets_JetSubCalc" in err
+    assert not Path("jobs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-n", "0"], "-n must be at least 1"),
+        (["-c", "150"], "-c must be a percentage"),
+        (["-p", "0"], "-p must be at least 1"),
+        (["--backend", "slrum"], "unknown backend 'slrum' (did you mean: slurm?)"),
+        (["-y", "2031"], "2031"),
+    ],
+)
+def test_bad_options_are_one_line_errors(workdir, capsys, args, message):
+    code = main(["submit", "-l", "vars.txt", *args, "jobs"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert message in err and err.count("\n") == 0
+    assert not Path("jobs").exists()
+
+
+def test_resubmit_of_a_missing_folder_is_an_error(workdir, capsys):
+    assert main(["submit", "-r", "nowhere"]) == 1
+    assert "nowhere: no such job folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_killed_run_is_completed_by_resubmission_with_every_job_once(workdir):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "fourtop.cli", "submit", "-y", "2017", "-l", "vars.txt"]
+    cmd += ["--epochs", "1", "-p", "1", "-n", "8", "--random-seed", "4", "--yes", "jobs"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder = Path("jobs")
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            done = [p for p in folder.glob("*.out") if read_roc_integral(p) is not None]
+            if len(done) >= 3:
+                break
+            assert proc.poll() is None, "submit ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no job finished in time")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    time.sleep(1.0)  # workers die with their parent (PR_SET_PDEATHSIG)
+    before = {n: v for n, v in _outs(folder).items() if read_roc_integral(folder / f"{n}.out")}
+    total = len(JobFolder("jobs"))
+    assert 0 < len(before) < total
+
+    assert (
+        main(
+            [
+                "submit",
+                "-r",
+                "--include-unstarted",
+                "--yes",
+                "-y",
+                "2017",
+                "-p",
+                "2",
+                "--epochs",
+                "1",
+                "jobs",
+            ]
+        )
+        == 0
+    )
+    after = _outs(folder)
+    assert len(after) == total
+    for name, value in before.items():
+        assert after[name] == value, f"{name} ran twice"
+    for name, (text, _) in after.items():
+        assert text.count("ROC-integral:") == 1, name
+    jf = JobFolder("jobs")
+    jf.check()
+    stats = jf.get_stats()
+    assert stats["failed_jobs"] == 0 and stats["unstarted_jobs"] == 0
+    assert len(jf.result_jobs) == total
