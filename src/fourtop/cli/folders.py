@@ -59,9 +59,14 @@ def run(args: argparse.Namespace) -> int:
             else:
                 status |= _info(path, args)
         except FourtopError as err:
-            console.print(f"fourtop folders: error: {err}", markup=False)
+            _say(f"fourtop folders: error: {err}")
             status = 1
     return status
+
+
+def _say(message: str) -> None:
+    """A message for the user on stderr: plain text (paths may hold brackets), never wrapped."""
+    console.print(message, markup=False, soft_wrap=True)
 
 
 def _spinner(text: str) -> AbstractContextManager[object]:
@@ -79,12 +84,11 @@ def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
         f"{path}: a spec file exists ({Path(folder.spec_path).name}); overwrite it?",
         yes=args.yes, default=False,
     ):
-        console.print(f"{path}: spec file kept, folder not imported", markup=False)
+        _say(f"{path}: spec file kept, folder not imported")
         return 0
     with _spinner(f"importing {path}"):
         folder.import_folder(varlist)
-    console.print(f"{path}: imported {len(folder)} jobs over {len(varlist)} variables",
-                  markup=False)
+    _say(f"{path}: imported {len(folder)} jobs over {len(varlist)} variables")
     _show(folder, verbose=args.verbose)
     return 0
 
@@ -94,7 +98,7 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
 
     folder = JobFolder(path)
     if folder.compacted:
-        console.print(f"{path}: already compacted ({folder.path})", markup=False)
+        _say(f"{path}: already compacted ({folder.path})")
         return 0
     if folder.jobs is None:
         raise FourtopError(f"{path}: has no spec file; import it first with "
@@ -107,10 +111,10 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
     target = path.with_name(path.name + ".jtd")
     if not confirm(f"{path}: delete the folder and its job files, keeping only {target}?",
                    yes=args.yes, default=False):
-        console.print(f"{path}: not compacted", markup=False)
+        _say(f"{path}: not compacted")
         return 0
     folder.compact_folder()
-    console.print(f"{path}: compacted into {folder.path}", markup=False)
+    _say(f"{path}: compacted into {folder.path}")
     return 0
 
 
@@ -119,8 +123,8 @@ def _info(path: Path, args: argparse.Namespace) -> int:
 
     folder = JobFolder(path)
     if folder.jobs is None:
-        console.print(f"warning: {path}: has no spec file; import it with "
-                      f"'fourtop folders -i VARLIST {path}'", markup=False)
+        _say(f"warning: {path}: has no spec file; import it with "
+                      f"'fourtop folders -i VARLIST {path}'")
         return 1
     with _spinner(f"checking {path}"):
         folder.check()
@@ -139,7 +143,8 @@ def _show(folder: JobFolder, *, verbose: bool) -> None:
     total = int(stats["jobs"])  # type: ignore[call-overload]
     held = folder.held_jobs
     title = folder.path + (" (compacted)" if folder.compacted else "")
-    table = Table(title=title, title_justify="left", show_header=True)
+    out.print(title, markup=False, soft_wrap=True)
+    table = Table(show_header=True)
     for col in ("jobs", "finished", "failed", "unstarted", "held", "seeds"):
         table.add_column(col, justify="right")
     table.add_row(str(total), _pct(stats["finished_jobs"], total),  # type: ignore[arg-type]
@@ -151,7 +156,8 @@ def _show(folder: JobFolder, *, verbose: bool) -> None:
         return
     counts: dict[str, int] = stats["variable_counts"]  # type: ignore[assignment]
     if counts:
-        vt = Table(title="seeds including each variable", title_justify="left")
+        out.print("seeds including each variable:")
+        vt = Table()
         vt.add_column("#", justify="right")
         vt.add_column("variable")
         vt.add_column("seeds", justify="right")
@@ -161,6 +167,6 @@ def _show(folder: JobFolder, *, verbose: bool) -> None:
     # one plain line per job (not a table) so names are never wrapped and lines can be grepped
     for label, jobs in (("failed", folder.get_resubmit_list()), ("held", held)):
         if jobs:
-            out.print(f"{label} jobs ({len(jobs)}):", markup=False)
+            out.print(f"{label} jobs ({len(jobs)}):", markup=False, soft_wrap=True)
         for job in jobs:
             out.print(f"  {job.name}: {job.reason or ''}", markup=False, soft_wrap=True)
