@@ -58,7 +58,11 @@ def confirm(question: str, *, yes: bool, default: bool = False) -> bool:
         return True
     if not sys.stdin or not sys.stdin.isatty():
         answer = "yes" if default else "no"
-        console.print(f"{question} [no terminal: answering '{answer}'; pass --yes to override]")
+        console.print(
+            f"{question} [no terminal: answering '{answer}'; pass --yes to override]",
+            markup=False,  # the brackets are text, not rich markup
+            soft_wrap=True,
+        )
         return default
     suffix = " [Y/n] " if default else " [y/N] "
     try:
