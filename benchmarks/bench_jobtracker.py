@@ -60,8 +60,9 @@ def generate(folder: Path, n_seeds: int, rng: random.Random) -> int:
                 log.write_bytes(logs["running"])
                 continue
             log.write_bytes(logs["ok" if fate > 0.15 else "failed"])
-            out = "Epoch 15/15\n" + (f"ROC-integral: {rng.uniform(0.6, 0.9)}\n"
-                                     if fate > 0.15 else "Traceback: ...\n")
+            out = "Epoch 15/15\n" + (
+                f"ROC-integral: {rng.uniform(0.6, 0.9)}\n" if fate > 0.15 else "Traceback: ...\n"
+            )
             base.with_suffix(".out").write_text(out)
     return n
 
@@ -87,11 +88,15 @@ def main() -> None:
     try:
         start = time.perf_counter()
         n = generate(folder, args.seeds, random.Random(1))
-        print(f"generated {n} jobs ({args.seeds} seeds over 76 variables) in "
-              f"{time.perf_counter() - start:.1f} s")
+        print(
+            f"generated {n} jobs ({args.seeds} seeds over 76 variables) in "
+            f"{time.perf_counter() - start:.1f} s"
+        )
 
-        timed("import_folder (scandir once, parse every .log/.out)",
-              lambda: JobFolder(folder, load=False).import_folder(default_variables()))
+        timed(
+            "import_folder (scandir once, parse every .log/.out)",
+            lambda: JobFolder(folder, load=False).import_folder(default_variables()),
+        )
         jf = timed("JobFolder(path): read the spec", lambda: JobFolder(folder), repeat=3)
         stats = timed("get_stats() on cached states", jf.get_stats, repeat=5)
         timed("check() with no file changed (one scandir + stats)", jf.check, repeat=3)
@@ -103,9 +108,11 @@ def main() -> None:
 
         base_stats = timed("baseline: check_finished() on every job, then get_stats", baseline)
         assert base_stats == stats
-        print(f"jobs={stats['jobs']} finished={stats['finished_jobs']} "
-              f"failed={stats['failed_jobs']} unstarted={stats['unstarted_jobs']} "
-              f"seeds={stats['seeds']}")
+        print(
+            f"jobs={stats['jobs']} finished={stats['finished_jobs']} "
+            f"failed={stats['failed_jobs']} unstarted={stats['unstarted_jobs']} "
+            f"seeds={stats['seeds']}"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(root)

@@ -37,16 +37,18 @@ def test_import_then_info(work: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "Keras_4vars_Seed_14_Subseed_6" not in out  # names only with -v
 
 
-def test_info_verbose_lists_variables_failed_and_held(work: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_verbose_lists_variables_failed_and_held(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = mixed_folder(work)
     JobFolder(path, load=False).import_folder(V4)
     code, out, err = run(capsys, "-v", str(path))
     assert code == 0, err
     assert "seeds including each variable" in out
     assert "failed jobs (1):" in out
-    assert ("  Keras_4vars_Seed_14_Subseed_6: killed by signal 9; no ROC-integral line in the "
-            ".out file") in out
+    assert (
+        "  Keras_4vars_Seed_14_Subseed_6: killed by signal 9; no ROC-integral line in the .out file"
+    ) in out
     assert "held jobs (1):" in out
     assert "Keras_4vars_Seed_14_Subseed_10: Error from slot1_2@node17.example.org" in out
 
@@ -69,8 +71,9 @@ def test_default_folders_include_compacted(work: Path, capsys: pytest.CaptureFix
 def test_no_folders(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys)
     assert code == 1
-    assert err == (f"fourtop folders: error: no job folders given and none named condor_log* "
-                   f"in {work}")
+    assert err == (
+        f"fourtop folders: error: no job folders given and none named condor_log* in {work}"
+    )
 
 
 def test_info_without_spec_warns(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,9 +87,11 @@ def test_info_on_bad_spec(work: Path, capsys: pytest.CaptureFixture[str]) -> Non
     (work / "condor_log_bad.jtd").write_text("not a database")
     code, _, err = run(capsys, "condor_log_bad.jtd")
     assert code == 1
-    assert err == ("fourtop folders: error: "
-                   f"{work / 'condor_log_bad.jtd'}: not a fourtop spec file (not an SQLite "
-                   "database)")
+    assert err == (
+        "fourtop folders: error: "
+        f"{work / 'condor_log_bad.jtd'}: not a fourtop spec file (not an SQLite "
+        "database)"
+    )
     code, _, err = run(capsys, "nowhere")
     assert (code, err) == (1, "fourtop folders: error: nowhere: no such job folder or spec file")
 
@@ -112,27 +117,35 @@ def test_import_bad_inputs(work: Path, capsys: pytest.CaptureFixture[str]) -> No
     snapshot = _snapshot(path)
     code, _, err = run(capsys, "-i", "missing.txt", str(path))
     assert code == 1
-    assert err == ("fourtop folders: error: missing.txt: variable list not found (use 'all' "
-                   "for the default 76)")
+    assert err == (
+        "fourtop folders: error: missing.txt: variable list not found (use 'all' "
+        "for the default 76)"
+    )
     code, _, err = run(capsys, "-i", "all", str(path))
     assert code == 1
-    assert err == (f"fourtop folders: error: {path}: Keras_4vars_Seed_14: job is for 4 "
-                   "variables but the variable list has 76")
+    assert err == (
+        f"fourtop folders: error: {path}: Keras_4vars_Seed_14: job is for 4 "
+        "variables but the variable list has 76"
+    )
     (work / "3vars.txt").write_text("a\nb\nc\n")
     code, _, err = run(capsys, "-i", "3vars.txt", str(path))
     assert code == 1 and "job is for 4 variables but the variable list has 3" in err
     assert _snapshot(path) == snapshot  # nothing written
     code, _, err = run(capsys, "-c", "-i", "all", str(path))
-    assert (code, err) == (1, "fourtop folders: error: -c (compact) and -i (import) cannot be "
-                              "used together")
+    assert (code, err) == (
+        1,
+        "fourtop folders: error: -c (compact) and -i (import) cannot be used together",
+    )
 
 
 def test_import_refuses_compacted(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (work / "condor_log_x.jtd").write_text("")
     code, _, err = run(capsys, "-i", "all", "condor_log_x.jtd")
     assert code == 1
-    assert err == ("fourtop folders: error: condor_log_x.jtd: is a compacted spec file; only "
-                   "job folders can be imported")
+    assert err == (
+        "fourtop folders: error: condor_log_x.jtd: is a compacted spec file; only "
+        "job folders can be imported"
+    )
 
 
 def test_compact_refused_then_done(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -141,8 +154,10 @@ def test_compact_refused_then_done(work: Path, capsys: pytest.CaptureFixture[str
     snapshot = _snapshot(path)
     code, _, err = run(capsys, "-c", "--yes", path.name)
     assert code == 1
-    assert err == (f"fourtop folders: error: {path.name}: 4 of 7 jobs are not finished; "
-                   "compaction refused (nothing changed)")
+    assert err == (
+        f"fourtop folders: error: {path.name}: 4 of 7 jobs are not finished; "
+        "compaction refused (nothing changed)"
+    )
     assert _snapshot(path) == snapshot
     finish_all(path)
     code, _, err = run(capsys, "-c", path.name)  # no terminal, no --yes: the safe answer
@@ -162,6 +177,8 @@ def test_compact_without_spec(work: Path, capsys: pytest.CaptureFixture[str]) ->
     path = mixed_folder(work)
     code, _, err = run(capsys, "-c", "--yes", path.name)
     assert code == 1
-    assert err == (f"fourtop folders: error: {path.name}: has no spec file; import it first "
-                   f"with 'fourtop folders -i VARLIST {path.name}'")
+    assert err == (
+        f"fourtop folders: error: {path.name}: has no spec file; import it first "
+        f"with 'fourtop folders -i VARLIST {path.name}'"
+    )
     assert path.is_dir()

@@ -28,8 +28,11 @@ DATA = Path(__file__).parent / "data" / "event_logs"
 EXPECTED = {
     "iso_finished.log": ("terminated", "exited with return value 0"),
     "old_finished.log": ("terminated", "exited with return value 0"),
-    "held.log": ("held", "Error from slot1_2@node17.example.org: Job has gone over cgroup "
-                 "memory limit of 2048 megabytes. Last measured usage: 2100 megabytes."),
+    "held.log": (
+        "held",
+        "Error from slot1_2@node17.example.org: Job has gone over cgroup "
+        "memory limit of 2048 megabytes. Last measured usage: 2100 megabytes.",
+    ),
     "held_released_running.log": ("running", None),
     "evicted.log": ("queued", None),
     "abnormal.log": ("terminated", "killed by signal 9"),
@@ -64,14 +67,18 @@ def test_both_date_formats_parsed() -> None:
 
 def test_utc_iso_timestamps_parsed() -> None:
     events, problem = parse_events(
-        "000 (1.002.000) 2024-05-02T10:11:12.345Z Job submitted from host: <h>\n...\n")
+        "000 (1.002.000) 2024-05-02T10:11:12.345Z Job submitted from host: <h>\n...\n"
+    )
     assert problem is None and events[0].proc == 2 and events[0].timestamp.endswith("Z")
 
 
-@pytest.mark.parametrize(("name", "state", "words"), [
-    ("empty.log", "empty", "empty"),
-    ("garbage.log", "unreadable", "line 1 is not an HTCondor event"),
-])
+@pytest.mark.parametrize(
+    ("name", "state", "words"),
+    [
+        ("empty.log", "empty", "empty"),
+        ("garbage.log", "unreadable", "line 1 is not an HTCondor event"),
+    ],
+)
 def test_bad_logs_give_reasons(name: str, state: str, words: str) -> None:
     status = read_log(DATA / name)
     assert status.state == state and words in (status.reason or "")
@@ -93,8 +100,9 @@ def test_missing_and_unreadable_log(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", VALID)
 def test_cross_check_with_htcondor2(name: str) -> None:
     htcondor2 = pytest.importorskip("htcondor2")
-    theirs = [(int(e.type), e.cluster, e.proc) for e in htcondor2.JobEventLog(
-        str(DATA / name)).events(0)]
+    theirs = [
+        (int(e.type), e.cluster, e.proc) for e in htcondor2.JobEventLog(str(DATA / name)).events(0)
+    ]
     ours, _ = parse_events((DATA / name).read_text())
     assert theirs == [(e.code, e.cluster, e.proc) for e in ours]
     if name == "held.log":
@@ -118,24 +126,33 @@ def test_read_out(tmp_path: Path) -> None:
     assert read_out(out)[1] == 0.7
 
 
-@pytest.mark.parametrize(("log", "out", "state", "words"), [
-    (None, None, "unstarted", None),
-    ("iso_finished.log", "ROC-integral: 0.75\n", "finished", None),
-    (None, "ROC-integral: 0.75\n", "finished", None),
-    ("iso_finished.log", "no result\n", "failed", "exited with return value 0; no ROC-integral"),
-    ("abnormal.log", None, "failed", "killed by signal 9; no .out file"),
-    ("aborted.log", None, "failed", "aborted via condor_rm"),
-    ("held.log", None, "held", "cgroup memory limit"),
-    ("held_released_running.log", "partial\n", "running", None),
-    ("evicted.log", None, "queued", None),
-    ("empty.log", None, "unstarted", "empty"),
-    ("empty.log", "x\n", "failed", "no ROC-integral line in the .out file; the job event log"),
-    ("garbage.log", None, "failed", "no complete event"),
-    ("garbage.log", "x\n", "failed", "no ROC-integral"),
-    (None, "x\n", "failed", "no job event log"),
-])
-def test_job_status(tmp_path: Path, log: str | None, out: str | None, state: str,
-                    words: str | None) -> None:
+@pytest.mark.parametrize(
+    ("log", "out", "state", "words"),
+    [
+        (None, None, "unstarted", None),
+        ("iso_finished.log", "ROC-integral: 0.75\n", "finished", None),
+        (None, "ROC-integral: 0.75\n", "finished", None),
+        (
+            "iso_finished.log",
+            "no result\n",
+            "failed",
+            "exited with return value 0; no ROC-integral",
+        ),
+        ("abnormal.log", None, "failed", "killed by signal 9; no .out file"),
+        ("aborted.log", None, "failed", "aborted via condor_rm"),
+        ("held.log", None, "held", "cgroup memory limit"),
+        ("held_released_running.log", "partial\n", "running", None),
+        ("evicted.log", None, "queued", None),
+        ("empty.log", None, "unstarted", "empty"),
+        ("empty.log", "x\n", "failed", "no ROC-integral line in the .out file; the job event log"),
+        ("garbage.log", None, "failed", "no complete event"),
+        ("garbage.log", "x\n", "failed", "no ROC-integral"),
+        (None, "x\n", "failed", "no job event log"),
+    ],
+)
+def test_job_status(
+    tmp_path: Path, log: str | None, out: str | None, state: str, words: str | None
+) -> None:
     log_path, out_path = tmp_path / "j.log", tmp_path / "j.out"
     if log:
         log_path.write_bytes((DATA / log).read_bytes())

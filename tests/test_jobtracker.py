@@ -42,10 +42,15 @@ def mixed_folder(root: Path) -> Path:
     write_job(folder, "Keras_4vars_Seed_14_Subseed_10", log="held.log")
     write_job(folder, "Keras_4vars_Seed_14_Subseed_12")
     write_job(folder, "Keras_4vars_Seed_3", log="evicted.log")
-    write_job(folder, "Keras_4vars_Seed_3_Subseed_1", log="old_finished.log",
-              out="Epoch 15/15\nROC-integral: 0.75\n")
-    write_job(folder, "Keras_4vars_Seed_3_Subseed_2", log="held_released_running.log",
-              out="Epoch 3/15\n")
+    write_job(
+        folder,
+        "Keras_4vars_Seed_3_Subseed_1",
+        log="old_finished.log",
+        out="Epoch 15/15\nROC-integral: 0.75\n",
+    )
+    write_job(
+        folder, "Keras_4vars_Seed_3_Subseed_2", log="held_released_running.log", out="Epoch 3/15\n"
+    )
     return folder
 
 
@@ -81,8 +86,11 @@ def test_seed_include_exclude_includes_states() -> None:
     assert seed.binary == "0101"
     seed.exclude("b")
     assert seed.binary == "0001"
-    with pytest.raises(VariableError, match=r"'dd' is not a variable of this seed "
-                                            r"\(did you mean: d\?\)"):
+    with pytest.raises(
+        VariableError,
+        match=r"'dd' is not a variable of this seed "
+        r"\(did you mean: d\?\)",
+    ):
         seed.states["dd"] = True
     with pytest.raises(KeyError):
         seed.states["zz"]
@@ -95,8 +103,9 @@ def test_seed_76_bits() -> None:
     assert first.number == 1 << 75 and first.included == ["var00"]
     assert Seed(V76, 1).included == ["var75"]
     assert len(full.subseeds()) == 76
-    with pytest.raises(VariableError, match="seed number 75557863725914323419136 does not "
-                                            "fit 76 variables"):
+    with pytest.raises(
+        VariableError, match="seed number 75557863725914323419136 does not fit 76 variables"
+    ):
         Seed(V76, 1 << 76)
 
 
@@ -124,10 +133,13 @@ def test_seed_random() -> None:
         Seed.random([])
 
 
-@pytest.mark.parametrize(("bits", "message"), [
-    ("101", "bit string of length 3 for 4 variables"),
-    ("10x1", "bit string has 'x' at position 3, expected 0 or 1"),
-])
+@pytest.mark.parametrize(
+    ("bits", "message"),
+    [
+        ("101", "bit string of length 3 for 4 variables"),
+        ("10x1", "bit string has 'x' at position 3, expected 0 or 1"),
+    ],
+)
 def test_seed_from_binary_errors(bits: str, message: str) -> None:
     with pytest.raises(VariableError, match=message):
         Seed.from_binary(bits, V4)
@@ -163,16 +175,23 @@ def test_job_name_round_trip_76() -> None:
     assert parse_job_name(job_name(76, seed, None), V76) == (seed, None)
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("Keras_4vars_Seed", "Keras_4vars_Seed: not a job name (expected Keras_<N>vars_Seed_<n>"),
-    ("Keras_5vars_Seed_3", "Keras_5vars_Seed_3: job is for 5 variables but the variable list "
-                           "has 4"),
-    ("Keras_4vars_Seed_16", "Keras_4vars_Seed_16: seed number 16 does not fit 4 variables"),
-    ("Keras_4vars_Seed_3_Subseed_0", "subseed 0 is not seed 3 with exactly one included "
-                                     "variable switched off"),
-    ("Keras_4vars_Seed_3_Subseed_4", "subseed 4 is not seed 3"),
-    ("Keras_4vars_Seed_3_Subseed_3", "subseed 3 is not seed 3"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Keras_4vars_Seed", "Keras_4vars_Seed: not a job name (expected Keras_<N>vars_Seed_<n>"),
+        (
+            "Keras_5vars_Seed_3",
+            "Keras_5vars_Seed_3: job is for 5 variables but the variable list has 4",
+        ),
+        ("Keras_4vars_Seed_16", "Keras_4vars_Seed_16: seed number 16 does not fit 4 variables"),
+        (
+            "Keras_4vars_Seed_3_Subseed_0",
+            "subseed 0 is not seed 3 with exactly one included variable switched off",
+        ),
+        ("Keras_4vars_Seed_3_Subseed_4", "subseed 4 is not seed 3"),
+        ("Keras_4vars_Seed_3_Subseed_3", "subseed 3 is not seed 3"),
+    ],
+)
 def test_parse_job_name_errors(name: str, message: str) -> None:
     with pytest.raises(JobFolderError) as err:
         parse_job_name(name, V4)
@@ -243,12 +262,21 @@ def test_mixed_folder_stats(tmp_path: Path) -> None:
         "Keras_4vars_Seed_3_Subseed_2": "running",
     }
     stats = folder.get_stats()
-    assert stats == {"jobs": 7, "finished_jobs": 3, "failed_jobs": 1, "unstarted_jobs": 3,
-                     "seeds": 2, "variable_counts": {"a": 1, "b": 1, "c": 2, "d": 1}}
+    assert stats == {
+        "jobs": 7,
+        "finished_jobs": 3,
+        "failed_jobs": 1,
+        "unstarted_jobs": 3,
+        "seeds": 2,
+        "variable_counts": {"a": 1, "b": 1, "c": 2, "d": 1},
+    }
     assert len(folder) == 7 and folder.variables == V4
     assert sorted(j.roc_integral for j in folder.result_jobs) == [0.75, 0.8]
     assert {j.name for j in folder.unstarted_jobs} == {
-        "Keras_4vars_Seed_14_Subseed_10", "Keras_4vars_Seed_14_Subseed_12", "Keras_4vars_Seed_3"}
+        "Keras_4vars_Seed_14_Subseed_10",
+        "Keras_4vars_Seed_14_Subseed_12",
+        "Keras_4vars_Seed_3",
+    }
     [failed] = folder.get_resubmit_list()
     assert failed.name == "Keras_4vars_Seed_14_Subseed_6"
     assert failed.reason == "killed by signal 9; no ROC-integral line in the .out file"
@@ -286,15 +314,25 @@ def test_import_both_date_formats_and_replaces_spec(tmp_path: Path) -> None:
     assert len(JobFolder(path)) == 7
 
 
-@pytest.mark.parametrize(("extra", "variables", "message"), [
-    ("Keras_4vars_Seed_3", V4[:3], "Keras_4vars_Seed_14: job is for 4 variables but the "
-                                   "variable list has 3"),
-    ("Keras_4vars_Seed_16", V4, "Keras_4vars_Seed_16: seed number 16 does not fit 4 variables"),
-    ("Keras_4vars_Seed_3_Subseed_4", V4, "Keras_4vars_Seed_3_Subseed_4: subseed 4 is not "
-                                         "seed 3"),
-])
-def test_import_rejects_misfit_variable_list(tmp_path: Path, extra: str, variables: list[str],
-                                             message: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "variables", "message"),
+    [
+        (
+            "Keras_4vars_Seed_3",
+            V4[:3],
+            "Keras_4vars_Seed_14: job is for 4 variables but the variable list has 3",
+        ),
+        ("Keras_4vars_Seed_16", V4, "Keras_4vars_Seed_16: seed number 16 does not fit 4 variables"),
+        (
+            "Keras_4vars_Seed_3_Subseed_4",
+            V4,
+            "Keras_4vars_Seed_3_Subseed_4: subseed 4 is not seed 3",
+        ),
+    ],
+)
+def test_import_rejects_misfit_variable_list(
+    tmp_path: Path, extra: str, variables: list[str], message: str
+) -> None:
     path = mixed_folder(tmp_path)
     write_job(path, extra)
     folder = JobFolder(path, load=False)
@@ -336,8 +374,11 @@ def test_compaction_refused_while_unfinished(tmp_path: Path) -> None:
     folder = JobFolder(path, load=False)
     folder.import_folder(V4)
     snapshot = _snapshot(path)
-    with pytest.raises(JobFolderError, match=r"4 of 7 jobs are not finished .*compaction "
-                                             "refused"):
+    with pytest.raises(
+        JobFolderError,
+        match=r"4 of 7 jobs are not finished .*compaction "
+        "refused",
+    ):
         folder.compact_folder()
     assert _snapshot(path) == snapshot and len(snapshot) == 22
     assert not path.with_name(path.name + ".jtd").exists()
@@ -357,8 +398,7 @@ def test_compaction(tmp_path: Path) -> None:
     for reopened in (JobFolder(target), JobFolder(path)):
         assert reopened.compacted and reopened.path == str(target)
         assert {j.name: (j.seed, j.subseed) for j in reopened.jobs} == before
-        assert all(j.folder is None and j.path is None and j.has_outfile
-                   for j in reopened.jobs)
+        assert all(j.folder is None and j.path is None and j.has_outfile for j in reopened.jobs)
         assert reopened.get_stats()["finished_jobs"] == 7
         assert reopened.get_stats()["unstarted_jobs"] == 0
         reopened.check()  # nothing to read, nothing changes
@@ -387,8 +427,9 @@ def _snapshot(path: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("failure", ["readback", "rename", "write"])
-def test_compaction_failure_leaves_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          failure: str) -> None:
+def test_compaction_failure_leaves_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
     path = mixed_folder(tmp_path)
     JobFolder(path, load=False).import_folder(V4)
     finish_all(path)
@@ -405,12 +446,14 @@ def test_compaction_failure_leaves_folder(tmp_path: Path, monkeypatch: pytest.Mo
         monkeypatch.setattr(jt, "read_spec", wrong)
         match = "does not read back identical"
     elif failure == "rename":
+
         def no_rename(*_: object) -> None:
             raise PermissionError(13, "Permission denied")
 
         monkeypatch.setattr(jt.os, "rename", no_rename)
         match = "compaction failed, folder kept"
     else:
+
         def disk_full(*_: object, **__: object) -> None:
             raise OSError(28, "No space left on device")
 
@@ -423,8 +466,9 @@ def test_compaction_failure_leaves_folder(tmp_path: Path, monkeypatch: pytest.Mo
     assert not folder.compacted and folder.path == str(path)
 
 
-def test_compaction_rmtree_failure_keeps_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_compaction_rmtree_failure_keeps_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     path = mixed_folder(tmp_path)
     JobFolder(path, load=False).import_folder(V4)
     finish_all(path)
@@ -462,7 +506,6 @@ def test_two_processes_update_different_jobs(tmp_path: Path) -> None:
     seed = Seed.from_binary("1" * 40, V76[:40])
     folder.add_jobs([Job(None, job_name(40, seed, s), seed, s) for s in seed.subseeds()])
     folder.save()
-    procs = [subprocess.Popen([sys.executable, "-c", _UPDATER, folder.path, p])
-             for p in ("0", "1")]
+    procs = [subprocess.Popen([sys.executable, "-c", _UPDATER, folder.path, p]) for p in ("0", "1")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert all(j.state == "finished" for j in JobFolder(folder.path).jobs)

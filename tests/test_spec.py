@@ -19,15 +19,23 @@ VARS = [f"v{i}" for i in range(76)]
 BIG = (1 << 76) - 1
 
 
-def _rec(name: str, seed: int = BIG, sub: int | None = None, state: str = "unstarted",
-         roc: float | None = None) -> JobRecord:
+def _rec(
+    name: str,
+    seed: int = BIG,
+    sub: int | None = None,
+    state: str = "unstarted",
+    roc: float | None = None,
+) -> JobRecord:
     return JobRecord(name, seed, sub, state, roc, None, False, None)
 
 
 def test_round_trip_76_bit_numbers(tmp_path: Path) -> None:
     path = tmp_path / "f.jtd"
-    jobs = [_rec("a"), _rec("b", BIG, BIG ^ 1, "finished", 0.8125),
-            JobRecord("c", 1 << 75, 0, "held", None, "memory", True, "1:2/-")]
+    jobs = [
+        _rec("a"),
+        _rec("b", BIG, BIG ^ 1, "finished", 0.8125),
+        JobRecord("c", 1 << 75, 0, "held", None, "memory", True, "1:2/-"),
+    ]
     write_spec(path, VARS, jobs)
     data = read_spec(path)
     assert data.variables == VARS and data.jobs == jobs
@@ -51,8 +59,11 @@ def test_update_touches_only_given_rows(tmp_path: Path) -> None:
     write_spec(path, VARS, [_rec("a"), _rec("b")])
     update_spec(path, [_rec("b", state="finished", roc=0.7), _rec("c", 3)])
     data = read_spec(path)
-    assert [(j.name, j.state) for j in data.jobs] == [("a", "unstarted"), ("b", "finished"),
-                                                       ("c", "unstarted")]
+    assert [(j.name, j.state) for j in data.jobs] == [
+        ("a", "unstarted"),
+        ("b", "finished"),
+        ("c", "unstarted"),
+    ]
 
 
 def test_update_sets_variables_once_and_refuses_another_list(tmp_path: Path) -> None:
@@ -61,8 +72,11 @@ def test_update_sets_variables_once_and_refuses_another_list(tmp_path: Path) -> 
     update_spec(path, [_rec("a")], VARS)
     assert read_spec(path).variables == VARS
     other = [*VARS[:10], "zzz", *VARS[11:]]
-    with pytest.raises(SpecError, match=r"another variable list \(position 11: 'v10' in the "
-                                        r"spec, 'zzz' in the new jobs\)"):
+    with pytest.raises(
+        SpecError,
+        match=r"another variable list \(position 11: 'v10' in the "
+        r"spec, 'zzz' in the new jobs\)",
+    ):
         update_spec(path, [_rec("b")], other)
     assert [j.name for j in read_spec(path).jobs] == ["a"]
 
@@ -80,17 +94,22 @@ def test_newer_schema_refused(tmp_path: Path) -> None:
     _make_sqlite(path, spec.APPLICATION_ID, spec.SCHEMA_VERSION + 1)
     with pytest.raises(SpecError) as err:
         read_spec(path)
-    assert str(err.value) == (f"{path}: spec file has schema version 2, newer than this fourtop "
-                              "0.1.0 reads (up to 1); upgrade fourtop")
+    assert str(err.value) == (
+        f"{path}: spec file has schema version 2, newer than this fourtop "
+        "0.1.0 reads (up to 1); upgrade fourtop"
+    )
     with pytest.raises(SpecError, match="newer"):
         update_spec(path, [_rec("a")])
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "not a fourtop spec file (not an SQLite database)"),
-    (b"hello, this is text\n", "not a fourtop spec file (not an SQLite database)"),
-    (pickle.dumps({"jobs": []}), "spec file of the original tool (a pickle)"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a fourtop spec file (not an SQLite database)"),
+        (b"hello, this is text\n", "not a fourtop spec file (not an SQLite database)"),
+        (pickle.dumps({"jobs": []}), "spec file of the original tool (a pickle)"),
+    ],
+)
 def test_non_spec_files_refused(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "x.jtd"
     path.write_bytes(content)
@@ -115,7 +134,7 @@ def test_corrupt_spec(tmp_path: Path) -> None:
     path = tmp_path / "c.jtd"
     write_spec(path, VARS, [_rec(f"job{i}", i + 1) for i in range(2000)])
     data = bytearray(path.read_bytes())
-    data[4096 * 2:] = b"\x13" * (len(data) - 4096 * 2)  # scribble over every page but two
+    data[4096 * 2 :] = b"\x13" * (len(data) - 4096 * 2)  # scribble over every page but two
     path.write_bytes(bytes(data))
     with pytest.raises(SpecError) as err:
         read_spec(path)

@@ -49,7 +49,14 @@ __all__ = [
 JOB_STATES = ("unstarted", "queued", "running", "held", "finished", "failed")
 
 SUBMITTED, EXECUTING, EVICTED, TERMINATED, IMAGE_SIZE, ABORTED, HELD, RELEASED = (
-    0, 1, 4, 5, 6, 9, 12, 13
+    0,
+    1,
+    4,
+    5,
+    6,
+    9,
+    12,
+    13,
 )
 
 _HEADER = re.compile(
@@ -303,26 +310,51 @@ def write_event(
 
 
 def log_submitted(
-    log_path: str | os.PathLike[str], *, cluster: int, proc: int = 0,
-    host: str = "<127.0.0.1:0>", when: datetime | None = None,
+    log_path: str | os.PathLike[str],
+    *,
+    cluster: int,
+    proc: int = 0,
+    host: str = "<127.0.0.1:0>",
+    when: datetime | None = None,
 ) -> None:
     """Append a ``000 Job submitted`` event."""
-    write_event(log_path, SUBMITTED, cluster=cluster, proc=proc,
-                text=f"Job submitted from host: {host}", when=when)
+    write_event(
+        log_path,
+        SUBMITTED,
+        cluster=cluster,
+        proc=proc,
+        text=f"Job submitted from host: {host}",
+        when=when,
+    )
 
 
 def log_executing(
-    log_path: str | os.PathLike[str], *, cluster: int, proc: int = 0,
-    host: str = "<127.0.0.1:0>", when: datetime | None = None,
+    log_path: str | os.PathLike[str],
+    *,
+    cluster: int,
+    proc: int = 0,
+    host: str = "<127.0.0.1:0>",
+    when: datetime | None = None,
 ) -> None:
     """Append a ``001 Job executing`` event."""
-    write_event(log_path, EXECUTING, cluster=cluster, proc=proc,
-                text=f"Job executing on host: {host}", when=when)
+    write_event(
+        log_path,
+        EXECUTING,
+        cluster=cluster,
+        proc=proc,
+        text=f"Job executing on host: {host}",
+        when=when,
+    )
 
 
 def log_terminated(
-    log_path: str | os.PathLike[str], return_value: int, *, cluster: int, proc: int = 0,
-    signal: int | None = None, when: datetime | None = None,
+    log_path: str | os.PathLike[str],
+    return_value: int,
+    *,
+    cluster: int,
+    proc: int = 0,
+    signal: int | None = None,
+    when: datetime | None = None,
 ) -> None:
     """Append a ``005 Job terminated`` event: normal with ``return_value``, or by ``signal``."""
     if signal is None:
@@ -330,34 +362,61 @@ def log_terminated(
     else:
         status = f"\t(0) Abnormal termination (signal {signal})\n\t(0) No core file\n"
     text = (
-        "Job terminated.\n" + status
-        + "".join(_USAGE.format(k) for k in ("Run Remote", "Run Local", "Total Remote",
-                                              "Total Local"))
+        "Job terminated.\n"
+        + status
+        + "".join(
+            _USAGE.format(k) for k in ("Run Remote", "Run Local", "Total Remote", "Total Local")
+        )
         + "".join(_BYTES.format(k, d) for k in ("Run", "Total") for d in ("Sent", "Received"))
     ).rstrip("\n")
     write_event(log_path, TERMINATED, cluster=cluster, proc=proc, text=text, when=when)
 
 
 def log_aborted(
-    log_path: str | os.PathLike[str], reason: str, *, cluster: int, proc: int = 0,
+    log_path: str | os.PathLike[str],
+    reason: str,
+    *,
+    cluster: int,
+    proc: int = 0,
     when: datetime | None = None,
 ) -> None:
     """Append a ``009 Job was aborted`` event with a one-line ``reason``."""
-    write_event(log_path, ABORTED, cluster=cluster, proc=proc,
-                text=f"Job was aborted.\n\t{_one_line(reason)}", when=when)
+    write_event(
+        log_path,
+        ABORTED,
+        cluster=cluster,
+        proc=proc,
+        text=f"Job was aborted.\n\t{_one_line(reason)}",
+        when=when,
+    )
 
 
 def log_held(
-    log_path: str | os.PathLike[str], reason: str, *, cluster: int, proc: int = 0,
-    code: int = 0, subcode: int = 0, when: datetime | None = None,
+    log_path: str | os.PathLike[str],
+    reason: str,
+    *,
+    cluster: int,
+    proc: int = 0,
+    code: int = 0,
+    subcode: int = 0,
+    when: datetime | None = None,
 ) -> None:
     """Append a ``012 Job was held`` event with a one-line hold ``reason``."""
-    write_event(log_path, HELD, cluster=cluster, proc=proc, when=when,
-                text=f"Job was held.\n\t{_one_line(reason)}\n\tCode {code} Subcode {subcode}")
+    write_event(
+        log_path,
+        HELD,
+        cluster=cluster,
+        proc=proc,
+        when=when,
+        text=f"Job was held.\n\t{_one_line(reason)}\n\tCode {code} Subcode {subcode}",
+    )
 
 
 def log_released(
-    log_path: str | os.PathLike[str], *, cluster: int, proc: int = 0,
+    log_path: str | os.PathLike[str],
+    *,
+    cluster: int,
+    proc: int = 0,
     when: datetime | None = None,
 ) -> None:
     """Append a ``013 Job was released`` event."""

@@ -45,8 +45,9 @@ class _States(MutableMapping[str, bool]):
 
     def __setitem__(self, var: str, value: bool) -> None:
         if var not in self._seed._index:
-            raise VariableError(f"{var!r} is not a variable of this seed"
-                                + did_you_mean(var, self._seed._variables))
+            raise VariableError(
+                f"{var!r} is not a variable of this seed" + did_you_mean(var, self._seed._variables)
+            )
         if value:
             self._seed.include(var)
         else:
@@ -87,8 +88,9 @@ class Seed:
         names = tuple(variables)
         index = _index(names)
         if not 0 <= number < (1 << len(names)):
-            raise VariableError(f"seed number {number} does not fit {len(names)} variables "
-                                f"(0 to 2^{len(names)}-1)")
+            raise VariableError(
+                f"seed number {number} does not fit {len(names)} variables (0 to 2^{len(names)}-1)"
+            )
         self._variables, self._index, self._bits = names, index, number
 
     @classmethod
@@ -146,8 +148,11 @@ class Seed:
     def subseeds(self) -> list[Seed]:
         """One seed per included variable with that variable switched off, in list order."""
         n = len(self._variables)
-        return [Seed._make(self._variables, self._bits & ~(1 << (n - 1 - i)))
-                for i in range(n) if self._bits >> (n - 1 - i) & 1]
+        return [
+            Seed._make(self._variables, self._bits & ~(1 << (n - 1 - i)))
+            for i in range(n)
+            if self._bits >> (n - 1 - i) & 1
+        ]
 
     def copy(self) -> Seed:
         """An independent seed with the same variables and bits."""
@@ -155,8 +160,12 @@ class Seed:
 
     def save_to(self, path: str | os.PathLike[str]) -> None:
         """Save the seed to ``path`` as JSON (the original pickled it)."""
-        doc = {"format": _SEED_FORMAT, "version": 1, "variables": list(self._variables),
-               "binary": self.binary}
+        doc = {
+            "format": _SEED_FORMAT,
+            "version": 1,
+            "variables": list(self._variables),
+            "binary": self.binary,
+        }
         Path(path).write_text(json.dumps(doc, indent=1) + "\n")
 
     # ------------------------------------------------------------------ constructors
@@ -170,12 +179,12 @@ class Seed:
         """
         names = list(variables)
         if len(bitstring) != len(names):
-            raise VariableError(f"bit string of length {len(bitstring)} for "
-                                f"{len(names)} variables")
+            raise VariableError(f"bit string of length {len(bitstring)} for {len(names)} variables")
         bad = next((i for i, c in enumerate(bitstring, 1) if c not in "01"), None)
         if bad is not None:
-            raise VariableError(f"bit string has {bitstring[bad - 1]!r} at position {bad}, "
-                                "expected 0 or 1")
+            raise VariableError(
+                f"bit string has {bitstring[bad - 1]!r} at position {bad}, expected 0 or 1"
+            )
         return Seed(names, int(bitstring, 2) if bitstring else 0)
 
     @staticmethod

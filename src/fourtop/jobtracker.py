@@ -58,14 +58,16 @@ def _parse_numbers(name: str, nvars: int) -> tuple[int, int | None]:
     n, seed = int(match[1]), int(match[2])
     sub = None if match[3] is None else int(match[3])
     if n != nvars:
-        raise JobFolderError(f"{name}: job is for {n} variables but the variable list has "
-                             f"{nvars}")
+        raise JobFolderError(f"{name}: job is for {n} variables but the variable list has {nvars}")
     if seed >= 1 << n:
-        raise JobFolderError(f"{name}: seed number {seed} does not fit {n} variables "
-                             f"(largest is 2^{n}-1)")
+        raise JobFolderError(
+            f"{name}: seed number {seed} does not fit {n} variables (largest is 2^{n}-1)"
+        )
     if sub is not None and (sub & ~seed or (seed ^ sub).bit_count() != 1):
-        raise JobFolderError(f"{name}: subseed {sub} is not seed {seed} with exactly one "
-                             "included variable switched off")
+        raise JobFolderError(
+            f"{name}: subseed {sub} is not seed {seed} with exactly one "
+            "included variable switched off"
+        )
     return seed, sub
 
 
@@ -107,11 +109,22 @@ class Job:
     ``reason`` is the hold reason or failure reason (else None).
     """
 
-    __slots__ = ("_dirty", "_has_out", "_roc", "_stamp", "folder", "name",
-                 "reason", "seed", "state", "subseed")
+    __slots__ = (
+        "_dirty",
+        "_has_out",
+        "_roc",
+        "_stamp",
+        "folder",
+        "name",
+        "reason",
+        "seed",
+        "state",
+        "subseed",
+    )
 
-    def __init__(self, folder: str | os.PathLike[str] | None, name: str, seed: Seed,
-                 subseed: Seed | None) -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str] | None, name: str, seed: Seed, subseed: Seed | None
+    ) -> None:
         self.folder = None if folder is None else os.fspath(folder)
         self.name, self.seed, self.subseed = name, seed, subseed
         self.state = "unstarted"
@@ -151,8 +164,10 @@ class Job:
         if self.folder is None:
             return self.finished
         base = os.path.join(self.folder, self.name)
-        self._update(condorlog.job_status(base + ".log", base + ".out"),
-                     f"{_file_stamp(base + '.log')}/{_file_stamp(base + '.out')}")
+        self._update(
+            condorlog.job_status(base + ".log", base + ".out"),
+            f"{_file_stamp(base + '.log')}/{_file_stamp(base + '.out')}",
+        )
         return self.finished
 
     def _update(self, status: condorlog.JobStatus, stamp: str) -> None:
@@ -162,15 +177,25 @@ class Job:
             self._dirty = True
 
     def _record(self) -> JobRecord:
-        return JobRecord(self.name, self.seed.number,
-                         None if self.subseed is None else self.subseed.number,
-                         self.state, self._roc, self.reason, self._has_out, self._stamp)
+        return JobRecord(
+            self.name,
+            self.seed.number,
+            None if self.subseed is None else self.subseed.number,
+            self.state,
+            self._roc,
+            self.reason,
+            self._has_out,
+            self._stamp,
+        )
 
     @classmethod
-    def _from_record(cls, folder: str | None, variables: tuple[str, ...],
-                     rec: JobRecord) -> Job:
-        job = cls(folder, rec.name, Seed._make(variables, rec.seed),
-                  None if rec.subseed is None else Seed._make(variables, rec.subseed))
+    def _from_record(cls, folder: str | None, variables: tuple[str, ...], rec: JobRecord) -> Job:
+        job = cls(
+            folder,
+            rec.name,
+            Seed._make(variables, rec.seed),
+            None if rec.subseed is None else Seed._make(variables, rec.subseed),
+        )
         job.state, job.reason, job._roc = rec.state, rec.reason, rec.roc
         job._has_out, job._stamp, job._dirty = rec.has_out, rec.stamp, False
         return job
@@ -241,9 +266,11 @@ class JobFolder:
             if not self._variables and not current:
                 self._variables = variables
             if variables != self._variables:
-                raise JobFolderError(f"{self.path}: job {job.name} uses a variable list of "
-                                     f"{len(variables)} variables that differs from the "
-                                     f"folder's {len(self._variables)}")
+                raise JobFolderError(
+                    f"{self.path}: job {job.name} uses a variable list of "
+                    f"{len(variables)} variables that differs from the "
+                    f"folder's {len(self._variables)}"
+                )
             names.add(job.name)
             job.folder, job._dirty = self.path, True
         self.jobs = current + new
@@ -281,8 +308,10 @@ class JobFolder:
     # ------------------------------------------------------------------ job lists
     def _require_jobs(self) -> list[Job]:
         if self.jobs is None:
-            raise JobFolderError(f"{self.path}: has no spec file; import it first with "
-                                 f"'fourtop folders -i VARLIST {self.path}'")
+            raise JobFolderError(
+                f"{self.path}: has no spec file; import it first with "
+                f"'fourtop folders -i VARLIST {self.path}'"
+            )
         return self.jobs
 
     def __len__(self) -> int:
@@ -365,9 +394,14 @@ class JobFolder:
                 unstarted += 1
             if j.subseed is None:
                 seeds += 1
-        return {"jobs": len(jobs), "finished_jobs": finished, "failed_jobs": failed,
-                "unstarted_jobs": unstarted, "seeds": seeds,
-                "variable_counts": self.get_variable_counts()}
+        return {
+            "jobs": len(jobs),
+            "finished_jobs": finished,
+            "failed_jobs": failed,
+            "unstarted_jobs": unstarted,
+            "seeds": seeds,
+            "variable_counts": self.get_variable_counts(),
+        }
 
     # ------------------------------------------------------------------ reading files
     def _scan(self) -> dict[str, str]:
@@ -425,11 +459,14 @@ class JobFolder:
                 seed, sub = _parse_numbers(name, len(names))
             except JobFolderError as err:
                 raise JobFolderError(f"{self.path}: {err}") from None
-            job = Job(self.path, name, Seed._make(names, seed),
-                      None if sub is None else Seed._make(names, sub))
+            job = Job(
+                self.path,
+                name,
+                Seed._make(names, seed),
+                None if sub is None else Seed._make(names, sub),
+            )
             base = os.path.join(self.path, name)
-            job._update(condorlog.job_status(base + ".log", base + ".out"),
-                        _stamp(entries, name))
+            job._update(condorlog.job_status(base + ".log", base + ".out"), _stamp(entries, name))
             jobs.append(job)
         write_spec(self._spec, list(names), [j._record() for j in jobs])
         self.jobs, self._variables = jobs, names
@@ -455,9 +492,11 @@ class JobFolder:
         self.check()
         unfinished = [j for j in jobs if not j.finished]
         if unfinished:
-            raise JobFolderError(f"{self.path}: {len(unfinished)} of {len(jobs)} jobs are not "
-                                 f"finished (e.g. {unfinished[0].name}, {unfinished[0].state}); "
-                                 "compaction refused")
+            raise JobFolderError(
+                f"{self.path}: {len(unfinished)} of {len(jobs)} jobs are not "
+                f"finished (e.g. {unfinished[0].name}, {unfinished[0].state}); "
+                "compaction refused"
+            )
         folder = Path(self.path)
         target = folder.with_name(folder.name + SPEC_SUFFIX) if dest == "default" else Path(dest)
         target = target.resolve()
@@ -472,20 +511,29 @@ class JobFolder:
         try:
             back = read_spec(target)
             if back.variables != variables or back.jobs != records:
-                raise JobFolderError(f"{target}: the written spec does not read back identical "
-                                     "to the folder's jobs; folder kept")
+                raise JobFolderError(
+                    f"{target}: the written spec does not read back identical "
+                    "to the folder's jobs; folder kept"
+                )
             os.rename(folder, trash)
         except (OSError, FourtopError, KeyboardInterrupt) as exc:
             target.unlink(missing_ok=True)
             if isinstance(exc, OSError):
-                raise JobFolderError(f"{folder}: compaction failed, folder kept "
-                                     f"({exc.strerror or exc})") from None
+                raise JobFolderError(
+                    f"{folder}: compaction failed, folder kept ({exc.strerror or exc})"
+                ) from None
             raise
         try:
             shutil.rmtree(trash)
         except OSError as exc:
-            logger.warning("%s: compacted into %s, but the old files could not all be deleted "
-                           "(%s); delete %s by hand", folder, target, exc.strerror, trash)
+            logger.warning(
+                "%s: compacted into %s, but the old files could not all be deleted "
+                "(%s); delete %s by hand",
+                folder,
+                target,
+                exc.strerror,
+                trash,
+            )
         self.compacted, self.path, self._spec = True, str(target), target
         for job in jobs:
             job.folder = None

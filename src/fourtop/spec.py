@@ -33,8 +33,15 @@ from pathlib import Path
 from fourtop import __version__
 from fourtop.errors import SpecError
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "JobRecord", "SpecData", "read_spec",
-           "update_spec", "write_spec"]
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "JobRecord",
+    "SpecData",
+    "read_spec",
+    "update_spec",
+    "write_spec",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +88,16 @@ class JobRecord:
 
     def row(self) -> tuple[object, ...]:
         sub = None if self.subseed is None else format(self.subseed, "x")
-        return (self.name, format(self.seed, "x"), sub, self.state, self.roc, self.reason,
-                int(self.has_out), self.stamp)
+        return (
+            self.name,
+            format(self.seed, "x"),
+            sub,
+            self.state,
+            self.roc,
+            self.reason,
+            int(self.has_out),
+            self.stamp,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,8 +113,10 @@ def _sqlite_error(path: Path, exc: sqlite3.Error) -> SpecError:
     if "not a database" in text:
         return SpecError(f"{path}: not a fourtop spec file (not an SQLite database)")
     if "malformed" in text or "corrupt" in text:
-        return SpecError(f"{path}: spec file is corrupt ({text}); re-import the folder "
-                         "with 'fourtop folders -i VARLIST'")
+        return SpecError(
+            f"{path}: spec file is corrupt ({text}); re-import the folder "
+            "with 'fourtop folders -i VARLIST'"
+        )
     if "locked" in text or "busy" in text:
         return SpecError(f"{path}: spec file is locked by another process ({text})")
     return SpecError(f"{path}: cannot use spec file ({text})")
@@ -117,9 +134,11 @@ def _connect(path: Path, *, create: bool = False) -> Iterator[sqlite3.Connection
         except OSError as exc:
             raise SpecError(f"{path}: cannot read spec file ({exc.strerror})") from None
         if head[:1] == b"\x80":
-            raise SpecError(f"{path}: spec file of the original tool (a pickle), which is not "
-                            "loaded for safety; re-import the folder with "
-                            "'fourtop folders -i VARLIST'")
+            raise SpecError(
+                f"{path}: spec file of the original tool (a pickle), which is not "
+                "loaded for safety; re-import the folder with "
+                "'fourtop folders -i VARLIST'"
+            )
         if head != b"SQLite format 3\x00":
             raise SpecError(f"{path}: not a fourtop spec file (not an SQLite database)")
     uri = f"file:{path.as_posix()}?mode={'rwc' if create else 'rw'}"
@@ -142,8 +161,10 @@ def _check_header(path: Path, conn: sqlite3.Connection) -> None:
     if app != APPLICATION_ID:
         raise SpecError(f"{path}: not a fourtop spec file (SQLite application id {app:#x})")
     if version > SCHEMA_VERSION:
-        raise SpecError(f"{path}: spec file has schema version {version}, newer than this "
-                        f"fourtop {__version__} reads (up to {SCHEMA_VERSION}); upgrade fourtop")
+        raise SpecError(
+            f"{path}: spec file has schema version {version}, newer than this "
+            f"fourtop {__version__} reads (up to {SCHEMA_VERSION}); upgrade fourtop"
+        )
     if version < 1:
         raise SpecError(f"{path}: spec file has no schema version; it is corrupt")
 
@@ -151,11 +172,20 @@ def _check_header(path: Path, conn: sqlite3.Connection) -> None:
 def _record(path: Path, row: tuple) -> JobRecord:
     name, seed, subseed, state, roc, reason, has_out, stamp = row
     try:
-        return JobRecord(name, int(seed, 16), None if subseed is None else int(subseed, 16),
-                         state, roc, reason, bool(has_out), stamp)
+        return JobRecord(
+            name,
+            int(seed, 16),
+            None if subseed is None else int(subseed, 16),
+            state,
+            roc,
+            reason,
+            bool(has_out),
+            stamp,
+        )
     except (TypeError, ValueError):
-        raise SpecError(f"{path}: job {name!r} has a malformed seed number; spec is corrupt"
-                        ) from None
+        raise SpecError(
+            f"{path}: job {name!r} has a malformed seed number; spec is corrupt"
+        ) from None
 
 
 def read_spec(path: str | os.PathLike[str]) -> SpecData:
@@ -168,8 +198,10 @@ def read_spec(path: str | os.PathLike[str]) -> SpecData:
     with _connect(path) as conn:
         conn.execute("BEGIN")  # one consistent snapshot of meta and jobs
         meta = dict(conn.execute("SELECT key, value FROM meta"))
-        rows = conn.execute("SELECT name, seed, subseed, state, roc, reason, has_out, stamp "
-                            "FROM jobs ORDER BY rowid").fetchall()
+        rows = conn.execute(
+            "SELECT name, seed, subseed, state, roc, reason, has_out, stamp "
+            "FROM jobs ORDER BY rowid"
+        ).fetchall()
         conn.execute("COMMIT")
     try:
         variables = json.loads(meta["variables"])
@@ -180,8 +212,9 @@ def read_spec(path: str | os.PathLike[str]) -> SpecData:
     return SpecData(variables, [_record(path, r) for r in rows])
 
 
-def write_spec(path: str | os.PathLike[str], variables: list[str],
-               jobs: Iterable[JobRecord]) -> None:
+def write_spec(
+    path: str | os.PathLike[str], variables: list[str], jobs: Iterable[JobRecord]
+) -> None:
     """Create a new spec file holding exactly ``variables`` and ``jobs``.
 
     The file is built under a temporary name in the same folder and renamed over
@@ -197,11 +230,14 @@ def write_spec(path: str | os.PathLike[str], variables: list[str],
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-                ("variables", json.dumps(list(variables))),
-                ("created", datetime.now().isoformat(timespec="seconds")),
-                ("fourtop_version", __version__),
-            ])
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("variables", json.dumps(list(variables))),
+                    ("created", datetime.now().isoformat(timespec="seconds")),
+                    ("fourtop_version", __version__),
+                ],
+            )
             conn.executemany(_UPSERT, (job.row() for job in jobs))
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -215,8 +251,9 @@ def write_spec(path: str | os.PathLike[str], variables: list[str],
     logger.debug("wrote spec %s", path)
 
 
-def update_spec(path: str | os.PathLike[str], jobs: Iterable[JobRecord],
-                variables: list[str] | None = None) -> None:
+def update_spec(
+    path: str | os.PathLike[str], jobs: Iterable[JobRecord], variables: list[str] | None = None
+) -> None:
     """Insert or replace the given jobs (and the variable list) in one transaction.
 
     Rows of other jobs are untouched, so processes updating different jobs of
@@ -233,11 +270,15 @@ def update_spec(path: str | os.PathLike[str], jobs: Iterable[JobRecord],
                 row = conn.execute("SELECT value FROM meta WHERE key='variables'").fetchone()
                 stored = json.loads(row[0]) if row else []
                 if stored and stored != list(variables):
-                    raise SpecError(f"{path}: the folder's jobs use another variable list "
-                                    f"({_first_difference(stored, list(variables))})")
+                    raise SpecError(
+                        f"{path}: the folder's jobs use another variable list "
+                        f"({_first_difference(stored, list(variables))})"
+                    )
                 if not stored:
-                    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES "
-                                 "('variables', ?)", (json.dumps(list(variables)),))
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('variables', ?)",
+                        (json.dumps(list(variables)),),
+                    )
             conn.executemany(_UPSERT, (job.row() for job in jobs))
             conn.execute("COMMIT")
         except BaseException:

@@ -26,15 +26,28 @@ HELP = "import, compact or show the job progress of job folders"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_verbose(parser)
-    parser.add_argument("-c", "--compact", action="store_true",
-                        help="compact mode: replace each finished folder by its spec file "
-                             "<folder>.jtd")
-    parser.add_argument("-i", "--import", dest="varlist", metavar="VARLIST", default=None,
-                        help="import mode: build each folder's spec file from its job files; "
-                             "VARLIST is 'all' (the default 76 variables) or a file of names")
+    parser.add_argument(
+        "-c",
+        "--compact",
+        action="store_true",
+        help="compact mode: replace each finished folder by its spec file <folder>.jtd",
+    )
+    parser.add_argument(
+        "-i",
+        "--import",
+        dest="varlist",
+        metavar="VARLIST",
+        default=None,
+        help="import mode: build each folder's spec file from its job files; "
+        "VARLIST is 'all' (the default 76 variables) or a file of names",
+    )
     add_yes(parser)
-    parser.add_argument("folders", nargs="*", metavar="FOLDER",
-                        help="job folders or compacted .jtd files (default: condor_log* here)")
+    parser.add_argument(
+        "folders",
+        nargs="*",
+        metavar="FOLDER",
+        help="job folders or compacted .jtd files (default: condor_log* here)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
         varlist = read_varlist(args.varlist)
     paths = [Path(p) for p in args.folders] or default_folders(include_specs=varlist is None)
     if not paths:
-        raise FourtopError("no job folders given and none named condor_log* in "
-                           f"{Path.cwd()}")
+        raise FourtopError(f"no job folders given and none named condor_log* in {Path.cwd()}")
     status = 0
     for path in paths:
         try:
@@ -82,7 +94,8 @@ def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
     folder = JobFolder(path, load=False)
     if Path(folder.spec_path).exists() and not confirm(
         f"{path}: a spec file exists ({Path(folder.spec_path).name}); overwrite it?",
-        yes=args.yes, default=False,
+        yes=args.yes,
+        default=False,
     ):
         _say(f"{path}: spec file kept, folder not imported")
         return 0
@@ -101,16 +114,22 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
         _say(f"{path}: already compacted ({folder.path})")
         return 0
     if folder.jobs is None:
-        raise FourtopError(f"{path}: has no spec file; import it first with "
-                           f"'fourtop folders -i VARLIST {path}'")
+        raise FourtopError(
+            f"{path}: has no spec file; import it first with 'fourtop folders -i VARLIST {path}'"
+        )
     folder.check()
     unfinished = len(folder) - sum(j.finished for j in folder)
     if unfinished:
-        raise FourtopError(f"{path}: {unfinished} of {len(folder)} jobs are not finished; "
-                           "compaction refused (nothing changed)")
+        raise FourtopError(
+            f"{path}: {unfinished} of {len(folder)} jobs are not finished; "
+            "compaction refused (nothing changed)"
+        )
     target = path.with_name(path.name + ".jtd")
-    if not confirm(f"{path}: delete the folder and its job files, keeping only {target}?",
-                   yes=args.yes, default=False):
+    if not confirm(
+        f"{path}: delete the folder and its job files, keeping only {target}?",
+        yes=args.yes,
+        default=False,
+    ):
         _say(f"{path}: not compacted")
         return 0
     folder.compact_folder()
@@ -123,8 +142,9 @@ def _info(path: Path, args: argparse.Namespace) -> int:
 
     folder = JobFolder(path)
     if folder.jobs is None:
-        _say(f"warning: {path}: has no spec file; import it with "
-                      f"'fourtop folders -i VARLIST {path}'")
+        _say(
+            f"warning: {path}: has no spec file; import it with 'fourtop folders -i VARLIST {path}'"
+        )
         return 1
     with _spinner(f"checking {path}"):
         folder.check()
@@ -147,10 +167,14 @@ def _show(folder: JobFolder, *, verbose: bool) -> None:
     table = Table(show_header=True)
     for col in ("jobs", "finished", "failed", "unstarted", "held", "seeds"):
         table.add_column(col, justify="right")
-    table.add_row(str(total), _pct(stats["finished_jobs"], total),  # type: ignore[arg-type]
-                  _pct(stats["failed_jobs"], total),  # type: ignore[arg-type]
-                  _pct(stats["unstarted_jobs"], total),  # type: ignore[arg-type]
-                  _pct(len(held), total), str(stats["seeds"]))
+    table.add_row(
+        str(total),
+        _pct(stats["finished_jobs"], total),  # type: ignore[arg-type]
+        _pct(stats["failed_jobs"], total),  # type: ignore[arg-type]
+        _pct(stats["unstarted_jobs"], total),  # type: ignore[arg-type]
+        _pct(len(held), total),
+        str(stats["seeds"]),
+    )
     out.print(table)
     if not verbose:
         return
