@@ -7,6 +7,15 @@ from fourtop.backends.base import (
     SubmitReport,
     WorkUnit,
     get_backend,
+    sync_batch_state,
 )
 
-__all__ = ["BACKENDS", "Backend", "RunSettings", "SubmitReport", "WorkUnit", "get_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "RunSettings",
+    "SubmitReport",
+    "WorkUnit",
+    "get_backend",
+    "sync_batch_state",
+]

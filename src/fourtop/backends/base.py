@@ -28,6 +28,7 @@ __all__ = [
     "SubmitReport",
     "WorkUnit",
     "get_backend",
+    "sync_batch_state",
 ]
 
 #: backend name -> module under fourtop.backends (imported only when asked for)
@@ -108,3 +109,17 @@ def get_backend(name: str) -> Backend:
         raise BackendError(f"unknown backend {name!r}{did_you_mean(name, BACKENDS)}")
     module = importlib.import_module(f"fourtop.backends.{BACKENDS[name]}")
     return module.BACKEND_CLASS()
+
+
+def sync_batch_state(folder_path: str | Path) -> None:
+    """Bring batch-system state into the jobs' own logs before the tracker reads them.
+
+    HTCondor writes a held family proc's events to the family log only, and a SLURM
+    task that vanished from the queue leaves its jobs' logs open; both are copied into
+    the member logs here. Cheap for folders that never saw a batch system.
+    """
+    from fourtop.backends.condor import sync_family_logs
+    from fourtop.backends.slurm import sync_queue_state
+
+    sync_family_logs(folder_path)
+    sync_queue_state(folder_path)

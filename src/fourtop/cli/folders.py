@@ -107,6 +107,7 @@ def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
 
 
 def _compact(path: Path, args: argparse.Namespace) -> int:
+    from fourtop.backends import sync_batch_state
     from fourtop.jobtracker import JobFolder
 
     folder = JobFolder(path)
@@ -117,6 +118,7 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
         raise FourtopError(
             f"{path}: has no spec file; import it first with 'fourtop folders -i VARLIST {path}'"
         )
+    sync_batch_state(folder.path)
     folder.check()
     unfinished = len(folder) - sum(j.finished for j in folder)
     if unfinished:
@@ -138,6 +140,7 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
 
 
 def _info(path: Path, args: argparse.Namespace) -> int:
+    from fourtop.backends import sync_batch_state
     from fourtop.jobtracker import JobFolder
 
     folder = JobFolder(path)
@@ -147,6 +150,7 @@ def _info(path: Path, args: argparse.Namespace) -> int:
         )
         return 1
     with _spinner(f"checking {path}"):
+        sync_batch_state(folder.path)
         folder.check()
     _show(folder, verbose=args.verbose)
     return 0

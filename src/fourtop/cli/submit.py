@@ -280,6 +280,7 @@ def _write_job_files(folder: JobFolder, jobs: Sequence[Job], settings: RunSettin
 
 
 def _resubmit(args: argparse.Namespace, backend: Any) -> int:
+    from fourtop.backends import sync_batch_state
     from fourtop.jobtracker import JobFolder
 
     paths = [Path(p) for p in args.folders] or default_folders(include_specs=False)
@@ -297,6 +298,7 @@ def _resubmit(args: argparse.Namespace, backend: Any) -> int:
             raise JobFolderError(
                 f"{path}: has no spec file; import it first with 'fourtop folders -i all {path}'"
             )
+        sync_batch_state(folder.path)
         folder.check()
         jobs = _resubmit_list(folder, args.include_unstarted, args.backend != "local")
         if not jobs:
