@@ -228,6 +228,7 @@ def run_hyperopt(
     *,
     seed: int = 0,
     context: Mapping[str, Any] | None = None,
+    notes: Mapping[str, Any] | None = None,
     on_trial: Callable[[TrialRecord, HyperoptParameters], None] | None = None,
 ) -> HyperoptResult:
     """Run (or resume) the optimization and write its files in ``folder``.
@@ -240,6 +241,7 @@ def run_hyperopt(
         seed: seeds the random starts and the sampler.
         context: facts recorded in the study and the results (e.g. year, config); a resumed
             run must match them.
+        notes: more facts for the results files only (e.g. the default network's ROC).
         on_trial: called after each training with its record (progress lines).
 
     Raises:
@@ -259,7 +261,10 @@ def run_hyperopt(
             f"({files.lock.name})"
         ) from None
     try:
-        return _run_locked(files, variables, params, objective, seed, dict(context or {}), on_trial)
+        return _run_locked(
+            files, variables, params, objective, seed, dict(context or {}), dict(notes or {}),
+            on_trial,
+        )
     finally:
         lock.release()
         files.lock.unlink(missing_ok=True)
@@ -272,11 +277,13 @@ def _run_locked(
     objective: Objective,
     seed: int,
     context: dict[str, Any],
+    notes: dict[str, Any],
     on_trial: Callable[[TrialRecord, HyperoptParameters], None] | None,
 ) -> HyperoptResult:
     from optuna.trial import TrialState
 
     study, done = _open_study(files, params, variables, context, seed)
+    extra = {**context, **notes}
     resumed_from = done
     if done:
         log.info("resuming tag %s after %d of %d trainings", params.tag, done, params.n_calls)
@@ -329,15 +336,15 @@ def _run_locked(
         outputs.write_log(files, params, variables, records)
         if records[-1].best_roc is not None:
             best_record = records[records[-1].best_call - 1]
-            outputs.write_optimized(files, params, variables, best_record, done, context)
+            outputs.write_optimized(files, params, variables, best_record, done, extra)
         if on_trial is not None:
             on_trial(records[-1], params)
 
     if best_roc is None:
         raise TrainingError(f"all {done} trainings failed; see {files.log}")
     best = records[records[-1].best_call - 1]
-    outputs.write_optimized(files, params, variables, best, done, context)
+    outputs.write_optimized(files, params, variables, best, done, extra)
     outputs.plot_history(files, params, records)
     return HyperoptResult(
-        records=records, best=best, files=files, resumed_from=resumed_from, extra=context
+        records=records, best=best, files=files, resumed_from=resumed_from, extra=extra
     )
