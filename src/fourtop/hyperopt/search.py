@@ -172,12 +172,11 @@ def _open_study(
 
     resuming = files.journal.exists()
     storage = JournalStorage(JournalFileBackend(str(files.journal)))
-    study = optuna.create_study(
-        study_name=f"hyperopt_{params.tag}",
-        storage=storage,
-        direction="minimize",
-        load_if_exists=True,
-    )
+    name = f"hyperopt_{params.tag}"
+    if any(s.study_name == name for s in storage.get_all_studies()):
+        study = optuna.load_study(study_name=name, storage=storage)
+    else:
+        study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
     attrs = {
         "variables": list(variables),
         "search": params.search_signature(),
@@ -188,12 +187,14 @@ def _open_study(
             old = study.user_attrs.get(key)
             if old is not None and old != value:
                 raise ParameterError(
-                    f"{files.journal}: tag {params.tag!r} was started with other {key} "
+                    f"{files.journal}: tag {params.tag!r} was started with another "
+                    f"{_LABELS.get(key, key)} "
                     f"({_difference(old, value)}); rerun with the same settings "
                     f"({files.parameters.name}) or choose another tag"
                 )
     for key, value in attrs.items():
-        study.set_user_attr(key, value)
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
     # A trial still RUNNING was cut off (the lock rules out a live run): close it, uncounted.
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         log.info("closing training %d interrupted in an earlier run", t.number)
@@ -207,10 +208,13 @@ def _open_study(
     return study, done
 
 
+_LABELS = {"variables": "variable list", "search": "search space", "config": "configuration"}
+
+
 def _difference(old: Any, new: Any) -> str:
     if isinstance(old, dict) and isinstance(new, dict):
         keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-        return "differs in " + ", ".join(keys)
+        return "differs in: " + ", ".join(keys)
     if isinstance(old, list) and isinstance(new, list):
         return (
             f"{len(old)} variables then, {len(new)} now"
@@ -262,7 +266,13 @@ def run_hyperopt(
         ) from None
     try:
         return _run_locked(
-            files, variables, params, objective, seed, dict(context or {}), dict(notes or {}),
+            files,
+            variables,
+            params,
+            objective,
+            seed,
+            dict(context or {}),
+            dict(notes or {}),
             on_trial,
         )
     finally:
