@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,17 +101,22 @@ def run(args: argparse.Namespace) -> int:
     params = load_parameters(args.parameters, len(variables), tag=args.tag)
 
     first, last = selection.positions
-    console.print(
+    _say(
         f"Variables {first}-{last} by {selection.order} from {selection.source}: "
         + ", ".join(variables)
     )
-    console.print(
+    _say(
         f"Tag {params.tag}: {params.n_calls} trainings ({params.n_starts} random), "
         f"up to {params.epochs} epochs, patience {params.patience}; dataset {args.year} split 1"
     )
 
+    import optuna
+
     from fourtop.hyperopt.objective import load_optimization_data, training_objective
     from fourtop.hyperopt.search import run_hyperopt
+
+    # Optuna's own messages (study created, sampler fallbacks) only in verbose mode.
+    optuna.logging.set_verbosity(logging.INFO if args.verbose else logging.ERROR)
 
     start = time.perf_counter()
     _, data = load_optimization_data(args.config, args.year)
@@ -120,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         from fourtop.train.params import NetworkParams
 
         baseline = objective(NetworkParams().to_dict(), list(variables)).roc_integral
-        console.print(f"Original default network: ROC-integral {baseline:.4f}")
+        _say(f"Original default network: ROC-integral {baseline:.4f}")
         notes["baseline_roc_integral"] = baseline
     result = run_hyperopt(
         folder,
@@ -133,17 +139,23 @@ def run(args: argparse.Namespace) -> int:
         on_trial=_progress,
     )
     if result.resumed_from:
-        console.print(f"(resumed after {result.resumed_from} trainings of an earlier run)")
+        _say(f"(resumed after {result.resumed_from} trainings of an earlier run)")
     best = result.best
     out.print(
         f"Best ROC-integral {best.roc_integral:.4f} (training {best.call} of "
         f"{len(result.records)}) in {time.perf_counter() - start:.0f} s"
-        + (f"; original default network {notes['baseline_roc_integral']:.4f}" if notes else "")
+        + (f"; original default network {notes['baseline_roc_integral']:.4f}" if notes else ""),
+        soft_wrap=True,
     )
     for path in result.files.outputs():
         if path.exists():
-            out.print(f"  {path}")
+            out.print(f"  {path}", soft_wrap=True, markup=False, highlight=False)
     return 0
+
+
+def _say(text: str) -> None:
+    """One unwrapped line on stderr (file names and brackets printed as they are)."""
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
 def _progress(record: TrialRecord, params: HyperoptParameters) -> None:
@@ -161,4 +173,4 @@ def _progress(record: TrialRecord, params: HyperoptParameters) -> None:
     else:
         result = f"ROC {record.roc_integral:.4f}"
     best = "" if record.best_roc is None else f"  best {record.best_roc:.4f} (#{record.best_call})"
-    console.print(f"{head} {point}  {result}{best}  {record.seconds:.1f} s")
+    _say(f"{head} {point}  {result}{best}  {record.seconds:.1f} s")

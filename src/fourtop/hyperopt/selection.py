@@ -124,7 +124,7 @@ def select_variables(
         order: a column name or a path to a file of variable names.
         increasing: sort the column in increasing order (ignored for a file).
         count: the ``-n`` value, None for all.
-        known: the variables the data has; a name outside it is an error.
+        known: the variables the data has; a kept name outside it is an error.
 
     Raises:
         ResultsError: no or a malformed results file.
@@ -150,13 +150,13 @@ def select_variables(
             f"-o {order!r}: neither a column ({', '.join(SORT_COLUMNS)}) nor an existing file"
             + did_you_mean(order, SORT_COLUMNS)
         )
-    if known is not None:
+    first, last = parse_count(count, len(names), source)
+    if known is not None:  # only the kept variables must be in the data
         pool = set(known)
-        for position, name in enumerate(names, 1):
+        for position, name in enumerate(names[first - 1 : last], first):
             if name not in pool:
                 raise VariableError(
                     f"{source}: variable {position} {name!r} is not in the dataset configuration"
                     + did_you_mean(name, known)
                 )
-    first, last = parse_count(count, len(names), source)
     return Selection(names[first - 1 : last], source, how, (first, last))
