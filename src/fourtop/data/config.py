@@ -1,0 +1,267 @@
+"""Dataset configuration: tree, weight, selection, variables and the sample files.
+
+A configuration is a TOML file (see ``docs/data.md``)::
+
+    tree = "ljmet"
+    weight = "xsecEff * (MCWeight_MultiLepCalc / abs(MCWeight_MultiLepCalc))"
+    selection = "AK4HT > 510 && NJets_JetSubCalc >= 6"
+    base_dir = "/data/ntuples"        # optional: default = the file's folder
+    variables = ["AK4HT", "NJets_JetSubCalc"]   # optional: default = the 76 variables
+
+    [datasets.2017]
+    signal = ["TTTT_split{split}.root"]          # {split} -> 0, 1, 2
+    background = ["TTToSemiLeptonic_split{split}.root"]
+
+    [datasets.2018.split2]                       # explicit files for one split
+    signal = ["TTTT_final.root"]
+    background = ["tt_final.root"]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fourtop.data.formula import Formula
+from fourtop.data.paths import CONFIG_ENV, default_data_dir
+from fourtop.errors import ConfigError, ExpressionError, did_you_mean
+from fourtop.variables import VariableInfo, default_variable_info
+
+__all__ = ["SPLITS", "DatasetConfig", "SampleFiles", "default_config_path", "load_config"]
+
+#: split number -> what it is used for
+SPLITS = {0: "importance", 1: "optimization", 2: "final training"}
+_TOP_KEYS = {"tree", "weight", "selection", "base_dir", "variables", "datasets"}
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SampleFiles:
+    """The ntuples of one dataset key and split (absolute paths)."""
+
+    signal: tuple[Path, ...]
+    background: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """A loaded dataset configuration (see :func:`load_config`)."""
+
+    path: Path
+    tree: str
+    weight: str
+    selection: str
+    variables: tuple[VariableInfo, ...]
+    base_dir: Path
+    datasets: dict[str, dict[int, SampleFiles]] = field(repr=False)
+    is_default: bool = False
+
+    def variable_names(self) -> list[str]:
+        """The variable names, in configuration order (a fresh list)."""
+        return [v.name for v in self.variables]
+
+    def keys(self) -> list[str]:
+        """The dataset keys, e.g. ``["2017", "2018"]``."""
+        return list(self.datasets)
+
+    def files(self, key: str, split: int) -> SampleFiles:
+        """The signal and background files of dataset ``key`` and ``split`` (0, 1 or 2).
+
+        Raises:
+            ConfigError: unknown key or split.
+        """
+        key = str(key)
+        if key not in self.datasets:
+            raise ConfigError(
+                f"{self.path}: no dataset {key!r} (have: {', '.join(self.datasets)})"
+                f"{did_you_mean(key, self.datasets)}"
+            )
+        if split not in SPLITS:
+            raise ConfigError(f"{self.path}: split must be 0, 1 or 2, not {split!r}")
+        return self.datasets[key][split]
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides the selected arrays (not the files' contents)."""
+        doc = {
+            "format": _FORMAT_VERSION,
+            "tree": self.tree,
+            "weight": self.weight,
+            "selection": self.selection,
+            "variables": self.variable_names(),
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def default_config_path() -> Path:
+    """The packaged default configuration (the synthetic samples)."""
+    return Path(str(resources.files("fourtop.data").joinpath("default.toml")))
+
+
+def load_config(path: str | Path | None = None) -> DatasetConfig:
+    """Read a dataset configuration.
+
+    Args:
+        path: a TOML file; ``None`` means ``$FOURTOP_CONFIG``, else the packaged default
+            (whose relative paths resolve against :func:`fourtop.data.paths.default_data_dir`).
+
+    Raises:
+        ConfigError: the file is missing or malformed, naming the file and the key.
+        ExpressionError: the weight or selection does not parse.
+    """
+    is_default = False
+    if path is None:
+        env = os.environ.get(CONFIG_ENV)
+        if env:
+            path = Path(env)
+        else:
+            path, is_default = default_config_path(), True
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: dataset configuration not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.__class__.__name__})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    return _build(path, doc, is_default)
+
+
+def _build(path: Path, doc: dict[str, Any], is_default: bool) -> DatasetConfig:
+    unknown = sorted(set(doc) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], _TOP_KEYS)}"
+        )
+    tree = _string(path, doc, "tree")
+    weight = _string(path, doc, "weight")
+    selection = _string(path, doc, "selection")
+    for what, expr in (("weight", weight), ("selection", selection)):
+        try:
+            Formula(expr, what)
+        except ExpressionError as exc:
+            raise ExpressionError(f"{path}: {exc}") from None
+    if "base_dir" in doc:
+        base = Path(_string(path, doc, "base_dir")).expanduser()
+        base_dir = base if base.is_absolute() else path.parent / base
+    else:
+        base_dir = default_data_dir() if is_default else path.parent
+    variables = _variables(path, doc.get("variables", "all"))
+    datasets = doc.get("datasets")
+    if not isinstance(datasets, dict) or not datasets:
+        raise ConfigError(f"{path}: 'datasets' must be a table with at least one dataset key")
+    resolved = {
+        str(key): _dataset(path, f"datasets.{key}", table, base_dir)
+        for key, table in datasets.items()
+    }
+    return DatasetConfig(
+        path=path.resolve(),
+        tree=tree,
+        weight=weight,
+        selection=selection,
+        variables=variables,
+        base_dir=base_dir.resolve(),
+        datasets=resolved,
+        is_default=is_default,
+    )
+
+
+def _string(path: Path, doc: dict[str, Any], key: str) -> str:
+    if key not in doc:
+        raise ConfigError(f"{path}: missing key {key!r}")
+    value = doc[key]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: {key!r} must be a non-empty string")
+    return value
+
+
+def _variables(path: Path, spec: Any) -> tuple[VariableInfo, ...]:
+    known = {v.name: v for v in default_variable_info()}
+    if spec == "all":
+        return tuple(known.values())
+    if not isinstance(spec, list) or not spec:
+        raise ConfigError(f"{path}: 'variables' must be \"all\" or a non-empty list")
+    out: list[VariableInfo] = []
+    for i, item in enumerate(spec):
+        if isinstance(item, str):
+            if item not in known:
+                raise ConfigError(
+                    f"{path}: variables[{i}]: unknown variable {item!r}{did_you_mean(item, known)}"
+                    " (declare a new one as {name = ..., label = ..., unit = ...})"
+                )
+            out.append(known[item])
+        elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+            extra = set(item) - {"name", "label", "unit"}
+            if extra:
+                raise ConfigError(f"{path}: variables[{i}]: unknown key {sorted(extra)[0]!r}")
+            base = known.get(item["name"])
+            label = item.get("label", base.label if base else item["name"])
+            unit = item.get("unit", base.unit if base else "")
+            if not isinstance(label, str) or not isinstance(unit, str):
+                raise ConfigError(f"{path}: variables[{i}]: label and unit must be strings")
+            out.append(VariableInfo(item["name"], label, unit))
+        else:
+            raise ConfigError(
+                f"{path}: variables[{i}] must be a name or a table with a 'name' string"
+            )
+    names = [v.name for v in out]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"{path}: variable {name!r} is listed twice")
+    return tuple(out)
+
+
+def _file_list(path: Path, where: str, table: dict[str, Any], kind: str) -> list[str]:
+    value = table.get(kind)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: {where}.{kind} must be a non-empty list of file names")
+    return value
+
+
+def _dataset(path: Path, where: str, table: Any, base: Path) -> dict[int, SampleFiles]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {where} must be a table")
+    allowed = {"signal", "background", *(f"split{s}" for s in SPLITS)}
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise ConfigError(
+            f"{path}: {where}: unknown key {extra[0]!r}{did_you_mean(extra[0], allowed)}"
+        )
+    out: dict[int, SampleFiles] = {}
+    for split in SPLITS:
+        sub = table.get(f"split{split}")
+        if sub is not None:
+            if not isinstance(sub, dict):
+                raise ConfigError(f"{path}: {where}.split{split} must be a table")
+            sig = _file_list(path, f"{where}.split{split}", sub, "signal")
+            bkg = _file_list(path, f"{where}.split{split}", sub, "background")
+        else:
+            if "signal" not in table and "background" not in table:
+                raise ConfigError(
+                    f"{path}: {where} needs 'signal' and 'background' lists or a "
+                    f"'split{split}' table"
+                )
+            sig = _file_list(path, where, table, "signal")
+            bkg = _file_list(path, where, table, "background")
+        out[split] = SampleFiles(
+            tuple(_resolve(path, where, base, f, split) for f in sig),
+            tuple(_resolve(path, where, base, f, split) for f in bkg),
+        )
+    return out
+
+
+def _resolve(path: Path, where: str, base: Path, name: str, split: int) -> Path:
+    try:
+        name = name.format(split=split)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: {where}: bad file name pattern {name!r} (only {{split}} is replaced)"
+        ) from exc
+    p = Path(name).expanduser()
+    return (p if p.is_absolute() else base / p).absolute()

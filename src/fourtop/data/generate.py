@@ -1,0 +1,179 @@
+"""Write the synthetic samples of the packaged default configuration as ROOT files.
+
+Every file named by ``data/default.toml`` (signal TTTT and the ttbar categories, three
+splits, for each dataset key) is written with uproot: tree ``ljmet``, the 76 variables,
+the jagged ``theJetPt_JetSubCalc_PtOrdered`` and every branch the weight and selection read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fourtop.data.config import SPLITS, default_config_path, load_config
+from fourtop.data.events import Process, simulate
+from fourtop.errors import ConfigError, DataError
+
+__all__ = ["DEFAULT_EVENTS", "generate_samples", "process_of", "sample_files"]
+
+log = logging.getLogger(__name__)
+
+#: events per sample file and split: leaves ~30k selected events in the importance split
+DEFAULT_EVENTS = 20_000
+CHUNK = 50_000
+JET_PT = "theJetPt_JetSubCalc_PtOrdered"
+LUMI_PB = {"2017": 41_530.0, "2018": 59_740.0}
+
+_DECAYS: dict[str, Process] = {
+    # decay mode -> (xsec in pb, generator weight sign, spectra)
+    "TTTT": Process("tttt", xsec=0.012, negative_fraction=0.28, top_pt=70.0, extra_jets=1.2),
+    "TTToSemiLeptonic": Process("semilep", xsec=365.3, negative_fraction=0.004, extra_jets=2.0),
+    "TTToSemiLepton_HT500Njet9": Process(
+        "semilep", xsec=4.8, negative_fraction=0.004, top_pt=80.0, extra_jets=3.5, extra_pt=50.0
+    ),
+    "TTTo2L2Nu": Process("dilep", xsec=88.3, negative_fraction=0.004, extra_jets=1.4),
+    "TTToHadronic": Process("hadronic", xsec=378.0, negative_fraction=0.004),
+}
+#: fraction of the ttbar cross section in each extra-jet flavour category
+_FLAVOUR_FRACTION = {"jj": 0.90, "cc": 0.06, "bb": 0.012, "2b": 0.01, "1b": 0.018}
+
+
+def process_of(filename: str) -> Process:
+    """The physics process of a default sample, from its file name.
+
+    Raises:
+        ConfigError: the name is not one of the synthetic samples.
+    """
+    stem = filename.split("_TuneCP5")[0]
+    if stem not in _DECAYS:
+        raise ConfigError(f"{filename}: not a synthetic sample name (know: {', '.join(_DECAYS)})")
+    base = _DECAYS[stem]
+    if base.decay == "tttt":
+        return base
+    flavour = next((f for f in _FLAVOUR_FRACTION if f"_tt{f}_" in filename), None)
+    if flavour is None:
+        raise ConfigError(f"{filename}: no ttjj/ttcc/ttbb/tt2b/tt1b category in the name")
+    return Process(
+        base.decay,
+        flavour=flavour,
+        xsec=base.xsec * _FLAVOUR_FRACTION[flavour],
+        negative_fraction=base.negative_fraction,
+        top_pt=base.top_pt,
+        extra_jets=base.extra_jets,
+        extra_pt=base.extra_pt,
+    )
+
+
+def sample_files(keys: Sequence[str] = ("2017", "2018")) -> list[tuple[str, int, str]]:
+    """``(key, split, file name)`` of every synthetic sample, from the default configuration."""
+    config = load_config(default_config_path())
+    out = []
+    for key in keys:
+        for split in SPLITS:
+            files = config.files(key, split)
+            out += [(key, split, p.name) for p in (*files.signal, *files.background)]
+    return out
+
+
+def _stream(seed: int, key: str, split: int, name: str, chunk: int) -> np.random.Generator:
+    entropy = [seed, zlib.crc32(key.encode()), split, zlib.crc32(name.encode()), chunk]
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+def _branches(process: Process, n: int, rng, key: str, xsec_eff: float) -> dict:
+    import awkward as ak
+
+    ev = simulate(process, n, rng, key)
+    counts, flat = ev.pop("_jet_count"), ev.pop("_jet_pt")
+    out: dict = {}
+    for name, values in ev.items():
+        if values.dtype.kind in "iub":
+            out[name] = values.astype(np.int32)
+        elif name in _DOUBLE_BRANCHES:
+            out[name] = values.astype(np.float64)
+        else:
+            out[name] = values.astype(np.float32)
+    out["xsecEff"] = np.full(len(counts), xsec_eff)
+    out[JET_PT] = ak.unflatten(flat, counts)
+    return out
+
+
+_DOUBLE_BRANCHES = {
+    "triggerXSF", "pileupWeight", "lepIdSF", "EGammaGsfSF", "isoSF",
+    "L1NonPrefiringProb_CommonCalc", "MCWeight_MultiLepCalc",
+}  # fmt: skip
+
+
+def write_sample(
+    path: Path, process: Process, events: int, seed: int, key: str, split: int
+) -> None:
+    """Write one sample file atomically (a temporary file renamed into place)."""
+    import uproot
+
+    nf = process.negative_fraction
+    xsec_eff = process.xsec * LUMI_PB.get(key, 50_000.0) / (events * (1 - 2 * nf))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with uproot.recreate(tmp) as f:
+            tree = None
+            for c, start in enumerate(range(0, events, CHUNK)):
+                n = min(CHUNK, events - start)
+                rng = _stream(seed, key, split, path.name, c)
+                branches = _branches(process, n, rng, key, xsec_eff)
+                if tree is None:  # a TTree (uproot would write an RNTuple from a dict)
+                    types = {k: v.dtype for k, v in branches.items() if isinstance(v, np.ndarray)}
+                    types[JET_PT] = "var * float32"
+                    tree = f.mktree("ljmet", types, title="ljmet")
+                tree.extend(branches)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def generate_samples(
+    out_dir: Path,
+    events: int = DEFAULT_EVENTS,
+    seed: int = 1,
+    keys: Sequence[str] = ("2017", "2018"),
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Write the synthetic samples of the default configuration into ``out_dir``.
+
+    Args:
+        out_dir: folder to write into (created if needed).
+        events: events per sample file and split.
+        seed: random seed; the same seed gives the same files.
+        keys: dataset keys to write ("2017", "2018").
+        progress: called with each file name before it is written.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        DataError: ``events`` is not positive or ``out_dir`` cannot be written.
+        ConfigError: an unknown dataset key.
+    """
+    if events < 1:
+        raise DataError(f"number of events must be positive, not {events}")
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from exc
+    written = []
+    for key, split, name in sample_files(keys):
+        if progress is not None:
+            progress(name)
+        path = out_dir / name
+        log.info("writing %s (%d events)", path, events)
+        try:
+            write_sample(path, process_of(name), events, seed, key, split)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+        written.append(path)
+    return written
