@@ -15,7 +15,7 @@ Layout (the original network for the defaults)::
 
 Initialisation follows Keras: Glorot-normal (truncated at 2 sigma) for the first layer,
 Glorot-uniform for the others, zero biases, batch normalization with gamma 1, beta 0, momentum
-0.99 and epsilon 1e-3.
+0.99 and epsilon 1e-3 (running variance unbiased, as PyTorch keeps it).
 """
 
 from __future__ import annotations
@@ -92,6 +92,11 @@ class FamilyNet(nn.Module):
                 self.register_buffer(f"bn_mean{i}", torch.zeros(members, 1, fan_in))
                 self.register_buffer(f"bn_var{i}", torch.ones(members, 1, fan_in))
 
+    @property
+    def uses_batch_norm(self) -> bool:
+        """True if the network normalizes batches (the regulator is normalization or both)."""
+        return self._use_bn
+
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``[M, B]`` for standardized inputs ``x`` ``[B, n_inputs]``."""
         w0 = self.weights[0] * self.masks.unsqueeze(-1)
@@ -107,17 +112,20 @@ class FamilyNet(nn.Module):
         return torch.baddbmm(self.biases[last], h, self.weights[last]).squeeze(-1)
 
     def _batch_norm(self, h: Tensor, i: int) -> Tensor:
-        mean_buf: Tensor = getattr(self, f"bn_mean{i}")
-        var_buf: Tensor = getattr(self, f"bn_var{i}")
-        if self.training:
-            var, mean = torch.var_mean(h, dim=1, keepdim=True, correction=0)
-            with torch.no_grad():
-                mean_buf.lerp_(mean, 1 - _BN_MOMENTUM)
-                var_buf.lerp_(var, 1 - _BN_MOMENTUM)
-        else:
-            mean, var = mean_buf, var_buf
-        scale = self.bn_weights[i - 1] * torch.rsqrt(var + _BN_EPS)
-        return (h - mean) * scale + self.bn_biases[i - 1]
+        # one channel per (member, node): PyTorch's fused kernel, statistics per member
+        members, batch, width = h.shape
+        flat = h.transpose(0, 1).reshape(batch, members * width)
+        flat = F.batch_norm(
+            flat,
+            getattr(self, f"bn_mean{i}").view(-1),  # views: updated in place
+            getattr(self, f"bn_var{i}").view(-1),
+            self.bn_weights[i - 1].reshape(-1),
+            self.bn_biases[i - 1].reshape(-1),
+            training=self.training,
+            momentum=1 - _BN_MOMENTUM,
+            eps=_BN_EPS,
+        )
+        return flat.view(batch, members, width).transpose(0, 1)
 
     def _dropout(self, h: Tensor) -> Tensor:
         keep = 1.0 - self.params.dropout_rate
