@@ -133,3 +133,17 @@ def test_params_file_must_hold_an_object(varlist, tmp_path, capsys):
 def test_bad_varlist(tmp_path, capsys):
     assert main(["run-job", "-l", str(tmp_path / "none.txt"), SEED_JOB]) == 1
     assert "none.txt: variable list not found" in capsys.readouterr().err
+
+
+def test_real_data_and_bad_year(tmp_path_factory, monkeypatch, capsys):
+    from fourtop.data.generate import generate_samples
+
+    samples = tmp_path_factory.mktemp("samples")
+    generate_samples(samples, 500, seed=6, keys=("2017",))
+    monkeypatch.setenv("FOURTOP_DATA", str(samples))
+    name = "Keras_76vars_Seed_" + str(int("1" * 5 + "0" * 71, 2))
+    assert main(["run-job", "-y", "2017", "--params", PARAMS, name]) == 0
+    assert capsys.readouterr().out.startswith("ROC-integral: ")
+    assert main(["run-job", "-y", "2019", "--params", PARAMS, name]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fourtop run-job: error: {name}: ") and "2019" in err

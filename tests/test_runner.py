@@ -141,3 +141,34 @@ def test_missing_job_dir(tmp_path, arrays):
     with pytest.raises(JobFolderError, match="job folder does not exist"):
         run(family_names()[:1], tmp_path / "nope")
     assert not Path(tmp_path / "nope").exists()
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    from fourtop.data.generate import generate_samples
+
+    out = tmp_path_factory.mktemp("samples")
+    generate_samples(out, 600, seed=5, keys=("2017",))
+    return out
+
+
+def test_end_to_end_on_generated_samples(samples, tmp_path, monkeypatch):
+    """Real config, ntuples and cache: a family, then the cached arrays via arrays_path."""
+    from fourtop.data.config import load_config
+    from fourtop.data.ntuples import cache_path
+    from fourtop.variables import default_variables
+
+    monkeypatch.setenv("FOURTOP_DATA", str(samples))
+    variables = default_variables()
+    seed = Seed(variables, 0)
+    for v in ("AK4HT", "NJets_JetSubCalc", "NJetsCSVwithSF_MultiLepCalc"):
+        seed.include(v)
+    names = [job_name(76, seed, None)] + [job_name(76, seed, s) for s in seed.subseeds()]
+    results = run(names, tmp_path, variables=variables)
+    assert all(isinstance(v, float) for v in results.values()), results
+    cache = cache_path(load_config(None), "2017", runner.IMPORTANCE_SPLIT)
+    assert cache.is_file()
+    again = run(names[:1], None, variables=variables, arrays_path=cache)
+    assert again[names[0]] == pytest.approx(results[names[0]], abs=1e-6)
+    missing = run(names[:1], None, variables=variables, arrays_path=tmp_path / "none.npz")
+    assert missing[names[0]] == f"{tmp_path / 'none.npz'}: arrays file not found"

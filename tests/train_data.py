@@ -3,30 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-try:  # the real class, once the data layer provides it
-    from fourtop.data.ntuples import SplitArrays
-except ImportError:  # pragma: no cover - until fourtop.data.ntuples lands
-
-    @dataclass
-    class SplitArrays:  # type: ignore[no-redef]
-        variables: list[str]
-        signal: np.ndarray
-        signal_weight: np.ndarray
-        background: np.ndarray
-        background_weight: np.ndarray
-
-        def columns(self, names: Sequence[str]) -> np.ndarray:
-            from fourtop.errors import VariableError
-
-            index = {v: i for i, v in enumerate(self.variables)}
-            for n in names:
-                if n not in index:
-                    raise VariableError(f"unknown variable {n!r}")
-            return np.array([index[n] for n in names], dtype=np.int64)
+from fourtop.data.ntuples import SplitArrays
 
 
 def make_arrays(
