@@ -183,7 +183,7 @@ def write_optimized(
     lines = [
         f"Optimized hyperparameters, tag {params.tag}",
         f"Date: {doc['date']}",
-        *(f"{k.capitalize()}: {v}" for k, v in (extra or {}).items()),
+        *(f"{_EXTRA_LABELS.get(k, k)}: {v}" for k, v in (extra or {}).items()),
         f"Trainings: {n_done} of {params.n_calls}",
         f"Best training: {best.call}",
         f"Best ROC-integral: {best.roc_integral:.6f}",
@@ -201,6 +201,13 @@ def write_optimized(
         *(f"  {i}. {v}" for i, v in enumerate(variables, 1)),
     ]
     atomic_write_text(files.optimized_txt, "\n".join(lines) + "\n")
+
+
+_EXTRA_LABELS = {
+    "year": "Dataset",
+    "config": "Configuration fingerprint",
+    "baseline_roc_integral": "Original default network ROC-integral",
+}
 
 
 def save_model(path: Path, payload: Mapping[str, Any]) -> None:
