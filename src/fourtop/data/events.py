@@ -21,7 +21,7 @@ __all__ = ["Process", "simulate"]
 M_TOP, M_W, M_B = 172.5, 80.4, 4.8
 PT_MIN, ETA_MAX = 30.0, 2.4
 #: preselection of the written ntuples (looser than the analysis selection)
-SKIM_JETS, SKIM_HT, SKIM_LEPTON_PT = 4, 300.0, 30.0
+SKIM_JETS, SKIM_HT, SKIM_LEPTON_PT = 5, 450.0, 40.0
 #: jets kept per event (the pT-ordered leading ones)
 MAX_JETS = 14
 #: DeepCSV medium working point per dataset key

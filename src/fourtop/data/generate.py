@@ -23,8 +23,8 @@ __all__ = ["DEFAULT_EVENTS", "generate_samples", "process_of", "sample_files"]
 
 log = logging.getLogger(__name__)
 
-#: events per sample file and split: leaves ~30k selected events in the importance split
-DEFAULT_EVENTS = 20_000
+#: events generated per sample file and split: ~23k selected events in a 2017 importance split
+DEFAULT_EVENTS = 80_000
 CHUNK = 50_000
 JET_PT = "theJetPt_JetSubCalc_PtOrdered"
 LUMI_PB = {"2017": 41_530.0, "2018": 59_740.0}
@@ -32,12 +32,16 @@ LUMI_PB = {"2017": 41_530.0, "2018": 59_740.0}
 _DECAYS: dict[str, Process] = {
     # decay mode -> (xsec in pb, generator weight sign, spectra)
     "TTTT": Process("tttt", xsec=0.012, negative_fraction=0.28, top_pt=70.0, extra_jets=1.2),
-    "TTToSemiLeptonic": Process("semilep", xsec=365.3, negative_fraction=0.004, extra_jets=2.0),
-    "TTToSemiLepton_HT500Njet9": Process(
-        "semilep", xsec=4.8, negative_fraction=0.004, top_pt=80.0, extra_jets=3.5, extra_pt=50.0
+    "TTToSemiLeptonic": Process(
+        "semilep", xsec=365.3, negative_fraction=0.004, top_pt=65.0, extra_jets=3.0
     ),
-    "TTTo2L2Nu": Process("dilep", xsec=88.3, negative_fraction=0.004, extra_jets=1.4),
-    "TTToHadronic": Process("hadronic", xsec=378.0, negative_fraction=0.004),
+    "TTToSemiLepton_HT500Njet9": Process(
+        "semilep", xsec=4.8, negative_fraction=0.004, top_pt=80.0, extra_jets=4.5, extra_pt=50.0
+    ),
+    "TTTo2L2Nu": Process("dilep", xsec=88.3, negative_fraction=0.004, top_pt=65.0, extra_jets=3.0),
+    "TTToHadronic": Process(
+        "hadronic", xsec=378.0, negative_fraction=0.004, top_pt=65.0, extra_jets=3.0
+    ),
 }
 #: fraction of the ttbar cross section in each extra-jet flavour category
 _FLAVOUR_FRACTION = {"jj": 0.90, "cc": 0.06, "bb": 0.012, "2b": 0.01, "1b": 0.018}
