@@ -118,16 +118,27 @@ def test_early_stopping_keeps_the_best_epoch(data):
 
 
 def test_split_balancing_and_negative_weights(data):
-    sets = fit._prepare(data, SEED, np.random.default_rng(0), validation=False)
+    sets, mean, std = fit._prepare(data, SEED, np.random.default_rng(0), validation=False)
     x, y, w = sets["train"]
+    assert mean.shape == std.shape == (len(SEED),) and (std > 0).all()
     assert float(w[y == 1].sum()) == pytest.approx(float(w[y == 0].sum()), rel=1e-5)
     assert float(w.min()) > 0  # training uses |w|
     assert float(x.mean(0).abs().max()) < 1e-5  # standardized on the training half
     _, yt, wt = sets["test"]
     assert float(wt.min()) < 0  # the test half keeps signed weights for the ROC integral
     assert len(yt) == 300  # a half of each class
-    val = fit._prepare(data, SEED, np.random.default_rng(0), validation=True)["validation"]
+    val = fit._prepare(data, SEED, np.random.default_rng(0), validation=True)[0]["validation"]
     assert len(val[1]) == 2 * int(150 * fit.VALIDATION_FRACTION)
+
+
+def test_result_carries_the_input_standardization(data):
+    params = NetworkParams(hidden_layers=1, initial_nodes=4, epochs=1, batch_size=128)
+    result = fit.train_network(data, SEED[:2], params, random_seed=1)
+    std = result.standardization
+    assert std is not None and len(std["mean"]) == len(std["std"]) == 2
+    raw = np.concatenate([data.signal, data.background])[:, data.columns(SEED[:2])]
+    # the training half's mean is close to the whole sample's
+    assert np.allclose(std["mean"], raw.mean(0), atol=0.3 * raw.std(0).max())
 
 
 def test_diverged_member_fails_alone(data):

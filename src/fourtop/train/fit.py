@@ -54,6 +54,7 @@ class TrainResult:
         epochs_trained: epochs run before stopping.
         n_train: training events (both classes).
         n_test: test events (both classes).
+        standardization: ``{"mean": [...], "std": [...]}`` of the inputs, in ``variables`` order.
         error: why this network has no result (e.g. its training diverged), else None.
     """
 
@@ -66,6 +67,9 @@ class TrainResult:
     n_test: int
     error: str | None = None
     device: str = field(default="cpu")
+    #: the inputs' training-half ``mean`` and ``std`` (lists in ``variables`` order): a saved
+    #: model applies ``(x - mean) / std`` before the network
+    standardization: dict[str, list[float]] | None = None
 
 
 def train_network(
@@ -159,7 +163,9 @@ def _train_members(
         raise TrainingError(f"random seed {random_seed!r}: expected an integer >= 0")
     split_ss, shuffle_ss, init_ss, dropout_ss = np.random.SeedSequence(random_seed).spawn(4)
     dev = resolve_device(device)
-    sets = _prepare(data, inputs, np.random.default_rng(split_ss), params.patience is not None)
+    sets, mean, std = _prepare(
+        data, inputs, np.random.default_rng(split_ss), params.patience is not None
+    )
     x, y, w = (t.to(dev) for t in sets["train"])
 
     masks = torch.tensor([[v in set(m) for v in inputs] for m in members], dtype=torch.float32)
@@ -239,6 +245,10 @@ def _train_members(
                 n_test=len(y_test),
                 error=error,
                 device=str(dev),
+                standardization={
+                    "mean": [float(mean[c]) for c in columns],
+                    "std": [float(std[c]) for c in columns],
+                },
             )
         )
     return results
@@ -284,11 +294,12 @@ def _check_variables(seed_variables: Sequence[str], members: Sequence[Sequence[s
 
 def _prepare(
     data: SplitArrays, inputs: list[str], rng: np.random.Generator, validation: bool
-) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
+) -> tuple[dict[str, tuple[Tensor, Tensor, Tensor]], np.ndarray, np.ndarray]:
     """Split each class in halves, standardize, balance the training weights.
 
-    Returns ``{"train", "validation", "test"}`` -> (x, y, w) CPU tensors; training and validation
-    weights are ``|w|`` scaled so each class sums to half the events, test weights are signed.
+    Returns ``{"train", "validation", "test"}`` -> (x, y, w) CPU tensors, and the inputs'
+    training mean and std; training and validation weights are ``|w|`` scaled so each class
+    sums to half the events, test weights are signed.
     """
     columns = data.columns(inputs)
     parts: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {
@@ -342,7 +353,7 @@ def _prepare(
         out[name] = tuple(
             torch.from_numpy(np.concatenate(a).astype(np.float32)) for a in (xs, ys, ws)
         )
-    return out  # type: ignore[return-value]
+    return out, mean, std  # type: ignore[return-value]
 
 
 def _weighted_bce(logits: Tensor, y: Tensor, w: Tensor) -> Tensor:
