@@ -86,6 +86,8 @@ class LocalBackend(Backend):
     """Run units in ``settings.processes`` worker processes and wait for all of them."""
 
     name = "local"
+    #: what each worker process runs (a module-level function, as ``spawn`` requires)
+    worker_main = staticmethod(_worker_main)
 
     def submit(
         self,
@@ -121,7 +123,7 @@ class LocalBackend(Backend):
 
         def start_worker() -> _Worker:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker_main, args=(child, threads), daemon=True)
+            proc = ctx.Process(target=self.worker_main, args=(child, threads), daemon=True)
             proc.start()
             child.close()
             return _Worker(proc, parent)
