@@ -181,3 +181,48 @@ def test_killed_run_is_completed_by_resubmission_with_every_job_once(workdir):
     stats = jf.get_stats()
     assert stats["failed_jobs"] == 0 and stats["unstarted_jobs"] == 0
     assert len(jf.result_jobs) == total
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_results_and_marks_jobs_in_flight_failed(workdir):
+    cmd = [sys.executable, "-m", "fourtop.cli", "submit", "-y", "2017", "-l", "vars.txt"]
+    cmd += ["--epochs", "1", "-p", "1", "-n", "8", "--random-seed", "5", "--yes", "jobs"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    folder = Path("jobs")
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if len([p for p in folder.glob("*.out") if read_roc_integral(p) is not None]) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    jf = JobFolder("jobs")
+    jf.check()
+    finished = {j.name for j in jf.result_jobs}
+    assert finished
+    aborted = {j.name for j in jf.get_resubmit_list()}
+    assert aborted, "the unit in flight should be failed (aborted), not lost"
+    assert not finished & aborted
+    assert (
+        main(
+            [
+                "submit",
+                "-r",
+                "--include-unstarted",
+                "--yes",
+                "-y",
+                "2017",
+                "-p",
+                "2",
+                "--epochs",
+                "1",
+                "jobs",
+            ]
+        )
+        == 0
+    )
+    jf = JobFolder("jobs")
+    jf.check()
+    assert len(jf.result_jobs) == len(jf)

@@ -166,9 +166,13 @@ class LocalBackend(Backend):
                         w.conn.close()
                         workers[i] = start_worker()
         except KeyboardInterrupt:
+            # stop the busy workers first, so none writes a result after its jobs are aborted
             for w in workers:
                 if w.unit is not None:
+                    w.process.kill()
+                    w.process.join()
                     _mark_aborted(job_dir, w.unit, cluster, proc_of)
+                    w.unit = None
             raise
         finally:
             _shutdown(workers)
