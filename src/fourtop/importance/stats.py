@@ -295,10 +295,16 @@ def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 202006
     Every replicate draws as many families as there are, recomputes mean, RMS and
     importance with the same rules as the table (importance 0 where undefined), and ranks
     the tested variables by importance. The 68 % and 95 % intervals are the central
-    percentiles of the replicates. ``importance_rank`` is the observed importance rank.
+    percentiles of the replicates. ``importance_rank`` is the observed importance rank
+    (set even with ``n_boot=0``, which skips the resampling).
     """
     tested = [v for v in table.variables if table.rows[v].tested]
     if not tested:
+        return
+    observed = _rank_by_importance(np.array([table.rows[v].importance for v in tested]))
+    for i, v in enumerate(tested):
+        table.rows[v].importance_rank = int(observed[i])
+    if n_boot <= 0:
         return
     col = {v: i for i, v in enumerate(tested)}
     n_fam = len(table.families)
@@ -321,7 +327,6 @@ def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 202006
         rms = np.sqrt(var)
         imp = np.where((n >= 2) & (rms > RMS_ZERO), mean / rms, 0.0)
     ranks = _rank_by_importance(imp)
-    observed = _rank_by_importance(np.array([table.rows[v].importance for v in tested]))
     for i, v in enumerate(tested):
         row = table.rows[v]
         lo68, hi68, lo95, hi95 = np.percentile(imp[:, i], [16, 84, 2.5, 97.5])
@@ -330,4 +335,3 @@ def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 202006
         r = np.percentile(ranks[:, i], [16, 84, 2.5, 97.5])
         row.rank_ci68 = (float(r[0]), float(r[1]))
         row.rank_ci95 = (float(r[2]), float(r[3]))
-        row.importance_rank = int(observed[i])
