@@ -8,6 +8,7 @@ Options as the original ``calculate.py``: ``-v``, ``-f output_folder``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from pathlib import Path
 
@@ -107,11 +108,11 @@ def run(args: argparse.Namespace) -> int:
             yes=args.yes,
         )
 
-    with console.status("reading job folders", disable=not use_terminal_progress()):
+    with _status("reading job folders"):
         folders = open_folders(paths, import_prompt=ask)
         results = collect_results(folders)
-    output = Path(args.output_folder or naming.default_dataset_folder_name())
-    with console.status("computing importance", disable=not use_terminal_progress()):
+    output = Path(args.output_folder or naming.default_dataset_folder_name()).resolve()
+    with _status("computing importance"):
         result = calculate(
             results,
             output,
@@ -127,11 +128,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(text: str) -> contextlib.AbstractContextManager:
+    """A spinner where a person watches, nothing in logs and CI."""
+    return console.status(text) if use_terminal_progress() else contextlib.nullcontext()
+
+
 def _fmt_interval(pair: tuple[float, float] | None, fmt: str) -> str:
     return "" if pair is None else f"[{pair[0]:{fmt}}, {pair[1]:{fmt}}]"
 
 
 def _report(result, args: argparse.Namespace) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = result.table
@@ -161,7 +168,7 @@ def _report(result, args: argparse.Namespace) -> None:
         rank = "" if r.rank_ci68 is None else f"{r.rank_ci68[0]:.0f}-{r.rank_ci68[1]:.0f}"
         grid.add_row(
             str(i),
-            r.name,
+            escape(r.name),
             str(r.freq),
             str(r.n),
             f"{r.mean:.4f}{sem}",
@@ -176,12 +183,14 @@ def _report(result, args: argparse.Namespace) -> None:
     if table.never_tested:
         out.print(
             f"[bold]Never tested[/bold] ({len(table.never_tested)}): "
-            + ", ".join(table.never_tested)
+            + escape(", ".join(table.never_tested)),
+            soft_wrap=True,
         )
     if table.undefined:
         out.print(
             "[bold]Importance undefined[/bold] (one difference or RMS 0; set to 0): "
-            + ", ".join(table.undefined)
+            + escape(", ".join(table.undefined)),
+            soft_wrap=True,
         )
     skipped = [
         f"{counts[k]} {label}"
@@ -196,4 +205,4 @@ def _report(result, args: argparse.Namespace) -> None:
         out.print("Skipped: " + "; ".join(skipped))
     out.print("Files:")
     for path in result.files.values():
-        out.print(f"  {path}")
+        out.print(f"  {path}", markup=False, soft_wrap=True)
