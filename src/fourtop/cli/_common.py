@@ -10,9 +10,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+#: Width when writing to a file or a pipe (rich's 80 columns would squeeze the tables).
+_PIPE_WIDTH = 120
+
 #: Messages for the user go to stderr, results to stdout.
-console = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPE_WIDTH)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
 
 CONFIG_ENV = "FOURTOP_CONFIG"
 
