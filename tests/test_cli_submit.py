@@ -127,26 +127,33 @@ def test_resubmit_of_a_missing_folder_is_an_error(workdir, capsys):
     assert "nowhere: no such job folder" in capsys.readouterr().err
 
 
+def _start_and_wait_for_results(random_seed: int, results: int) -> subprocess.Popen[str]:
+    """Start an 8-seed ``submit`` in a child process; return once ``results`` jobs are done."""
+    cmd = [sys.executable, "-m", "fourtop.cli", "submit", "-y", "2017", "-l", "vars.txt"]
+    cmd += ["--epochs", "1", "-p", "1", "-n", "8", "--random-seed", str(random_seed)]
+    cmd += ["--yes", "jobs"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        done = [p for p in Path("jobs").glob("*.out") if read_roc_integral(p) is not None]
+        if len(done) >= results:
+            return proc
+        if proc.poll() is not None:
+            pytest.fail(f"submit ended before it could be interrupted: {proc.stderr.read()}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("no job finished in time")
+
+
 @pytest.mark.slow
 def test_killed_run_is_completed_by_resubmission_with_every_job_once(workdir):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "fourtop.cli", "submit", "-y", "2017", "-l", "vars.txt"]
-    cmd += ["--epochs", "1", "-p", "1", "-n", "8", "--random-seed", "4", "--yes", "jobs"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _start_and_wait_for_results(random_seed=4, results=3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
     folder = Path("jobs")
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline:
-            done = [p for p in folder.glob("*.out") if read_roc_integral(p) is not None]
-            if len(done) >= 3:
-                break
-            assert proc.poll() is None, "submit ended before it could be killed"
-            time.sleep(0.05)
-        else:
-            pytest.fail("no job finished in time")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
     time.sleep(1.0)  # workers die with their parent (PR_SET_PDEATHSIG)
     before = {n: v for n, v in _outs(folder).items() if read_roc_integral(folder / f"{n}.out")}
     total = len(JobFolder("jobs"))
@@ -185,15 +192,7 @@ def test_killed_run_is_completed_by_resubmission_with_every_job_once(workdir):
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_results_and_marks_jobs_in_flight_failed(workdir):
-    cmd = [sys.executable, "-m", "fourtop.cli", "submit", "-y", "2017", "-l", "vars.txt"]
-    cmd += ["--epochs", "1", "-p", "1", "-n", "8", "--random-seed", "5", "--yes", "jobs"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    folder = Path("jobs")
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if len([p for p in folder.glob("*.out") if read_roc_integral(p) is not None]) >= 3:
-            break
-        time.sleep(0.05)
+    proc = _start_and_wait_for_results(random_seed=5, results=3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
