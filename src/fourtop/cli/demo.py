@@ -16,7 +16,7 @@ HELP = "run the whole pipeline on the embedded default data (generate, submit, c
 
 #: Sized to finish in about ten minutes on 2 cores, sample generation included
 #: (measured: README, "The demo").
-DEMO_DEFAULTS = {"seeds": 60, "epochs": 8, "processes": 2}
+DEMO_DEFAULTS = {"seeds": 100, "epochs": 8, "processes": 2}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
