@@ -225,3 +225,27 @@ def test_ctrl_c_keeps_finished_results_and_marks_jobs_in_flight_failed(workdir):
     jf = JobFolder("jobs")
     jf.check()
     assert len(jf.result_jobs) == len(jf)
+
+
+def test_refused_condor_submission_is_reported_once_and_keeps_the_folder(
+    workdir, capsys, monkeypatch
+):
+    htcondor2 = pytest.importorskip("htcondor2")
+
+    class NoSchedd:
+        def __init__(self, *_, **__):
+            raise htcondor2.HTCondorException("Unable to locate local daemon")
+
+    monkeypatch.setattr(htcondor2, "Schedd", NoSchedd)
+    argv = ["--backend", "condor", "--option", "retry_delay=0", "-n", "2", "--random-seed", "4"]
+    assert _submit(*argv, "jobs") == 1
+    err = capsys.readouterr().err
+    # every job failed for the same reason: one line says so, not one line per job
+    failed = [line.strip() for line in err.splitlines() if line.strip().startswith("failed:")]
+    assert len(failed) == 1
+    assert all("Unable to locate local daemon" in line for line in failed)
+    assert all(line.startswith("failed: ") and "job(s): " in line for line in failed)
+    folder = JobFolder("jobs")
+    folder.check()
+    assert len(folder) > 2 and all(Path("jobs", j.name + ".job").is_file() for j in folder.jobs)
+    assert {j.state for j in folder.jobs} == {"failed"}  # resubmittable with -r

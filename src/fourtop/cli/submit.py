@@ -349,10 +349,7 @@ def _run_backend(
     report = _submit_with_progress(backend, folder, units, settings)
     while report.failed:
         failed_names = {name for name, _ in report.failed}
-        for name, reason in report.failed[:10]:
-            console.print(f"  failed: {name}: {reason}")
-        if len(report.failed) > 10:
-            console.print(f"  ... and {len(report.failed) - 10} more")
+        _print_failures(report.failed)
         verb = "run" if report.finished else "submission"
         if not confirm(f"{len(failed_names)} job {verb}(s) failed. Retry them now?", yes=args.yes):
             break
@@ -371,6 +368,22 @@ def _run_backend(
         f"{stats['failed_jobs']} failed, {stats['unstarted_jobs']} unstarted"
     )
     return 1 if report.failed else 0
+
+
+def _print_failures(failed: Sequence[tuple[str, str]], limit: int = 10) -> None:
+    """One line per failed job, or a single line when they all failed for one reason.
+
+    A refused batch submission fails every job with the same message (e.g. no
+    schedd): that is said once, not repeated for each of the jobs.
+    """
+    reasons = {reason for _, reason in failed}
+    if len(failed) > 1 and len(reasons) == 1:
+        console.print(f"  failed: {len(failed)} job(s): {reasons.pop()}", soft_wrap=True)
+        return
+    for name, reason in failed[:limit]:
+        console.print(f"  failed: {name}: {reason}", soft_wrap=True)
+    if len(failed) > limit:
+        console.print(f"  ... and {len(failed) - limit} more")
 
 
 def _submit_with_progress(
