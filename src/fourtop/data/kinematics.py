@@ -232,48 +232,94 @@ def _shapes(px, py, pz, jet, lep) -> dict[str, np.ndarray]:
 
 
 _TRIPLETS = np.array(list(combinations(range(8), 3)))
+_TRIPLETS_REST = np.array(list(combinations(range(6), 3)))
 
 
-def _trijets(pt, eta, phi, e, px, py, pz, csv, jet, rng) -> dict[str, np.ndarray]:
-    """Hadronic-top candidates among the 8 leading jets: a chi2-like discriminator in [-1, 1],
-    the best four non-overlapping candidates, and properties of the best two."""
-    n, width = pt.shape
-    pad = max(0, 8 - width)
-    arrs = [np.pad(a[:, :8], ((0, 0), (0, pad))) for a in (pt, eta, phi, e, px, py, pz, csv, jet)]
-    pt8, eta8, phi8, e8, px8, py8, pz8, csv8, jet8 = arrs
-    t = _TRIPLETS
-    sel = lambda a: a[:, t]  # noqa: E731  (n, 56, 3)
-    ok = sel(jet8).all(-1)
-    c3 = sel(csv8)
+def _candidates(arrs, t, rng):
+    """Chi2-like top discriminators of the jet triplets ``t`` (``(n_triplets, 3)`` slot
+    indices into ``arrs``, the jets' ``(e, px, py, pz, csv, exists)``): the
+    per-triplet score (-2 where a jet is missing), validity and the kinematics used by the
+    candidate properties."""
+    e, px, py, pz, csv, jet = arrs
+    sel = lambda a: a[:, t]  # noqa: E731  (n, n_triplets, 3)
+    ok = sel(jet).all(-1)
+    c3 = sel(csv)
     bpos = np.argmax(c3, axis=-1)  # the b candidate: highest score in the triplet
     onehot = np.eye(3, dtype=bool)[bpos]
-    se, sx, sy, sz = (sel(a).sum(-1) for a in (e8, px8, py8, pz8))
-    de, dx, dy, dz = (np.where(onehot, 0, sel(a)).sum(-1) for a in (e8, px8, py8, pz8))
+    se, sx, sy, sz = (sel(a).sum(-1) for a in (e, px, py, pz))
+    de, dx, dy, dz = (np.where(onehot, 0, sel(a)).sum(-1) for a in (e, px, py, pz))
     m3, m2 = _mass(se, sx, sy, sz), _mass(de, dx, dy, dz)
     csv_b = np.take_along_axis(c3, bpos[..., None], -1)[..., 0]
     chi2 = ((m3 - 172.5) / 25) ** 2 + ((m2 - 80.4) / 15) ** 2
     score = 2 * np.exp(-chi2 / 2) * (0.4 + 0.6 * csv_b) - 1 + rng.normal(0, 0.05, m3.shape)
     score = np.where(ok, np.clip(score, -1, 1), -2.0)
-    pt3 = np.hypot(sx, sy)
-    out_jjj = _pick(m3, pt3, ok, largest=True)
-    member = np.zeros((len(t), 8), dtype=bool)
-    member[np.arange(len(t))[:, None], t] = True
-    used = np.zeros((n, 8), dtype=bool)
-    avail = ok.copy()
+    return score, ok, (sel, bpos, sx, sy, sz, dx, dy, dz, m3, m2, csv_b)
+
+
+def _greedy(score, ok, member, picks):
+    """Per event, the ``picks`` best-scoring valid triplets that share no jet, in order:
+    a list of (triplet index, exists) pairs; ``member`` is the (n_triplets, n_slots) map."""
+    n = len(score)
     rows = np.arange(n)
-    out: dict[str, np.ndarray] = {"mass_maxJJJpt": out_jjj}
+    used = np.zeros((n, member.shape[1]), dtype=bool)
+    avail = ok.copy()
     chosen = []
-    for k in range(4):
-        s = np.where(avail, score, -3.0)
-        best = np.argmax(s, axis=1)
+    for _ in range(picks):
+        best = np.argmax(np.where(avail, score, -3.0), axis=1)
         has = avail[rows, best]
-        out[f"BDTtrijet{k + 1}"] = np.where(has, score[rows, best], -1.0)
         chosen.append((best, has))
         used |= member[best] & has[:, None]
         avail &= ~(member[None] & used[:, None, :]).any(-1)
+    return chosen, used
+
+
+def _membership(t, slots):
+    member = np.zeros((len(t), slots), dtype=bool)
+    member[np.arange(len(t))[:, None], t] = True
+    return member
+
+
+_MEMBER = _membership(_TRIPLETS, 8)
+_MEMBER_REST = _membership(_TRIPLETS_REST, 6)
+
+
+def _trijets(pt, eta, phi, e, px, py, pz, csv, jet, rng) -> dict[str, np.ndarray]:
+    """Hadronic-top candidates: a chi2-like discriminator in [-1, 1], the best four
+    non-overlapping candidates, and properties of the best two.
+
+    The best two come from the triplets of the 8 leading jets; the third and fourth from
+    the triplets of the (up to 6) jets among the 12 leading ones that the best two leave
+    unused, so they exist only in events with at least 9 and 12 jets.
+    """
+    n, width = pt.shape
+    pad = max(0, 12 - width)
+    arrs12 = [
+        np.pad(a[:, :12], ((0, 0), (0, pad))) for a in (pt, eta, phi, e, px, py, pz, csv, jet)
+    ]
+    arrs8 = [a[:, :8] for a in arrs12]
+    score, ok, (sel, bpos, sx, sy, sz, dx, dy, dz, m3, m2, csv_b) = _candidates(
+        arrs8[3:], _TRIPLETS, rng
+    )
+    rows = np.arange(n)
+    pt3 = np.hypot(sx, sy)
+    out: dict[str, np.ndarray] = {"mass_maxJJJpt": _pick(m3, pt3, ok, largest=True)}
+    chosen, used8 = _greedy(score, ok, _MEMBER, 2)
+    # the 3rd and 4th: the first 6 unused jets (pT order) among the 12 leading ones
+    free = arrs12[-1].astype(bool)
+    free[:, :8] &= ~used8
+    slots = np.argsort(~free, axis=1, kind="stable")[:, :6]
+    rest = [np.take_along_axis(a, slots, axis=1) for a in arrs12[3:-1]]
+    rest.append(np.take_along_axis(free, slots, axis=1))
+    score_r, ok_r, _ = _candidates(rest, _TRIPLETS_REST, rng)
+    chosen_r, _ = _greedy(score_r, ok_r, _MEMBER_REST, 2)
+    for k, (best, has) in enumerate(chosen):
+        out[f"BDTtrijet{k + 1}"] = np.where(has, score[rows, best], -1.0)
+    for k, (best, has) in enumerate(chosen_r):
+        out[f"BDTtrijet{k + 3}"] = np.where(has, score_r[rows, best], -1.0)
     out["NresolvedTops1pFake"] = sum(
         (out[f"BDTtrijet{k + 1}"] > 0.6).astype(np.int32) for k in range(4)
     ).astype(np.int32)
+    pt8, eta8, phi8 = arrs8[:3]
     teta, tphi = _eta(sx, sy, sz), np.arctan2(sy, sx)
     deta, dphi = _eta(dx, dy, dz), np.arctan2(dy, dx)
     beta = np.take_along_axis(sel(eta8), bpos[..., None], -1)[..., 0]
