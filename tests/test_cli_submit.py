@@ -240,9 +240,11 @@ def test_refused_condor_submission_is_reported_once_and_keeps_the_folder(
     argv = ["--backend", "condor", "--option", "retry_delay=0", "-n", "2", "--random-seed", "4"]
     assert _submit(*argv, "jobs") == 1
     err = capsys.readouterr().err
-    # every job failed for the same reason: one line says so, not one line per job
+    # every job failed for the same reason: one line says so, not one line per job, for the
+    # attempt and for the one unattended (--yes) retry
     failed = [line.strip() for line in err.splitlines() if line.strip().startswith("failed:")]
-    assert len(failed) == 1
+    assert len(failed) == 2
+    assert "still failed after the retry; 'fourtop submit -r' resubmits them" in err
     assert all("Unable to locate local daemon" in line for line in failed)
     assert all(line.startswith("failed: ") and "job(s): " in line for line in failed)
     folder = JobFolder("jobs")

@@ -358,7 +358,12 @@ def _run_backend(
         report = _submit_with_progress(
             backend, folder, make_units(retry, settings.families), settings
         )
-        if args.yes:  # one unattended retry round, then report
+        if args.yes and report.failed:  # one unattended retry round, then report
+            _print_failures(report.failed)
+            console.print(
+                f"{len(report.failed)} job(s) still failed after the retry; "
+                "'fourtop submit -r' resubmits them"
+            )
             break
     folder.check()
     folder.save()
