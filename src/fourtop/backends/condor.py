@@ -370,7 +370,8 @@ class CondorBackend(Backend):
         delay = _batch.option_float(settings, "retry_delay", 2.0)
         _batch.write_varlist(job_dir, settings.varlist)
         description, items = cluster_description(units, settings, job_dir, create=True)
-        remove_stale(job_dir, units, method)
+        if any(job_dir.glob("fourtop-condor-*.sub")):  # submitted before: a resubmission
+            remove_stale(job_dir, units, method)
         members = [n for u in units if u.is_family for n in u.names]
         _batch.record_submitted(job_dir, members)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
