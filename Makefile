@@ -1,6 +1,7 @@
 # The two set-up commands of the README, and a few developer targets.
 PYTHON ?= python3
 PIP_INSTALL = $(PYTHON) -m pip install -q -c constraints.txt -e '.[test]'
+PIP_INSTALL_RUN = $(PYTHON) -m pip install -q -c constraints.txt -e .
 
 .PHONY: install test demo lint slow slurm bench
 
@@ -8,8 +9,9 @@ install:
 	$(PIP_INSTALL)
 
 ## Runs the whole pipeline on the embedded default data (about ten minutes on 2 cores).
-demo: install
-	fourtop demo
+demo:
+	$(PIP_INSTALL_RUN)
+	$(PYTHON) -m fourtop.cli demo
 
 ## The quick test suite (installs what it needs first).
 test: install
