@@ -30,3 +30,7 @@ slow: install
 slurm: install
 	bash .ci/slurm-start.sh
 	$(PYTHON) -m pytest -q -m slurm
+
+## Speed measurements (each script measures its baseline in the same run).
+bench: install
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
