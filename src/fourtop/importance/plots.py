@@ -84,7 +84,7 @@ def plot_differences(
     """Histograms of ROC(seed) - ROC(subseed) of the ``leading`` first tested rows."""
     plt, mplhep = _pyplot()
     shown = [r for r in rows if r.tested][:leading]
-    edges = common_edges(shown, bins=40)
+    edges = common_edges(shown, bins=50, symmetric=False)
     fig, ax = plt.subplots(figsize=(12, 9))
     for r in shown:
         counts, _ = np.histogram(r.differences, bins=edges)

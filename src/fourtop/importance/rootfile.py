@@ -27,14 +27,20 @@ def roc_hists_filename(nvars: int) -> str:
     return f"ROC_hists_{nvars}vars.root"
 
 
-def common_edges(rows: Sequence[VariableStats], bins: int = BINS) -> np.ndarray:
-    """Bin edges covering every difference of every row (never an empty range)."""
+def common_edges(
+    rows: Sequence[VariableStats], bins: int = BINS, symmetric: bool = True
+) -> np.ndarray:
+    """Bin edges covering every difference of every row (never an empty range).
+
+    ``symmetric`` centres a range that spans zero on zero (the ROOT histograms); plots
+    use the data's own range for finer bins.
+    """
     values = [r.differences for r in rows if r.differences.size]
     if not values:
         return np.linspace(-0.01, 0.01, bins + 1)
     allv = np.concatenate(values)
     lo, hi = float(allv.min()), float(allv.max())
-    if lo < 0 < hi:
+    if symmetric and lo < 0 < hi:
         lo, hi = -max(-lo, hi), max(-lo, hi)
     pad = max(0.05 * (hi - lo), 1e-4)
     return np.linspace(lo - pad, hi + pad, bins + 1)
