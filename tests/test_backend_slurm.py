@@ -165,6 +165,28 @@ def test_vanished_task_is_closed_by_queue_sync(tmp_path: Path, monkeypatch) -> N
     assert all(j.state == "failed" and "77_0" in j.reason for j in folder.jobs)
 
 
+def test_queue_sync_leaves_a_resubmitted_job_to_its_latest_array(tmp_path: Path, monkeypatch):
+    # job 77 ran the family and left the queue; 'submit -r' put its names in array 78,
+    # still pending: the sync must not close them because of the old array
+    folder, units = _folder(tmp_path / "jobs", ["110"])
+    slurm_dir = Path(folder.path) / "slurm"
+    slurm_dir.mkdir()
+    names = list(units[0].names)
+    for units_name in ("units-a.json", "units-b.json"):
+        (slurm_dir / units_name).write_text(json.dumps({"units": [names]}))
+    (slurm_dir / "jobs.tsv").write_text("77\tunits-a.json\n78\tunits-b.json\n")
+    for name in names:
+        condorlog.log_submitted(Path(folder.path, f"{name}.log"), cluster=0)
+    monkeypatch.setattr("fourtop.backends.slurm._queued_tasks", lambda: {"78_0"})
+    assert sync_queue_state(folder.path) == 0
+    folder.check()
+    assert not folder.get_resubmit_list()  # still waiting in array 78, not failed
+    monkeypatch.setattr("fourtop.backends.slurm._queued_tasks", lambda: set())
+    assert sync_queue_state(folder.path) == len(names)  # the latest array vanished: closed
+    folder.check()
+    assert all("78_0" in j.reason for j in folder.jobs)
+
+
 def _cluster_up() -> bool:
     if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
         return False

@@ -218,7 +218,8 @@ def sync_queue_state(folder: str | os.PathLike[str]) -> int:
     if live is None:
         log.warning("squeue did not answer; SLURM job states not refreshed")
         return 0
-    closed = 0
+    # a resubmitted job is in several arrays: only its latest submission says where it is
+    latest: dict[str, tuple[str, int, int]] = {}  # name -> (job id, task index, proc)
     for line in jobs_file.read_text().splitlines():
         job_id, _, units_name = line.partition("\t")
         try:
@@ -226,19 +227,22 @@ def sync_queue_state(folder: str | os.PathLike[str]) -> int:
         except (OSError, ValueError, KeyError):
             continue
         for index, names in enumerate(units):
-            if f"{job_id}_{index}" in live:
-                continue
             for proc, name in enumerate(names):
-                status = condorlog.read_log(root / f"{name}.log")
-                if status.state in ("queued", "running") and not _has_result(root, name):
-                    condorlog.log_aborted(
-                        root / f"{name}.log",
-                        f"SLURM task {job_id}_{index} left the queue without finishing "
-                        f"(see {SLURM_DIR}/{job_id}_{index}.txt)",
-                        cluster=int(job_id),
-                        proc=proc,
-                    )
-                    closed += 1
+                latest[name] = (job_id, index, proc)
+    closed = 0
+    for name, (job_id, index, proc) in latest.items():
+        if f"{job_id}_{index}" in live:
+            continue
+        status = condorlog.read_log(root / f"{name}.log")
+        if status.state in ("queued", "running") and not _has_result(root, name):
+            condorlog.log_aborted(
+                root / f"{name}.log",
+                f"SLURM task {job_id}_{index} left the queue without finishing "
+                f"(see {SLURM_DIR}/{job_id}_{index}.txt)",
+                cluster=int(job_id),
+                proc=proc,
+            )
+            closed += 1
     return closed
 
 
