@@ -57,8 +57,11 @@ def test_submit_runs_every_job_and_the_folder_shows_it(workdir, capsys):
     for job in folder.jobs:
         assert 0.0 < job.roc_integral <= 1.0
         assert Path("jobs", job.name + ".job").is_file()
+        assert "fourtop-varlist.txt" in Path("jobs", job.name + ".job").read_text()
         assert Path("jobs", job.name + ".err").is_file()
         assert "005 (" in Path("jobs", job.name + ".log").read_text()
+    # the variable list each .job file runs with exists (condor_submit <name>.job works)
+    assert Path("jobs", "fourtop-varlist.txt").read_text().split() == VARS
     # every subseed drops exactly one variable of its seed
     for seed_job in seeds:
         subs = folder.subseed_jobs(seed_job.seed)
@@ -87,6 +90,33 @@ def test_resubmit_reruns_only_failed_jobs(workdir):
     jf = JobFolder("jobs")
     jf.check()
     assert jf.get_stats()["failed_jobs"] == 0
+
+
+def test_resubmit_of_a_partial_family_reuses_the_first_submission_settings(workdir):
+    # the seed job keeps its result; a failed subseed resubmitted with a bare 'submit -r'
+    # must train as in its family (same epochs, random seed, year), not with the defaults
+    argv = ["submit", "-l", "vars.txt", "--epochs", "1", "--random-seed", "5", "-n", "1"]
+    assert main([*argv, "--params", _params_file(workdir), "-p", "1", "--yes", "jobs"]) == 0
+    folder = JobFolder("jobs")
+    seed_job = folder.seed_jobs[0]
+    victim = folder.subseed_jobs(seed_job.seed)[0]
+    family_value = victim.roc_integral
+    seed_out = _outs(Path("jobs"))[seed_job.name]
+    Path("jobs", f"{victim.name}.out").write_text("Failed: boom\n")
+    log_terminated(Path("jobs", f"{victim.name}.log"), return_value=1, cluster=1, proc=0)
+    assert main(["submit", "-r", "--yes", "jobs"]) == 0
+    text = Path("jobs", f"{victim.name}.out").read_text()
+    assert "Epochs: 1\n" in text and "Trained with: 1 network(s)" in text
+    assert read_roc_integral(Path("jobs", f"{victim.name}.out")) == pytest.approx(
+        family_value, abs=1e-4
+    )
+    assert _outs(Path("jobs"))[seed_job.name] == seed_out  # the seed job is not retrained
+
+
+def _params_file(workdir: Path) -> str:
+    path = workdir / "params.json"
+    path.write_text('{"batch_size": 256}')
+    return str(path)
 
 
 def test_test_flag_submits_one_job(workdir):

@@ -64,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'all' (the default 76 variables) or a file of variable names, one per line",
     )
     add_year(parser)
+    parser.set_defaults(year=None)  # None: 2017, or on -r the year the folder was submitted with
     add_config(parser)
     add_yes(parser)
     parser.add_argument(
@@ -147,16 +148,37 @@ def _options(pairs: Sequence[str]) -> dict[str, str]:
     return options
 
 
-def _settings(args: argparse.Namespace, varlist: list[str]) -> RunSettings:
+def _settings(
+    args: argparse.Namespace, varlist: list[str], saved: dict[str, Any] | None = None
+) -> RunSettings:
+    """The run settings; on a resubmission ``saved`` (the folder's first submission) fills in
+    the training settings not given now, so a resubmitted job matches its seed family."""
     from fourtop.backends.base import RunSettings
 
+    saved = saved or {}
+    params = _params(args)
+    config = Path(args.config).resolve() if args.config else None
+    given = {
+        "year": args.year,
+        "config": str(config) if config else None,
+        "params": params,
+        "random_seed": args.random_seed,
+    }
+    for key, value in given.items():
+        if value is None and saved.get(key) is not None:
+            given[key] = saved[key]
+        elif value is not None and key in saved and saved[key] != value:
+            console.print(
+                f"warning: {key} differs from the folder's first submission "
+                f"({saved[key]!r}); resubmitted jobs will not match their seed families"
+            )
     return RunSettings(
-        year=args.year,
+        year=given["year"] or "2017",
         varlist=varlist,
-        config=Path(args.config).resolve() if args.config else None,
-        params=_params(args),
+        config=Path(given["config"]) if given["config"] else None,
+        params=given["params"],
         processes=args.processes,
-        random_seed=args.random_seed,
+        random_seed=given["random_seed"],
         families=not args.no_families,
         device=args.device,
         options=_options(args.option),
@@ -199,14 +221,16 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
     varlist = read_varlist(args.varlist)
     config = load_config(args.config)
     _check_known(varlist, config.variable_names(), args.varlist)
-    settings = _settings(args, varlist)
+    target = args.folders[0] if args.folders else None
+    saved = _load_settings(Path(target)) if target and Path(target).is_dir() else {}
+    settings = _settings(args, varlist, saved)  # adding seeds to a folder: its settings
     rng = np.random.default_rng(args.random_seed)
 
-    groups = _correlated(config, args.year, varlist, args.correlation / 100.0)
+    groups = _correlated(config, settings.year, varlist, args.correlation / 100.0)
     for group in groups:
         console.print(f"correlated group (|r| >= {args.correlation:g}%): {', '.join(group)}")
 
-    folder = _open_or_create(args.folders[0] if args.folders else None, len(varlist))
+    folder = _open_or_create(target, len(varlist))
     existing = [j.seed for j in folder.jobs or [] if j.subseed is None]
     n = 1 if args.test else args.seeds
     seeds = draw_seeds(varlist, n, rng, groups, exclude=existing)
@@ -218,6 +242,7 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
                 jobs.append(Job(folder.path, job_name(len(varlist), seed, sub), seed, sub))
     folder.add_jobs(jobs)
     folder.save()
+    _save_settings(folder, settings)
     _write_job_files(folder, jobs, settings)
     console.print(
         f"{folder.path}: {len(seeds)} seed(s), {len(jobs)} job(s) over {len(varlist)} variables"
@@ -267,9 +292,48 @@ def _open_or_create(path: str | None, nvars: int) -> JobFolder:
     return JobFolder.create(str(p))
 
 
+#: the training settings of a folder's first submission, reused by ``submit -r``
+SETTINGS_FILE = "fourtop-submit.json"
+
+
+def _save_settings(folder: JobFolder, settings: RunSettings) -> None:
+    """Keep the training settings of the folder's first submission (never overwritten)."""
+    path = Path(folder.path, SETTINGS_FILE)
+    if path.exists():
+        return
+    path.write_text(
+        json.dumps(
+            {
+                "year": settings.year,
+                "config": str(settings.config) if settings.config else None,
+                "params": settings.params,
+                "random_seed": settings.random_seed,
+            },
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n"
+    )
+
+
+def _load_settings(folder_path: Path) -> dict[str, Any]:
+    path = Path(folder_path, SETTINGS_FILE)
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}  # an imported or older folder: the options given now
+    except (OSError, json.JSONDecodeError) as exc:
+        raise JobFolderError(f"{path}: unreadable submission settings ({exc})") from None
+    if not isinstance(saved, dict):
+        raise JobFolderError(f"{path}: unreadable submission settings (not a JSON object)")
+    return saved
+
+
 def _write_job_files(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) -> None:
+    from fourtop.backends._batch import write_varlist
     from fourtop.backends.condor import render_job_file
 
+    write_varlist(Path(folder.path), settings.varlist)  # what every .job's run-job -l reads
     for job in jobs:
         Path(folder.path, f"{job.name}.job").write_text(
             render_job_file(job.name, settings, Path(folder.path))
@@ -305,7 +369,7 @@ def _resubmit(args: argparse.Namespace, backend: Any) -> int:
             console.print(f"{path}: nothing to resubmit")
             continue
         varlist = list(jobs[0].seed.variables)
-        settings = _settings(args, varlist)
+        settings = _settings(args, varlist, _load_settings(Path(folder.path)))
         _clear_attempt(folder, jobs)
         _write_job_files(folder, jobs, settings)
         console.print(f"{path}: resubmitting {len(jobs)} job(s)")
