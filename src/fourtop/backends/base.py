@@ -55,8 +55,8 @@ class RunSettings:
         varlist: the full ordered variable list that decodes the job names.
         config: dataset configuration file, or None for the default.
         params: network hyperparameters (``NetworkParams.to_dict()``), None = default.
-        processes: ``-p``: local worker processes; batch backends use it as the
-            number of parallel submission attempts (see each backend's docs).
+        processes: ``-p``: local worker processes; SLURM: the array throttle ``%P``;
+            unused by HTCondor (see docs/batch.md).
         random_seed: base random seed of the trainings; None = derived per job.
         families: train a seed and its subseeds as one batched unit.
         device: ``auto``, ``cpu`` or ``cuda``.
