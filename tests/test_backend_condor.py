@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -345,3 +346,30 @@ def test_held_family_is_shown_on_every_member_and_released(tmp_path: Path, sched
     assert condor.sync_family_logs(folder.path) == 4
     folder.check()
     assert {j.state for j in folder.jobs} == {"queued"}
+
+
+def test_removed_old_family_proc_does_not_abort_its_resubmitted_members(
+    tmp_path: Path, schedd
+) -> None:
+    folder, units = _folder(tmp_path / "jobs", [0b111])
+    backend = get_backend("condor")
+    backend.submit(folder, units, _settings())
+    seed = units[0].names[0]
+    old_log = Path(folder.path) / f"{seed}.family.log"
+    condorlog.log_submitted(old_log, cluster=812)
+    condorlog.log_held(old_log, "memory usage exceeded request_memory", cluster=812, code=34)
+    assert condor.sync_family_logs(folder.path) == 4
+    # resubmit two subseeds as a new family proc (named after its first member); the old
+    # proc is removed from the queue, which HTCondor records in the old family log
+    retry = units[0].names[1:3]
+    for name in retry:
+        Path(folder.path, f"{name}.log").unlink()
+    time.sleep(1.1)  # a later cluster file (they are named by the second)
+    backend.submit(folder, [WorkUnit(retry)], _settings())
+    condorlog.log_aborted(old_log, "removed by fourtop submit -r", cluster=812)
+    condor.sync_family_logs(folder.path)
+    folder.check()
+    states = {j.name: j.state for j in folder.jobs}
+    assert all(states[n] == "queued" for n in retry), states
+    # the members left in the old proc follow it
+    assert states[seed] == "failed" and states[units[0].names[3]] == "failed"

@@ -438,8 +438,12 @@ def sync_family_logs(folder: str | os.PathLike[str]) -> int:
 
 
 def _family_members(root: Path) -> dict[str, list[str]]:
-    """seed name -> member names, from the item rows of the folder's cluster files."""
-    families: dict[str, list[str]] = {}
+    """family proc name -> member names, from the item rows of the folder's cluster files.
+
+    A job belongs to the latest submission that lists it (the files are named by time): a
+    job resubmitted in another proc no longer follows the family log of its first proc.
+    """
+    latest: dict[str, str | None] = {}  # job -> family proc, None: a single-job proc
     for sub in sorted(root.glob("fourtop-condor-*.sub")):
         inside = False
         for line in sub.read_text().splitlines():
@@ -451,7 +455,14 @@ def _family_members(root: Path) -> dict[str, list[str]]:
             elif inside:
                 unit, stem, args = line.split(",", 2)
                 if stem.endswith(FAMILY_SUFFIX):
-                    families[unit] = args.split()[2:]  # drop "--job-dir ."
+                    for name in args.split()[2:]:  # drop "--job-dir ."
+                        latest[name] = unit
+                else:
+                    latest[unit] = None
+    families: dict[str, list[str]] = {}
+    for name, unit in latest.items():
+        if unit is not None:
+            families.setdefault(unit, []).append(name)
     return families
 
 
