@@ -373,3 +373,17 @@ def test_removed_old_family_proc_does_not_abort_its_resubmitted_members(
     assert all(states[n] == "queued" for n in retry), states
     # the members left in the old proc follow it
     assert states[seed] == "failed" and states[units[0].names[3]] == "failed"
+
+
+def test_resubmitting_part_of_a_family_removes_the_old_family_proc(tmp_path: Path, schedd) -> None:
+    folder, units = _folder(tmp_path / "jobs", [0b111])
+    backend = get_backend("condor")
+    backend.submit(folder, units, _settings(retry_delay=0))
+    seed = units[0].names[0]
+    retry = units[0].names[2:]  # two subseeds: the new proc is named after the first of them
+    time.sleep(1.1)
+    backend.submit(folder, [WorkUnit(retry)], _settings(retry_delay=0))
+    removes = [c for c in schedd.calls if c[0] == "act"]
+    assert len(removes) == 1
+    # the old proc that ran these jobs is the seed's family proc, whatever the new one is called
+    assert f'FourtopUnit == "{seed}"' in removes[0][2]

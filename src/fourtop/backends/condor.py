@@ -323,8 +323,13 @@ def _submit_command(sub_file: Path) -> int:
 
 
 def remove_stale(folder: Path, units: Sequence[WorkUnit], method: str) -> None:
-    """Remove earlier procs of these units still in the queue (held ones, before ``-r``)."""
-    names = [u.names[0] for u in units]
+    """Remove earlier procs of these units' jobs still in the queue (held ones, before ``-r``).
+
+    A job's earlier proc is the one of its latest submission, which may be a family proc
+    named after another job (a partial family resubmitted in a new proc).
+    """
+    latest = _latest_procs(folder)
+    names = sorted({latest.get(n, (n, False))[0] for u in units for n in u.names})
     if not names:
         return
     unit_test = " || ".join(f"FourtopUnit == {_classad_string(n)}" for n in names)
@@ -437,13 +442,13 @@ def sync_family_logs(folder: str | os.PathLike[str]) -> int:
     return written
 
 
-def _family_members(root: Path) -> dict[str, list[str]]:
-    """family proc name -> member names, from the item rows of the folder's cluster files.
+def _latest_procs(root: Path) -> dict[str, tuple[str, bool]]:
+    """job name -> (proc name, is a family proc) of the latest cluster file that lists it.
 
-    A job belongs to the latest submission that lists it (the files are named by time): a
-    job resubmitted in another proc no longer follows the family log of its first proc.
+    Cluster files are named by time, so a job resubmitted in another proc no longer follows
+    the proc (and the family log) of its first submission.
     """
-    latest: dict[str, str | None] = {}  # job -> family proc, None: a single-job proc
+    latest: dict[str, tuple[str, bool]] = {}
     for sub in sorted(root.glob("fourtop-condor-*.sub")):
         inside = False
         for line in sub.read_text().splitlines():
@@ -456,12 +461,17 @@ def _family_members(root: Path) -> dict[str, list[str]]:
                 unit, stem, args = line.split(",", 2)
                 if stem.endswith(FAMILY_SUFFIX):
                     for name in args.split()[2:]:  # drop "--job-dir ."
-                        latest[name] = unit
+                        latest[name] = (unit, True)
                 else:
-                    latest[unit] = None
+                    latest[unit] = (unit, False)
+    return latest
+
+
+def _family_members(root: Path) -> dict[str, list[str]]:
+    """family proc name -> the member names it runs now (see :func:`_latest_procs`)."""
     families: dict[str, list[str]] = {}
-    for name, unit in latest.items():
-        if unit is not None:
+    for name, (unit, family) in _latest_procs(root).items():
+        if family:
             families.setdefault(unit, []).append(name)
     return families
 
