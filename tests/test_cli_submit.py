@@ -189,24 +189,7 @@ def test_killed_run_is_completed_by_resubmission_with_every_job_once(workdir):
     total = len(JobFolder("jobs"))
     assert 0 < len(before) < total
 
-    assert (
-        main(
-            [
-                "submit",
-                "-r",
-                "--include-unstarted",
-                "--yes",
-                "-y",
-                "2017",
-                "-p",
-                "2",
-                "--epochs",
-                "1",
-                "jobs",
-            ]
-        )
-        == 0
-    )
+    assert _submit("-r", "--include-unstarted", "jobs") == 0
     after = _outs(folder)
     assert len(after) == total
     for name, value in before.items():
@@ -234,24 +217,7 @@ def test_ctrl_c_keeps_finished_results_and_marks_jobs_in_flight_failed(workdir):
     aborted = {j.name for j in jf.get_resubmit_list()}
     assert aborted, "the unit in flight should be failed (aborted), not lost"
     assert not finished & aborted
-    assert (
-        main(
-            [
-                "submit",
-                "-r",
-                "--include-unstarted",
-                "--yes",
-                "-y",
-                "2017",
-                "-p",
-                "2",
-                "--epochs",
-                "1",
-                "jobs",
-            ]
-        )
-        == 0
-    )
+    assert _submit("-r", "--include-unstarted", "jobs") == 0
     jf = JobFolder("jobs")
     jf.check()
     assert len(jf.result_jobs) == len(jf)
