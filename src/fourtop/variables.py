@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from fourtop.errors import VariableError
+from fourtop.errors import VariableError, did_you_mean
 
-__all__ = ["VariableInfo", "default_variable_info", "default_variables", "read_varlist"]
+__all__ = [
+    "VariableInfo",
+    "check_known",
+    "default_variable_info",
+    "default_variables",
+    "read_varlist",
+]
 
 
 @dataclass(frozen=True)
@@ -68,3 +75,24 @@ def read_varlist(spec: str | Path) -> list[str]:
             raise VariableError(f"{path}: variable {name!r} is listed twice")
         seen.add(name)
     return names
+
+
+def check_known(
+    names: Sequence[str], known: Sequence[str], source: object, first: int | None = None
+) -> None:
+    """Raise for the first of ``names`` missing from ``known`` (the configuration's variables).
+
+    ``first`` numbers the names from that position in the message (a slice of a ranking).
+
+    Raises:
+        VariableError: ``<source>: variable [<position>] '<name>' is not in the dataset
+            configuration (did you mean: ...?)``.
+    """
+    pool = set(known)
+    for offset, name in enumerate(names):
+        if name not in pool:
+            where = "" if first is None else f"{first + offset} "
+            raise VariableError(
+                f"{source}: variable {where}{name!r} is not in the dataset configuration"
+                + did_you_mean(name, known)
+            )

@@ -188,10 +188,9 @@ def _death_reason(exitcode: int | None) -> str:
     return f"worker process exited with code {exitcode}"
 
 
-def _has_result(out: Path) -> bool:
-    from fourtop.condorlog import read_roc_integral
-
-    return out.is_file() and read_roc_integral(out) is not None
+def _result(out: Path) -> float | None:
+    """The job's ROC integral if its ``.out`` holds one."""
+    return condorlog.read_roc_integral(out) if out.is_file() else None
 
 
 def _mark_failed(
@@ -201,10 +200,9 @@ def _mark_failed(
     results: dict[str, Any] = {}
     for name in unit.names:
         out = job_dir / f"{name}.out"
-        if _has_result(out):
-            from fourtop.condorlog import read_roc_integral
-
-            results[name] = float(read_roc_integral(out))  # type: ignore[arg-type]
+        roc = _result(out)
+        if roc is not None:
+            results[name] = roc
             continue
         with open(job_dir / f"{name}.err", "a") as err:
             err.write(f"fourtop: {reason}\n")
@@ -220,7 +218,7 @@ def _mark_aborted(job_dir: Path, unit: WorkUnit, cluster: int, proc_of: dict[str
     """Ctrl-C: jobs in flight without a result are aborted (finished without a result)."""
     for name in unit.names:
         out = job_dir / f"{name}.out"
-        if not _has_result(out):
+        if _result(out) is None:
             out.write_text("fourtop: job aborted: interrupted by the user (Ctrl-C)\n")
             condorlog.log_aborted(
                 job_dir / f"{name}.log",

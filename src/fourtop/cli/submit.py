@@ -210,7 +210,7 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
     from fourtop.data.config import load_config
     from fourtop.jobtracker import Job, job_name
     from fourtop.seeds import draw_seeds
-    from fourtop.variables import read_varlist
+    from fourtop.variables import check_known, read_varlist
 
     if args.seeds < 1:
         raise ParameterError(f"-n must be at least 1, got {args.seeds}")
@@ -220,7 +220,7 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
         raise JobFolderError("submit mode takes at most one job folder")
     varlist = read_varlist(args.varlist)
     config = load_config(args.config)
-    _check_known(varlist, config.variable_names(), args.varlist)
+    check_known(varlist, config.variable_names(), args.varlist)
     target = args.folders[0] if args.folders else None
     saved = _load_settings(Path(target)) if target and Path(target).is_dir() else {}
     settings = _settings(args, varlist, saved)  # adding seeds to a folder: its settings
@@ -248,18 +248,6 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
         f"{folder.path}: {len(seeds)} seed(s), {len(jobs)} job(s) over {len(varlist)} variables"
     )
     return _run_backend(args, backend, folder, jobs, settings)
-
-
-def _check_known(varlist: list[str], known: list[str], source: str) -> None:
-    from fourtop.errors import VariableError, did_you_mean
-
-    known_set = set(known)
-    for name in varlist:
-        if name not in known_set:
-            raise VariableError(
-                f"{source}: variable {name!r} is not in the dataset configuration"
-                f"{did_you_mean(name, known)}"
-            )
 
 
 def _correlated(config: Any, year: str, varlist: list[str], threshold: float) -> list[list[str]]:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fourtop.errors import ParameterError, ResultsError, VariableError, did_you_mean
-from fourtop.variables import read_varlist
+from fourtop.errors import ParameterError, ResultsError, did_you_mean
+from fourtop.variables import check_known, read_varlist
 
 __all__ = [
     "SORT_COLUMNS",
@@ -152,11 +152,5 @@ def select_variables(
         )
     first, last = parse_count(count, len(names), source)
     if known is not None:  # only the kept variables must be in the data
-        pool = set(known)
-        for position, name in enumerate(names[first - 1 : last], first):
-            if name not in pool:
-                raise VariableError(
-                    f"{source}: variable {position} {name!r} is not in the dataset configuration"
-                    + did_you_mean(name, known)
-                )
+        check_known(names[first - 1 : last], known, source, first=first)
     return Selection(names[first - 1 : last], source, how, (first, last))
