@@ -26,3 +26,24 @@ try:  # keep trainings reproducible and polite on 2 cores
     torch.set_num_threads(1)
 except ImportError:  # pragma: no cover
     pass
+
+
+@pytest.fixture(scope="session")
+def tiny_samples(tmp_path_factory):
+    """Synthetic 2017 samples, generated once per test session (4000 events per file)."""
+    from fourtop.data.generate import generate_samples
+
+    out = tmp_path_factory.mktemp("tiny-samples")
+    generate_samples(out, 4000, seed=3, keys=("2017",))
+    return out
+
+
+@pytest.fixture
+def sample_workdir(tiny_samples, tmp_path, monkeypatch):
+    """A working directory over the tiny samples, with ``vars.txt`` (four variables)."""
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vars.txt").write_text(
+        "AK4HTpMETpLepPt\nNJets_JetSubCalc\nminMleppBjet\ncentrality\n"
+    )
+    return tmp_path

@@ -51,6 +51,10 @@ class ResultsError(FourtopError):
     """A variable-importance results file is missing or malformed."""
 
 
+class OutputError(FourtopError):
+    """An output file or folder cannot be written (no space left, permission, read-only)."""
+
+
 class ParameterError(FourtopError):
     """Hyperparameter settings are malformed (unknown key, wrong type, empty range)."""
 

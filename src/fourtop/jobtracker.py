@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from fourtop import condorlog
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 LOG = True
 
 SPEC_SUFFIX = ".jtd"
+#: the variable list of a folder's jobs, written next to them (read by ``run-job -l``)
+VARLIST_FILE = "fourtop-varlist.txt"
+#: held while a process changes which jobs run or exist (submit, resubmit, compaction)
+LOCK_FILE = ".fourtop.lock"
 _NAME = re.compile(r"^Keras_(\d+)vars_Seed_(\d+)(?:_Subseed_(\d+))?$")
 _NAME_HELP = "expected Keras_<N>vars_Seed_<n>[_Subseed_<m>]"
 
@@ -240,6 +245,49 @@ class JobFolder:
     def spec_path(self) -> str:
         """Path of the spec file (inside the folder, or the compacted file itself)."""
         return str(self._spec)
+
+    @contextmanager
+    def lock(self, *, what: str = "fourtop", wait: float = 0.0) -> Iterator[None]:
+        """Hold the folder's lock while jobs are created, resubmitted, run or compacted.
+
+        One process at a time: a second one waits up to ``wait`` seconds, then raises.
+        The lock is an OS file lock, so it ends with its process (even killed by SIGKILL).
+
+        Raises:
+            JobFolderError: another process holds the lock (the message says which, if known).
+        """
+        from filelock import FileLock, Timeout
+
+        if self.compacted:
+            lock_path = self._spec.with_name(f".{self._spec.name}.lock")
+        else:
+            lock_path = Path(self.path, LOCK_FILE)
+        info = lock_path.with_name(lock_path.name + ".info")
+        lock = FileLock(str(lock_path))
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout:
+            try:
+                holder = info.read_text().strip()
+            except OSError:
+                holder = ""
+            raise JobFolderError(
+                f"{self.path}: another fourtop process is working on this folder"
+                + (f" ({holder})" if holder else "")
+                + "; wait for it to finish, then run this again"
+            ) from None
+        except OSError as exc:
+            raise JobFolderError(
+                f"{lock_path}: cannot take the folder's lock ({exc.strerror or exc})"
+            ) from None
+        try:
+            with suppress(OSError):
+                info.write_text(f"{what}, process {os.getpid()} on {os.uname().nodename}\n")
+            yield
+        finally:
+            with suppress(OSError):
+                info.unlink(missing_ok=True)
+            lock.release()
 
     def _load(self) -> None:
         data = read_spec(self._spec)

@@ -6,6 +6,7 @@ import argparse
 import glob
 import os
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -39,6 +40,32 @@ def add_config(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"dataset configuration file (default: ${CONFIG_ENV}, else the packaged default)",
     )
+
+
+#: random seeds are 32-bit unsigned integers everywhere (numpy, torch and Optuna all take them)
+RANDOM_SEED_MAX = 2**32 - 1
+
+
+def random_seed(text: str) -> int:
+    """argparse type of every ``--random-seed``: a whole number in [0, 2**32 - 1]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= RANDOM_SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0 to {RANDOM_SEED_MAX}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts that must be at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be at least 1")
+    return value
 
 
 def add_year(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -90,3 +117,69 @@ def default_folders(include_specs: bool = True) -> list[Path]:
 def use_terminal_progress() -> bool:
     """Progress bars only where a person is watching (stderr is a terminal, not CI)."""
     return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class PlainProgress:
+    """Progress as plain lines for logs, CI and pipes (where a bar would print nothing).
+
+    A line goes out at the first update, then whenever ``every`` seconds have passed or
+    another ``step`` of the total is done, and at the end: done, failed, rate, time left.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        label: str = "training",
+        *,
+        unit: str = "jobs",
+        every: float = 30.0,
+        step: float = 0.05,
+        clock: object = time.monotonic,
+    ) -> None:
+        self.total, self.label, self.unit = total, label, unit
+        self.every, self.step = every, step
+        self._clock = clock
+        self.start = clock()  # type: ignore[operator]
+        self.done = self.failed = 0
+        self._last_time: float | None = None
+        self._last_fraction = 0.0
+
+    def update(self, done: int = 0, failed: int = 0) -> None:
+        """Count ``done`` and ``failed`` more; print a line when one is due."""
+        self.done += done
+        self.failed += failed
+        now = self._clock()  # type: ignore[operator]
+        finished = self.done + self.failed
+        fraction = finished / self.total if self.total else 1.0
+        due = (
+            self._last_time is None
+            or now - self._last_time >= self.every
+            or fraction - self._last_fraction >= self.step
+            or finished >= self.total
+        )
+        if due:
+            self._last_time, self._last_fraction = now, fraction
+            console.print(self.line(now), markup=False, highlight=False, soft_wrap=True)
+
+    def line(self, now: float) -> str:
+        elapsed = max(now - self.start, 1e-9)
+        finished = self.done + self.failed
+        rate = finished / elapsed
+        text = (
+            f"{self.label}: {finished}/{self.total} {self.unit} "
+            f"({100.0 * finished / max(self.total, 1):.0f}%), {self.done} done, "
+            f"{self.failed} failed, {rate:.2f} {self.unit}/s, {_duration(elapsed)} elapsed"
+        )
+        left = self.total - finished
+        if left > 0 and rate > 0:
+            text += f", about {_duration(left / rate)} left"
+        return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
