@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fourtop.errors import FourtopError, JobFolderError
+from fourtop.fileio import atomic_write_text
 
 if TYPE_CHECKING:
     from fourtop.data.ntuples import SplitArrays
@@ -223,8 +223,8 @@ class _JobFiles:
     def finish(self, name: str, value: float | str, info: list[str]) -> None:
         ok = isinstance(value, float)
         lines = [*info, f"ROC-integral: {value!r}"] if ok else [*info, f"Failed: {value}"]
-        _write_atomic(self.job_dir / f"{name}.err", "" if ok else f"{value}\n")
-        _write_atomic(self.job_dir / f"{name}.out", "\n".join(lines) + "\n")
+        atomic_write_text(self.job_dir / f"{name}.err", "" if ok else f"{value}\n", what="job file")
+        atomic_write_text(self.job_dir / f"{name}.out", "\n".join(lines) + "\n", what="job file")
         if self.log_events:
             from fourtop import condorlog
 
@@ -245,17 +245,3 @@ def _event_ids(log_path: Path) -> tuple[int, int]:
     if events:
         return events[-1].cluster, events[-1].proc
     return os.getpid(), 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``: all or nothing."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
