@@ -76,7 +76,7 @@ def test_utc_iso_timestamps_parsed() -> None:
     ("name", "state", "words"),
     [
         ("empty.log", "empty", "empty"),
-        ("garbage.log", "unreadable", "line 1 is not an HTCondor event"),
+        ("garbage.log", "garbled", "line 1 is not an HTCondor event"),
     ],
 )
 def test_bad_logs_give_reasons(name: str, state: str, words: str) -> None:

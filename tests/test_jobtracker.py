@@ -267,6 +267,7 @@ def test_mixed_folder_stats(tmp_path: Path) -> None:
         "finished_jobs": 3,
         "failed_jobs": 1,
         "unstarted_jobs": 3,
+        "unreadable_jobs": 0,
         "seeds": 2,
         "variable_counts": {"a": 1, "b": 1, "c": 2, "d": 1},
     }
@@ -380,7 +381,7 @@ def test_compaction_refused_while_unfinished(tmp_path: Path) -> None:
         "refused",
     ):
         folder.compact_folder()
-    assert _snapshot(path) == snapshot and len(snapshot) == 22
+    assert _snapshot(path) == snapshot and len(snapshot) == 23  # 21 job files, spec, lock
     assert not path.with_name(path.name + ".jtd").exists()
 
 

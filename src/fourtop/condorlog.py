@@ -8,6 +8,12 @@ HTCondor-format events so that local runs look like Condor jobs.
 Reading never raises on bad content: empty, truncated or garbage files give a
 state with a reason. Both timestamp formats HTCondor has written are read:
 ``2024-05-02 10:11:12`` (the default today) and the older ``05/02 10:11:12``.
+Files are read line by line, so a 100 MB event log costs a few kB of memory.
+
+A ROC integral is a probability: an ``.out`` whose last ``ROC-integral:`` value is not
+a number in [0, 1] has no result (the job failed, with the value in the reason). A
+``.out`` or ``.log`` that exists but cannot be read (permissions) makes the job
+``unreadable``: neither finished nor failed, so it is never resubmitted or deleted.
 
 Example:
     >>> from fourtop.condorlog import parse_events
@@ -22,9 +28,12 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from typing import BinaryIO
+
+from fourtop.fileio import describe_os_error
 
 __all__ = [
     "JOB_STATES",
@@ -45,8 +54,9 @@ __all__ = [
     "write_event",
 ]
 
-#: Every value ``Job.state`` can take.
-JOB_STATES = ("unstarted", "queued", "running", "held", "finished", "failed")
+#: Every value ``Job.state`` can take. ``unreadable``: a ``.out`` or ``.log`` exists but
+#: cannot be read (permissions); not finished, not failed, not unstarted.
+JOB_STATES = ("unstarted", "queued", "running", "held", "finished", "failed", "unreadable")
 
 SUBMITTED, EXECUTING, EVICTED, TERMINATED, IMAGE_SIZE, ABORTED, HELD, RELEASED = (
     0,
@@ -67,7 +77,11 @@ _HEADER = re.compile(
 )
 _RETURN = re.compile(r"Normal termination \(return value (-?\d+)\)")
 _SIGNAL = re.compile(r"Abnormal termination \(signal (\d+)\)")
-_ROC = re.compile(rb"^[ \t]*ROC-integral:[ \t]*(\S*)", re.MULTILINE)
+_ROC = re.compile(rb"^[ \t]*ROC-integral:[ \t]*(\S*)")
+#: longest line kept whole, and most body lines kept per event (real events have a few
+#: dozen; a garbage file cannot make a reader hold more than this)
+_MAX_LINE = 1 << 16
+_MAX_BODY = 1000
 
 
 @dataclass(frozen=True)
@@ -95,9 +109,10 @@ class LogEvent:
 class LogStatus:
     """What a job event log says about the job's last submission.
 
-    ``state`` is ``"missing"`` (no file), ``"empty"``, ``"unreadable"`` (no
-    complete event), ``"queued"``, ``"running"``, ``"held"``, ``"terminated"``
-    or ``"aborted"``; ``reason`` explains held, aborted, terminated and bad logs.
+    ``state`` is ``"missing"`` (no file), ``"empty"``, ``"unreadable"`` (the file
+    exists but cannot be read, e.g. permission denied), ``"garbled"`` (no complete
+    event), ``"queued"``, ``"running"``, ``"held"``, ``"terminated"`` or
+    ``"aborted"``; ``reason`` explains held, aborted, terminated and bad logs.
     """
 
     state: str
@@ -116,6 +131,58 @@ class JobStatus:
     has_outfile: bool
 
 
+class _Scanner:
+    """Complete events of a stream of lines, one at a time (nothing else is kept).
+
+    After the stream is consumed, ``problem`` describes the first garbage line or a
+    truncated last event (or is None) and ``content`` says whether any line was not blank.
+    """
+
+    def __init__(self) -> None:
+        self.problem: str | None = None
+        self.content = False
+
+    def events(self, lines: Iterable[str]) -> Iterator[LogEvent]:
+        current: re.Match[str] | None = None
+        body: list[str] = []
+        for lineno, line in enumerate(lines, 1):
+            if current is None:
+                if not line.strip():
+                    continue
+                self.content = True
+                match = _HEADER.match(line)
+                if match is None:
+                    if self.problem is None:
+                        self.problem = f"line {lineno} is not an HTCondor event: {line[:60]!r}"
+                    continue
+                current, body = match, []
+            elif line.rstrip() == "...":
+                yield LogEvent(
+                    code=int(current["code"]),
+                    cluster=int(current["cluster"]),
+                    proc=int(current["proc"]),
+                    timestamp=current["when"],
+                    text=(current["text"] or "").strip(),
+                    body=tuple(b.strip() for b in body if b.strip()),
+                )
+                current = None
+            elif len(body) < _MAX_BODY:
+                body.append(line)
+        if current is not None and self.problem is None:
+            self.problem = f"truncated: the last event ({current['code']}) has no '...' terminator"
+
+
+def _file_lines(fh: BinaryIO) -> Iterator[str]:
+    """The lines of a binary file as text (undecodable bytes replaced), one at a time."""
+    while raw := fh.readline(_MAX_LINE):
+        yield from raw.decode("utf-8", errors="replace").splitlines()
+
+
+def _why(exc: OSError) -> str:
+    """``permission denied``, ``is a directory``, ...: the OS error in words, no path."""
+    return describe_os_error(exc, "")
+
+
 def parse_events(text: str) -> tuple[list[LogEvent], str | None]:
     """Split event log text into complete events.
 
@@ -124,41 +191,14 @@ def parse_events(text: str) -> tuple[list[LogEvent], str | None]:
         a final event without its ``...`` terminator is left out and reported as
         truncated; lines that belong to no event are reported as garbage.
     """
-    events: list[LogEvent] = []
-    problem: str | None = None
-    current: re.Match[str] | None = None
-    body: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if current is None:
-            if not line.strip():
-                continue
-            match = _HEADER.match(line)
-            if match is None:
-                if problem is None:
-                    problem = f"line {lineno} is not an HTCondor event: {line[:60]!r}"
-                continue
-            current, body = match, []
-        elif line.rstrip() == "...":
-            events.append(
-                LogEvent(
-                    code=int(current["code"]),
-                    cluster=int(current["cluster"]),
-                    proc=int(current["proc"]),
-                    timestamp=current["when"],
-                    text=(current["text"] or "").strip(),
-                    body=tuple(b.strip() for b in body if b.strip()),
-                )
-            )
-            current = None
-        else:
-            body.append(line)
-    if current is not None and problem is None:
-        problem = f"truncated: the last event ({current['code']}) has no '...' terminator"
-    return events, problem
+    scanner = _Scanner()
+    events = list(scanner.events(text.splitlines()))
+    return events, scanner.problem
 
 
-def _status_from_events(events: list[LogEvent]) -> LogStatus:
-    state, reason, status = "queued", None, LogStatus("queued")
+def _status_from_events(events: Iterable[LogEvent]) -> LogStatus | None:
+    """The state after the last submission's events; None if there was no event at all."""
+    state, reason, status = "queued", None, None
     for ev in events:
         if ev.code == SUBMITTED:  # a resubmission appends to the same log: start over
             state, reason = "queued", None
@@ -184,81 +224,113 @@ def _status_from_events(events: list[LogEvent]) -> LogStatus:
                 status = LogStatus(state, "terminated (no exit status in the log)")
             continue
         else:  # 006 image size, 040 transfers, 028 job ad, ...: no change of state
+            if status is None:
+                status = LogStatus(state, reason)
             continue
         status = LogStatus(state, reason)
     return status
 
 
 def read_log(path: str | os.PathLike[str]) -> LogStatus:
-    """Read a job event log; never raises (a bad file gives a state with a reason)."""
+    """Read a job event log line by line; never raises (a bad file gives a state with a reason).
+
+    Only the state is kept while reading, so memory does not grow with the log's size.
+    """
+    scanner = _Scanner()
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            status = _status_from_events(scanner.events(_file_lines(fh)))
     except FileNotFoundError:
         return LogStatus("missing", "no job event log")
     except OSError as exc:
-        return LogStatus("unreadable", f"cannot read the job event log ({exc.strerror})")
-    if not raw.strip():
+        return LogStatus("unreadable", f"cannot read {os.fspath(path)} ({_why(exc)})")
+    if not scanner.content:
         return LogStatus("empty", "the job event log is empty")
-    events, problem = parse_events(raw.decode("utf-8", errors="replace"))
-    if not events:
-        return LogStatus("unreadable", f"job event log has no complete event ({problem})")
-    return _status_from_events(events)
+    if status is None:
+        return LogStatus("garbled", f"job event log has no complete event ({scanner.problem})")
+    return status
+
+
+@dataclass(frozen=True)
+class _Out:
+    exists: bool
+    roc: float | None
+    problem: str | None
+    unreadable: bool = False
+
+
+def _read_out(path: str | os.PathLike[str]) -> _Out:
+    last: bytes | None = None
+    try:
+        with open(path, "rb") as fh:
+            while raw := fh.readline(_MAX_LINE):
+                if b"ROC-integral" in raw and (match := _ROC.match(raw)):
+                    last = match[1]
+    except FileNotFoundError:
+        return _Out(False, None, None)
+    except OSError as exc:
+        return _Out(True, None, f"cannot read {os.fspath(path)} ({_why(exc)})", unreadable=True)
+    if last is None:
+        return _Out(True, None, "no ROC-integral line in the .out file")
+    value = last.decode("utf-8", errors="replace")
+    try:
+        roc = float(value)
+    except ValueError:
+        return _Out(True, None, f"malformed ROC-integral value {value!r} in the .out file")
+    if not math.isfinite(roc):
+        return _Out(True, None, f"ROC-integral value {value!r} is not a finite number")
+    if not 0.0 <= roc <= 1.0:
+        return _Out(True, None, f"ROC-integral value {value} is outside [0, 1]")
+    return _Out(True, roc, None)
 
 
 def read_out(path: str | os.PathLike[str]) -> tuple[bool, float | None, str | None]:
     """Read a job's ``.out``: ``(exists, roc_integral or None, problem or None)``.
 
     The last ``ROC-integral:`` line counts; a value that is not a finite number
-    is a problem, not a result.
+    in [0, 1] is a problem, not a result. A file that exists but cannot be read
+    gives ``(True, None, "cannot read <file> (permission denied)")``.
     """
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        return False, None, None
-    except OSError as exc:
-        return True, None, f"cannot read the .out file ({exc.strerror})"
-    matches = _ROC.findall(raw)
-    if not matches:
-        return True, None, "no ROC-integral line in the .out file"
-    value = matches[-1].decode("utf-8", errors="replace")
-    try:
-        roc = float(value)
-    except ValueError:
-        return True, None, f"malformed ROC-integral value {value!r} in the .out file"
-    if not math.isfinite(roc):
-        return True, None, f"ROC-integral value {value!r} is not a finite number"
-    return True, roc, None
+    out = _read_out(path)
+    return out.exists, out.roc, out.problem
 
 
 def read_roc_integral(path: str | os.PathLike[str]) -> float | None:
     """The result of a job's ``.out`` (last ``ROC-integral:`` line), or None."""
-    return read_out(path)[1]
+    return _read_out(path).roc
 
 
 def job_status(log_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> JobStatus:
     """Combine a job's ``.log`` and ``.out`` into one state.
 
-    Rules: a ROC-integral line means ``finished``; a log ending in terminated
-    (005) or aborted (009) without a result means ``failed``; held (012 not
-    followed by a release) is ``held`` with the hold reason; otherwise the log
-    gives ``queued`` or ``running``. A job with neither file is ``unstarted``.
-    A ``.out`` without a result next to a missing or unreadable log is
-    ``failed`` (nothing will ever complete it), with both problems as reason.
+    Rules: a ROC-integral line with a value in [0, 1] means ``finished``; a
+    ``.out`` or ``.log`` that exists but cannot be read means ``unreadable`` (with
+    ``cannot read <file> (permission denied)`` as reason: the result may be there,
+    so the job is neither failed nor unstarted); a log ending in terminated (005)
+    or aborted (009) without a result means ``failed``; held (012 not followed by a
+    release) is ``held`` with the hold reason; otherwise the log gives ``queued``
+    or ``running``. A job with neither file is ``unstarted``. A ``.out`` without a
+    result next to a missing or garbled log is ``failed`` (nothing will ever
+    complete it), with both problems as reason.
     """
-    has_out, roc, out_problem = read_out(out_path)
-    if roc is not None:
-        return JobStatus("finished", roc, None, True)
+    out = _read_out(out_path)
+    if out.roc is not None:
+        return JobStatus("finished", out.roc, None, True)
+    if out.unreadable:
+        return JobStatus("unreadable", None, out.problem, True)
     log = read_log(log_path)
+    if log.state == "unreadable":
+        return JobStatus("unreadable", None, log.reason, out.exists)
     if log.state in ("terminated", "aborted"):
         reason = log.reason or log.state
         if log.state == "terminated":
-            reason += "; " + (out_problem or "no .out file")
-        return JobStatus("failed", None, reason, has_out)
+            reason += "; " + (out.problem or "no .out file")
+        return JobStatus("failed", None, reason, out.exists)
     if log.state in ("queued", "running", "held"):
-        return JobStatus(log.state, None, log.reason, has_out)
-    if has_out:
-        return JobStatus("failed", None, f"{out_problem}; {log.reason}", True)
-    if log.state == "unreadable":
+        return JobStatus(log.state, None, log.reason, out.exists)
+    if out.exists:
+        return JobStatus("failed", None, f"{out.problem}; {log.reason}", True)
+    if log.state == "garbled":
         return JobStatus("failed", None, f"{log.reason}; no .out file", False)
     return JobStatus("unstarted", None, None if log.state == "missing" else log.reason, False)
 

@@ -10,15 +10,58 @@ from __future__ import annotations
 import json
 import os
 import random as _random
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from fourtop.errors import SpecError, VariableError, did_you_mean
+from fourtop.errors import FourtopError, OutputError, SpecError, VariableError, did_you_mean
+from fourtop.fileio import atomic_write_text, describe_os_error
 
-__all__ = ["Seed"]
+__all__ = ["Seed", "check_path", "check_variables"]
 
 _SEED_FORMAT = "fourtop-seed"
+_SEED_VERSION = 1
+
+
+def _what(value: object) -> str:
+    """How a wrong argument is named in a message: ``None``, ``the string 'abc'``, ``int``."""
+    if value is None:
+        return "None"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return type(value).__name__
+
+
+def check_variables(variables: object, where: str) -> tuple[str, ...]:
+    """``variables`` as a tuple of names, or a VariableError saying what was passed instead.
+
+    A bare string is refused (``tuple("abc")`` would be three one-letter variables).
+    """
+    if isinstance(variables, (str, bytes)) or not isinstance(variables, Iterable):
+        raise VariableError(f"{where}: variables must be a list of names, not {_what(variables)}")
+    names = tuple(variables)
+    bad = next((v for v in names if not isinstance(v, str)), None)
+    if bad is not None or "" in names:
+        raise VariableError(
+            f"{where}: variable names must be non-empty strings, not {bad if bad else ''!r}"
+        )
+    return names
+
+
+def check_path(path: object, what: str, error: type[FourtopError]) -> Path:
+    """``path`` as a Path, or ``error`` saying that ``what`` must be a path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise error(f"{what} must be a path (str or os.PathLike), not {_what(path)}")
+    try:
+        result = Path(path)
+    except TypeError:  # an os.PathLike giving bytes
+        raise error(f"{what} must be a path (str or os.PathLike), not {_what(path)}") from None
+    text = os.fspath(path)
+    if not text:
+        raise error(f"{what} is an empty path")
+    if "\0" in str(text):
+        raise error(f"{what} {str(text)!r} contains a NUL character")
+    return result
 
 
 @lru_cache(maxsize=64)
@@ -85,7 +128,9 @@ class Seed:
     __slots__ = ("_bits", "_index", "_variables")
 
     def __init__(self, variables: Sequence[str], number: int = 0) -> None:
-        names = tuple(variables)
+        names = check_variables(variables, "Seed")
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise VariableError(f"seed number must be a whole number, not {_what(number)}")
         index = _index(names)
         if not 0 <= number < (1 << len(names)):
             raise VariableError(
@@ -131,19 +176,25 @@ class Seed:
     def _mask(self, var: str) -> int:
         return 1 << (len(self._variables) - 1 - self._index[var])
 
+    @staticmethod
+    def _name(var: object, method: str) -> str:
+        if not isinstance(var, str):
+            raise VariableError(f"Seed.{method}: a variable name is a string, not {_what(var)}")
+        return var
+
     def include(self, var: str) -> None:
         """Include ``var`` if it is one of the seed's variables (otherwise do nothing)."""
-        if var in self._index:
+        if self._name(var, "include") in self._index:
             self._bits |= self._mask(var)
 
     def exclude(self, var: str) -> None:
         """Exclude ``var`` if it is one of the seed's variables (otherwise do nothing)."""
-        if var in self._index:
+        if self._name(var, "exclude") in self._index:
             self._bits &= ~self._mask(var)
 
     def includes(self, var: str) -> bool:
         """True if ``var`` is one of the seed's variables and is included."""
-        return var in self._index and bool(self._bits & self._mask(var))
+        return self._name(var, "includes") in self._index and bool(self._bits & self._mask(var))
 
     def subseeds(self) -> list[Seed]:
         """One seed per included variable with that variable switched off, in list order."""
@@ -159,14 +210,20 @@ class Seed:
         return Seed._make(self._variables, self._bits)
 
     def save_to(self, path: str | os.PathLike[str]) -> None:
-        """Save the seed to ``path`` as JSON (the original pickled it)."""
+        """Save the seed to ``path`` as JSON (the original pickled it), all at once.
+
+        Raises:
+            OutputError: ``path`` is not a path, or the file cannot be written (missing
+                folder, no space left on device, permission); an existing file is kept.
+        """
+        target = check_path(path, "Seed.save_to: path", OutputError)
         doc = {
             "format": _SEED_FORMAT,
-            "version": 1,
+            "version": _SEED_VERSION,
             "variables": list(self._variables),
             "binary": self.binary,
         }
-        Path(path).write_text(json.dumps(doc, indent=1) + "\n")
+        atomic_write_text(target, json.dumps(doc, indent=1) + "\n", what="seed file")
 
     # ------------------------------------------------------------------ constructors
     @staticmethod
@@ -174,10 +231,12 @@ class Seed:
         """Build a seed from a bit string, leftmost character = first variable.
 
         Raises:
-            VariableError: the string is not made of 0/1 or its length differs
-                from the number of variables.
+            VariableError: the bit string is not a string of 0/1, its length differs
+                from the number of variables, or ``variables`` is not a list of names.
         """
-        names = list(variables)
+        if not isinstance(bitstring, str):
+            raise VariableError(f"bit string must be a string of 0 and 1, not {_what(bitstring)}")
+        names = list(check_variables(variables, "Seed.from_binary"))
         if len(bitstring) != len(names):
             raise VariableError(f"bit string of length {len(bitstring)} for {len(names)} variables")
         bad = next((i for i, c in enumerate(bitstring, 1) if c not in "01"), None)
@@ -195,9 +254,11 @@ class Seed:
     @staticmethod
     def random(variables: Sequence[str], rng: _random.Random | None = None) -> Seed:
         """A seed with each variable included with probability 1/2 (never none at all)."""
-        names = tuple(variables)
+        names = check_variables(variables, "Seed.random")
         if not names:
             raise VariableError("cannot draw a seed from an empty variable list")
+        if rng is not None and not callable(getattr(rng, "getrandbits", None)):
+            raise VariableError(f"Seed.random: rng must be a random.Random, not {_what(rng)}")
         rng = rng or _random.Random()
         bits = 0
         while bits == 0:
@@ -209,23 +270,39 @@ class Seed:
         """Load a seed written by :meth:`save_to`.
 
         Raises:
-            SpecError: the file is missing or is not a seed file.
+            SpecError: ``path`` is not a path, the file is missing or unreadable, is a
+                pickle of the original tool (not loaded for safety), is not a fourtop
+                seed file, or has a newer format version.
         """
-        path = Path(path)
+        from fourtop.spec import looks_like_pickle
+
+        path = check_path(path, "Seed.load_from: path", SpecError)
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            raise SpecError(f"{path}: cannot read seed file ({exc.strerror})") from None
-        if raw[:1] == b"\x80":
+            raise SpecError(
+                f"{path}: cannot read seed file ({describe_os_error(exc, '')})"
+            ) from None
+        if looks_like_pickle(raw[:4096]):
             raise SpecError(f"{path}: pickled seed of the original tool; not loaded for safety")
         try:
             doc = json.loads(raw)
-            if doc.get("format") != _SEED_FORMAT:
-                raise ValueError
-            return Seed.from_binary(doc["binary"], doc["variables"])
-        except (ValueError, TypeError, KeyError, AttributeError, VariableError) as exc:
-            detail = f": {exc}" if isinstance(exc, VariableError) else ""
-            raise SpecError(f"{path}: not a fourtop seed file{detail}") from None
+        except ValueError:
+            raise SpecError(f"{path}: not a fourtop seed file (not JSON)") from None
+        if not isinstance(doc, dict) or doc.get("format") != _SEED_FORMAT:
+            raise SpecError(f'{path}: not a fourtop seed file (no "format": "{_SEED_FORMAT}")')
+        version = doc.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > _SEED_VERSION:
+            raise SpecError(
+                f"{path}: seed file format version {version} is newer than this fourtop "
+                f"reads (up to {_SEED_VERSION}); upgrade fourtop"
+            )
+        if version != _SEED_VERSION:
+            raise SpecError(f"{path}: not a fourtop seed file (format version {version!r})")
+        try:
+            return Seed.from_binary(doc.get("binary"), doc.get("variables"))  # type: ignore[arg-type]
+        except VariableError as exc:
+            raise SpecError(f"{path}: not a fourtop seed file: {exc}") from None
 
     # ------------------------------------------------------------------ dunder
     def __eq__(self, other: object) -> bool:
