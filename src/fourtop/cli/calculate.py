@@ -20,13 +20,31 @@ from fourtop.cli._common import (
     console,
     default_folders,
     out,
+    positive_int,
     use_terminal_progress,
 )
-from fourtop.errors import JobFolderError, ResultsError, did_you_mean
+from fourtop.errors import JobFolderError, OutputError, ResultsError, did_you_mean
 
 HELP = "compute variable importance from finished jobs and write the result files"
 
 log = logging.getLogger(__name__)
+
+#: most --bootstrap replicates (fourtop.importance.stats.MAX_BOOTSTRAP, without importing numpy)
+MAX_BOOTSTRAP = 100_000
+
+
+def bootstrap_count(text: str) -> int:
+    """argparse type of ``--bootstrap``: a whole number from 0 to :data:`MAX_BOOTSTRAP`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_BOOTSTRAP:
+        raise argparse.ArgumentTypeError(
+            f"{value}: the number of replicates must be 0 to {MAX_BOOTSTRAP} "
+            "(1000 gives the intervals to about 1 %)"
+        )
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,14 +68,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bootstrap",
-        type=int,
+        type=bootstrap_count,
         default=1000,
         metavar="N",
-        help="bootstrap replicates over seeds for the intervals (default 1000; 0 to skip)",
+        help=f"bootstrap replicates over seeds for the intervals (default 1000; 0 to skip; "
+        f"at most {MAX_BOOTSTRAP})",
     )
     parser.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
     parser.add_argument(
-        "--top", type=int, default=20, metavar="K", help="rows of the ranking shown (default 20)"
+        "--top",
+        type=positive_int,
+        default=20,
+        metavar="K",
+        help="rows of the ranking shown (default 20)",
     )
     add_yes(parser)
     add_config(parser)
@@ -82,6 +105,7 @@ def _weight_and_cut(config: str | None) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from fourtop import naming
     from fourtop.importance import SORT_KEYS, calculate, collect_results, open_folders
+    from fourtop.importance.staging import check_output_folder
     from fourtop.variables import default_variables
 
     if args.sort_order not in SORT_KEYS:
@@ -89,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
             f"unknown sort order {args.sort_order!r} for -o: choose one of "
             f"{', '.join(SORT_KEYS)}" + did_you_mean(args.sort_order, SORT_KEYS)
         )
-    if args.bootstrap < 0 or args.top < 1:
-        raise ResultsError("--bootstrap must be >= 0 and --top >= 1")
+    if args.output_folder is not None and not args.output_folder.strip():
+        raise OutputError("-f: the output folder name is empty")
     paths = [Path(p) for p in args.folders] or default_folders()
     if not paths:
         raise JobFolderError(
@@ -99,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     for p in paths:
         if not p.exists():
             raise JobFolderError(f"{p}: no such job folder or .jtd file")
+    # before any folder is read (an import writes a spec): can the results be written?
+    output = check_output_folder(args.output_folder or naming.default_dataset_folder_name())
     weight, cut = _weight_and_cut(args.config)
     nvars = len(default_variables())
 
@@ -111,7 +137,6 @@ def run(args: argparse.Namespace) -> int:
     with _status("reading job folders"):
         folders = open_folders(paths, import_prompt=ask)
         results = collect_results(folders)
-    output = Path(args.output_folder or naming.default_dataset_folder_name()).resolve()
     with _status("computing importance"):
         result = calculate(
             results,
@@ -198,6 +223,7 @@ def _report(result, args: argparse.Namespace) -> None:
             ("duplicates", "duplicated jobs counted once"),
             ("no_result", "jobs without a result"),
             ("orphan_subseeds", "subseed results whose seed has none"),
+            ("bad_roc", "of them with a ROC integral outside [0, 1] (counted as failed)"),
         )
         if counts.get(k)
     ]

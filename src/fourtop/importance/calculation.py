@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from fourtop.errors import ResultsError
+from fourtop.errors import OutputError
 from fourtop.importance.results import (
     order_filename,
     results_filename,
@@ -17,6 +17,7 @@ from fourtop.importance.results import (
     write_results,
 )
 from fourtop.importance.rootfile import roc_hists_filename, write_roc_hists
+from fourtop.importance.staging import clean_leftovers, staged_output
 from fourtop.importance.stats import (
     ImportanceTable,
     JobResult,
@@ -58,32 +59,24 @@ def calculate(
     Writes ``VariableImportanceResults_<N>vars.txt``, ``VariableImportanceOrder_<N>vars.txt``,
     ``ROC_hists_<N>vars.root``, ``VariableImportance_<N>vars.json`` and ``.csv`` and (with
     ``plots``) ``VariableImportanceRanking_<N>vars.png`` and ``ROC_differences_<N>vars.png``.
-    Nothing is written when the statistics cannot be computed.
+    Nothing is written when the statistics cannot be computed. The files are written into a
+    staging folder and moved into ``output_dir`` only when all of them are complete, so a
+    failure (full disk, unwritable folder) or an interrupt leaves ``output_dir`` as it was;
+    what killed runs left there is cleaned (:func:`fourtop.importance.staging.clean_leftovers`).
 
     Raises:
-        ResultsError: unknown sort key, no results, or an output path that is not a folder.
+        ResultsError: unknown sort key, no results, or too many bootstrap replicates.
+        OutputError: an output path that is not a folder, or a file that cannot be written
+            (the message says why, e.g. no space left on device).
     """
     table = compute_importance(results)
     rows = table.ordered(sort_key, increasing)  # validates the key before writing anything
     bootstrap(table, n_boot=n_boot, rng_seed=rng_seed)
-    out = Path(output_dir)
+    out = Path(output_dir).absolute()
     if out.exists() and not out.is_dir():
-        raise ResultsError(f"{out}: exists and is not a folder; choose another -f")
-    out.mkdir(parents=True, exist_ok=True)
+        raise OutputError(f"{out}: exists and is not a folder; choose another -f")
+    clean_leftovers(out)
     n = len(table.variables)
-    files = {
-        "results": write_results(
-            out / results_filename(n),
-            table,
-            rows,
-            weight=weight,
-            cut=cut,
-            folders=[str(f) for f in folders],
-            today=today,
-        ),
-        "order": write_order(out / order_filename(n), rows),
-        "roc_hists": write_roc_hists(out / roc_hists_filename(n), rows),
-    }
     meta = {
         "sort_key": sort_key,
         "increasing": increasing,
@@ -94,24 +87,39 @@ def calculate(
         "bootstrap_rng_seed": rng_seed,
         "date": (today or date.today()).isoformat(),
     }
-    files["json"], files["csv"] = write_extras(
-        out / f"VariableImportance_{n}vars.json",
-        out / f"VariableImportance_{n}vars.csv",
-        table,
-        rows,
-        meta=meta,
-    )
+    names = {
+        "results": results_filename(n),
+        "order": order_filename(n),
+        "roc_hists": roc_hists_filename(n),
+        "json": f"VariableImportance_{n}vars.json",
+        "csv": f"VariableImportance_{n}vars.csv",
+    }
     if plots:
-        from fourtop.importance.plots import plot_differences, plot_ranking
+        names["ranking_png"] = f"VariableImportanceRanking_{n}vars.png"
+        names["differences_png"] = f"ROC_differences_{n}vars.png"
+    # every file is written aside and moved in only when all are complete
+    with staged_output(out) as stage:
+        at = {kind: stage.path(name) for kind, name in names.items()}
+        write_results(
+            at["results"],
+            table,
+            rows,
+            weight=weight,
+            cut=cut,
+            folders=[str(f) for f in folders],
+            today=today,
+        )
+        write_order(at["order"], rows)
+        write_roc_hists(at["roc_hists"], rows)
+        write_extras(at["json"], at["csv"], table, rows, meta=meta)
+        if plots:
+            from fourtop.importance.plots import plot_differences, plot_ranking
 
-        by_importance = table.ordered("importance")
-        label = f"{table.counts['families']} seeds"
-        files["ranking_png"] = plot_ranking(
-            out / f"VariableImportanceRanking_{n}vars.png", by_importance, title=label
-        )
-        files["differences_png"] = plot_differences(
-            out / f"ROC_differences_{n}vars.png", by_importance, title=label
-        )
+            by_importance = table.ordered("importance")
+            label = f"{table.counts['families']} seeds"
+            plot_ranking(at["ranking_png"], by_importance, title=label)
+            plot_differences(at["differences_png"], by_importance, title=label)
+    files = {kind: out / name for kind, name in names.items()}
     for kind, path in files.items():
         log.info("wrote %s: %s", kind, path)
     return CalculationOutput(table, rows, files)

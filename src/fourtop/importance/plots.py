@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fourtop.fileio import atomic_output
 from fourtop.importance.rootfile import common_edges
 from fourtop.importance.stats import VariableStats
 
@@ -28,6 +29,15 @@ def _pyplot():
 
     plt.style.use(mplhep.style.CMS)
     return plt, mplhep
+
+
+def _save(fig, plt, path: Path) -> None:
+    """Save a PNG atomically (a unique temporary name, renamed into place); close it."""
+    try:
+        with atomic_output(path, what="plot") as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
 
 
 def _label(ax, mplhep, text: str) -> None:
@@ -73,8 +83,7 @@ def plot_ranking(
     ax.legend(loc="lower right", fontsize=12)
     _label(ax, mplhep, title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, plt, path)
     return path
 
 
@@ -96,6 +105,5 @@ def plot_differences(
     ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
     _label(ax, mplhep, title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, plt, path)
     return path

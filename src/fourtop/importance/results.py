@@ -23,6 +23,7 @@ differences or RMS 0; their Importance is written as 0.000).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from fourtop.errors import ResultsError, did_you_mean
+from fourtop.fileio import atomic_write_text
 from fourtop.importance.stats import SORT_KEYS, ImportanceTable, VariableStats
 
 __all__ = [
@@ -110,13 +112,13 @@ def write_results(
                 ]
             )
         )
-    _atomic_write(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n", what="results file")
     return path
 
 
 def write_order(path: Path, rows: Sequence[VariableStats]) -> Path:
     """Write ``VariableImportanceOrder_<N>vars.txt``: one variable name per line."""
-    _atomic_write(path, "".join(f"{r.name}\n" for r in rows))
+    atomic_write_text(path, "".join(f"{r.name}\n" for r in rows), what="order file")
     return path
 
 
@@ -163,7 +165,7 @@ def write_extras(
         "counts": table.counts,
         "variables": records,
     }
-    _atomic_write(json_path, json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n", what="JSON file")
     header = [
         "index",
         "variable",
@@ -185,28 +187,21 @@ def write_extras(
         "rank_ci95_low",
         "rank_ci95_high",
     ]
-    tmp = csv_path.with_name(csv_path.name + ".tmp")
-    with tmp.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for rec in records:
-            flat = []
-            for h in header:
-                base, _, end = h.rpartition("_")
-                if end in ("low", "high") and base in rec:
-                    pair = rec[base]
-                    flat.append("" if pair is None else pair[0 if end == "low" else 1])
-                else:
-                    flat.append("" if rec[h] is None else rec[h])
-            w.writerow(flat)
-    tmp.replace(csv_path)
+    buffer = io.StringIO(newline="")
+    w = csv.writer(buffer)
+    w.writerow(header)
+    for rec in records:
+        flat = []
+        for h in header:
+            base, _, end = h.rpartition("_")
+            if end in ("low", "high") and base in rec:
+                pair = rec[base]
+                flat.append("" if pair is None else pair[0 if end == "low" else 1])
+            else:
+                flat.append("" if rec[h] is None else rec[h])
+        w.writerow(flat)
+    atomic_write_text(csv_path, buffer.getvalue(), what="CSV file")
     return json_path, csv_path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 # --------------------------------------------------------------------------- reading back

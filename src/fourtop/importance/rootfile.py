@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fourtop.fileio import atomic_output
 from fourtop.importance.stats import VariableStats
 
 __all__ = ["BINS", "common_edges", "roc_hists_filename", "write_roc_hists"]
@@ -74,14 +75,16 @@ def _th1d(name: str, title: str, values: np.ndarray, edges: np.ndarray):
 
 
 def write_roc_hists(path: Path, rows: Sequence[VariableStats], bins: int = BINS) -> Path:
-    """Write one TH1D of ROC differences per row (in the order given) to ``path``."""
+    """Write one TH1D of ROC differences per row (in the order given) to ``path``.
+
+    Written under a temporary name unique to this process and renamed into place
+    (:func:`fourtop.fileio.atomic_output`), so concurrent writers never share a file.
+    """
     import uproot
 
     edges = common_edges(rows, bins)
-    tmp = path.with_name(path.name + ".tmp")
-    with uproot.recreate(tmp) as f:
+    with atomic_output(path, what="ROOT file") as tmp, uproot.recreate(tmp) as f:
         for r in rows:
             key = r.name.replace("/", "_")
             f[key] = _th1d(key, r.name, r.differences, edges)
-    tmp.replace(path)
     return path

@@ -36,6 +36,7 @@ import numpy as np
 from fourtop.errors import ResultsError, did_you_mean
 
 __all__ = [
+    "MAX_BOOTSTRAP",
     "RMS_ZERO",
     "SORT_KEYS",
     "Family",
@@ -54,6 +55,12 @@ SORT_KEYS: tuple[str, ...] = ("importance", "freq", "sum", "mean", "rms")
 
 #: an RMS at or below this is treated as zero (importance undefined)
 RMS_ZERO = 1e-12
+
+#: most bootstrap replicates (``--bootstrap``): 100 times the default, far past any need
+MAX_BOOTSTRAP = 100_000
+
+#: family draws per bootstrap chunk (bounds the memory of the resampling: 8 MB per array)
+CHUNK_ELEMENTS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -110,10 +117,11 @@ def build_families(results: Iterable[JobResult]) -> tuple[list[Family], dict[str
     Returns:
         The families (in the order their seeds were first seen) and counts of what was
         skipped: ``duplicates``, ``no_result``, ``orphan_subseeds`` (subseed with a result
-        whose seed has none).
+        whose seed has none), ``bad_roc`` (a ROC integral outside [0, 1] or not finite: a
+        crashed or hand-edited job, counted as without a result).
     """
     chosen: dict[tuple, JobResult] = {}
-    counts = {"duplicates": 0, "no_result": 0, "orphan_subseeds": 0}
+    counts = {"duplicates": 0, "no_result": 0, "orphan_subseeds": 0, "bad_roc": 0}
     for job in results:
         if len(job.seed_bits) != len(job.variables) or (
             job.subseed_bits is not None and len(job.subseed_bits) != len(job.variables)
@@ -122,8 +130,14 @@ def build_families(results: Iterable[JobResult]) -> tuple[list[Family], dict[str
                 f"{job.source}: job {job.name}: seed bits do not match its "
                 f"{len(job.variables)} variables"
             )
-        if job.roc is not None and not math.isfinite(job.roc):
-            log.warning("%s: job %s has a non-finite ROC integral; ignored", job.source, job.name)
+        if job.roc is not None and not (math.isfinite(job.roc) and 0.0 <= job.roc <= 1.0):
+            log.warning(
+                "%s: job %s has ROC integral %s, outside [0, 1]; counted as failed",
+                job.source,
+                job.name,
+                job.roc,
+            )
+            counts["bad_roc"] += 1
             job = JobResult(
                 job.name, job.source, job.variables, job.seed_bits, job.subseed_bits, None
             )
@@ -297,7 +311,20 @@ def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 202006
     the tested variables by importance. The 68 % and 95 % intervals are the central
     percentiles of the replicates. ``importance_rank`` is the observed importance rank
     (set even with ``n_boot=0``, which skips the resampling).
+
+    The replicates are computed in chunks of about :data:`CHUNK_ELEMENTS` family draws, so
+    the memory is ``12 * n_boot * tested variables`` bytes for the kept replicates plus a
+    fixed amount, whatever the number of families (about 90 MB for the largest ``n_boot``
+    over 76 variables). The numbers do not depend on the chunking.
+
+    Raises:
+        ResultsError: ``n_boot`` is negative or more than :data:`MAX_BOOTSTRAP`.
     """
+    if not 0 <= n_boot <= MAX_BOOTSTRAP:
+        raise ResultsError(
+            f"--bootstrap {n_boot}: the number of bootstrap replicates must be 0 to "
+            f"{MAX_BOOTSTRAP} (1000 gives the intervals to about 1 %)"
+        )
     tested = [v for v in table.variables if table.rows[v].tested]
     if not tested:
         return
@@ -317,16 +344,24 @@ def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 202006
             s1[f, col[v]] += d
             s2[f, col[v]] += d * d
     rng = np.random.default_rng(rng_seed)
-    draws = rng.integers(0, n_fam, size=(n_boot, n_fam))
-    weights = np.zeros((n_boot, n_fam))
-    np.add.at(weights, (np.arange(n_boot)[:, None], draws), 1.0)
-    n = weights @ cnt
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (weights @ s1) / n
-        var = np.clip((weights @ s2) / n - mean**2, 0.0, None)
-        rms = np.sqrt(var)
-        imp = np.where((n >= 2) & (rms > RMS_ZERO), mean / rms, 0.0)
-    ranks = _rank_by_importance(imp)
+    imp = np.empty((n_boot, len(tested)))
+    ranks = np.empty((n_boot, len(tested)), dtype=np.int32)
+    chunk = max(1, CHUNK_ELEMENTS // max(n_fam, len(tested)))
+    for start in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - start)
+        # the same stream as one (n_boot, n_fam) draw: reruns give the same numbers
+        draws = rng.integers(0, n_fam, size=(m, n_fam))
+        flat = (np.arange(m)[:, None] * n_fam + draws).ravel()
+        weights = np.bincount(flat, minlength=m * n_fam).reshape(m, n_fam).astype(np.float64)
+        del draws, flat
+        n = weights @ cnt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (weights @ s1) / n
+            var = np.clip((weights @ s2) / n - mean**2, 0.0, None)
+            rms = np.sqrt(var)
+            block = np.where((n >= 2) & (rms > RMS_ZERO), mean / rms, 0.0)
+        imp[start : start + m] = block
+        ranks[start : start + m] = _rank_by_importance(block)
     for i, v in enumerate(tested):
         row = table.rows[v]
         lo68, hi68, lo95, hi95 = np.percentile(imp[:, i], [16, 84, 2.5, 97.5])
