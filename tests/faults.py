@@ -46,11 +46,17 @@ class Case:
         return self.id
 
 
+#: a job folder's lock file stays after use (removing lock files races); it holds no data
+LOCK_FILES = (".fourtop.lock",)
+
+
 def snapshot(root: Path) -> dict[str, tuple[str, int, str]]:
-    """``{relative path: (kind, mode, sha256)}`` of everything under ``root``."""
+    """``{relative path: (kind, mode, sha256)}`` of everything under ``root`` (less lock files)."""
     state: dict[str, tuple[str, int, str]] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
+            if name in LOCK_FILES or (name.startswith(".") and name.endswith(".jtd.lock")):
+                continue
             path = Path(dirpath, name)
             rel = str(path.relative_to(root))
             st = path.lstat()

@@ -102,14 +102,13 @@ def test_failed_job_in_job_dir_exits_1(varlist, tmp_path, capsys):
         (["Keras_6vars_Seed_x"], "error: Keras_6vars_Seed_x: not a job name (expected"),
         ([SEED_JOB, FAMILY[1]], "2 job names given: several jobs need --job-dir"),
         (["--params", "{bad", SEED_JOB], "--params: not valid JSON"),
-        (["--params", "not-there", SEED_JOB], "not-there: cannot read the parameter file"),
+        (["--params", "not-there", SEED_JOB], "not-there: parameters file not found"),
         (
             ["--params", '{"epoch": 2}', SEED_JOB],
             "unknown network parameter 'epoch' (did you mean: epochs",
         ),
         (["--params", '{"regulator": "l2"}', SEED_JOB], "regulator='l2': expected one of"),
         (["--arrays", "missing.npz", SEED_JOB], "missing.npz: arrays file not found"),
-        (["--random-seed", "-4", SEED_JOB], "--random-seed -4: expected an integer >= 0"),
         (["--job-dir", "no_such_dir", SEED_JOB], "no_such_dir: job folder does not exist"),
     ],
 )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fourtop.errors import FourtopError, JobFolderError
-from fourtop.fileio import atomic_write_text
+from fourtop.fileio import atomic_write_text, describe_os_error
 
 if TYPE_CHECKING:
     from fourtop.data.ntuples import SplitArrays
@@ -92,14 +92,25 @@ def run_unit(
     names = list(dict.fromkeys(names))
     writer = _JobFiles(Path(job_dir), log_events) if job_dir is not None else None
     if writer is not None:
-        for name in names:
-            writer.executing(name)
+        try:
+            for name in names:
+                writer.executing(name)
+        except OSError as exc:
+            raise JobFolderError(
+                f"cannot write the job event log {describe_os_error(exc)}"
+            ) from None
     results: dict[str, float | str] = {}
 
     def finish(name: str, value: float | str, info: list[str]) -> None:
         results[name] = value
-        if writer is not None:
+        if writer is None:
+            return
+        try:
             writer.finish(name, value, info)
+        except (OSError, FourtopError) as exc:  # e.g. a full disk: the result is not recorded
+            text = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            log.error("%s: could not record the job's result: %s", name, text)
+            results[name] = f"could not record the result: {text}"
 
     started = time.monotonic()
     try:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -22,7 +20,9 @@ from typing import Any, TypeVar
 
 from fourtop import condorlog
 from fourtop.backends.base import RunSettings, WorkUnit
-from fourtop.errors import BackendError
+from fourtop.errors import BackendError, OutputError
+from fourtop.fileio import atomic_write_text, describe_os_error
+from fourtop.jobtracker import VARLIST_FILE
 
 __all__ = [
     "VARLIST_FILE",
@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: the variable list of a folder's jobs, written next to them (read by ``run-job -l``)
-VARLIST_FILE = "fourtop-varlist.txt"
 
 #: job names travel through submit files, item data and file names: keep them plain
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -123,16 +121,12 @@ def write_varlist(folder: Path, varlist: Sequence[str]) -> Path:
     """Write the variable list into the job folder (atomically) and return its path."""
     path = folder / VARLIST_FILE
     text = "".join(f"{name}\n" for name in varlist)
-    if path.is_file() and path.read_text() == text:
-        return path
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".varlist-")
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if path.is_file() and path.read_text() == text:
+            return path
+    except (OSError, UnicodeDecodeError):
+        pass  # rewritten below
+    atomic_write_text(path, text, what="variable list")
     return path
 
 
@@ -173,16 +167,22 @@ def record_submitted(folder: Path, names: Iterable[str], cluster: int = 0) -> No
     come first.
     """
     for proc, name in enumerate(names):
-        condorlog.log_submitted(folder / f"{name}.log", cluster=cluster, proc=proc)
+        try:
+            condorlog.log_submitted(folder / f"{name}.log", cluster=cluster, proc=proc)
+        except OSError as exc:
+            raise OutputError(f"cannot write the job event log {describe_os_error(exc)}") from None
 
 
 def mark_unsubmitted(folder: Path, names: Iterable[str], reason: str) -> None:
     """A submission failed for good: close the jobs' logs with an abort, so they are
     failed (resubmittable) rather than queued forever."""
     for proc, name in enumerate(names):
-        condorlog.log_aborted(
-            folder / f"{name}.log", f"submission failed: {reason}", cluster=0, proc=proc
-        )
+        try:
+            condorlog.log_aborted(
+                folder / f"{name}.log", f"submission failed: {reason}", cluster=0, proc=proc
+            )
+        except OSError as exc:  # the report still says the submission failed
+            log.error("%s: could not record the failed submission: %s", name, exc)
 
 
 def retry(

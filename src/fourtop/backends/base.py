@@ -92,6 +92,22 @@ class Backend(ABC):
 
     name: ClassVar[str]
 
+    def check(self, settings: RunSettings) -> None:
+        """Refuse settings this backend cannot use, before anything is created on disk.
+
+        Checks that the batch system's tools are there and that every ``--option`` is one
+        this backend knows (the default refuses every option).
+
+        Raises:
+            BackendError: the backend is unavailable here, or an option is unknown/invalid.
+        """
+        if settings.options:
+            keys = ", ".join(sorted(settings.options))
+            raise BackendError(
+                f"--option {keys}: the {self.name} backend takes no options "
+                "(options are for condor and slurm, see docs/batch.md)"
+            )
+
     @abstractmethod
     def submit(
         self,

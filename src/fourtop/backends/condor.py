@@ -39,6 +39,7 @@ from fourtop import condorlog
 from fourtop.backends import _batch
 from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
 from fourtop.errors import BackendError
+from fourtop.fileio import atomic_write_text
 
 __all__ = [
     "BACKEND_CLASS",
@@ -358,6 +359,13 @@ class CondorBackend(Backend):
 
     name = "condor"
 
+    def check(self, settings: RunSettings) -> None:
+        """HTCondor must be reachable (bindings or condor_submit); options must be valid."""
+        _method(settings)
+        _batch.option_int(settings, "retries", 3, minimum=1)
+        _batch.option_float(settings, "retry_delay", 2.0)
+        _common(settings, Path.cwd(), create=False)
+
     def submit(
         self,
         folder: Any,
@@ -381,7 +389,7 @@ class CondorBackend(Backend):
         _batch.record_submitted(job_dir, members)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         sub_file = job_dir / f"fourtop-condor-{stamp}-{os.getpid()}.sub"
-        sub_file.write_text(description + queue_statement(items))
+        atomic_write_text(sub_file, description + queue_statement(items), what="submit file")
         try:
             if method == "bindings":
                 cluster = _batch.retry(

@@ -26,6 +26,8 @@ from typing import Any
 
 from fourtop import condorlog
 from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.errors import OutputError
+from fourtop.fileio import atomic_write_text, describe_os_error
 from fourtop.jobtracker import JobFolder
 
 __all__ = ["BACKEND_CLASS", "LocalBackend"]
@@ -102,9 +104,14 @@ class LocalBackend(Backend):
         for unit in units:
             for name in unit.names:
                 proc_of[name] = len(proc_of)
-                condorlog.log_submitted(
-                    job_dir / f"{name}.log", cluster=cluster, proc=proc_of[name]
-                )
+                try:
+                    condorlog.log_submitted(
+                        job_dir / f"{name}.log", cluster=cluster, proc=proc_of[name]
+                    )
+                except OSError as exc:
+                    raise OutputError(
+                        f"cannot write the job event log {describe_os_error(exc)}"
+                    ) from None
         kwargs = {
             "job_dir": job_dir,
             "variables": list(settings.varlist),
@@ -204,13 +211,16 @@ def _mark_failed(
         if roc is not None:
             results[name] = roc
             continue
-        with open(job_dir / f"{name}.err", "a") as err:
-            err.write(f"fourtop: {reason}\n")
-        out.write_text(f"fourtop: job failed: {reason}\n")
-        condorlog.log_terminated(
-            job_dir / f"{name}.log", return_value=1, cluster=cluster, proc=proc_of[name]
-        )
         results[name] = reason
+        try:
+            with open(job_dir / f"{name}.err", "a") as err:
+                err.write(f"fourtop: {reason}\n")
+            atomic_write_text(out, f"fourtop: job failed: {reason}\n", what="job file")
+            condorlog.log_terminated(
+                job_dir / f"{name}.log", return_value=1, cluster=cluster, proc=proc_of[name]
+            )
+        except (OSError, OutputError) as exc:  # a full disk: the failure stays in the report
+            log.error("%s: could not record the failure: %s", name, exc)
     return results
 
 
@@ -219,13 +229,18 @@ def _mark_aborted(job_dir: Path, unit: WorkUnit, cluster: int, proc_of: dict[str
     for name in unit.names:
         out = job_dir / f"{name}.out"
         if _result(out) is None:
-            out.write_text("fourtop: job aborted: interrupted by the user (Ctrl-C)\n")
-            condorlog.log_aborted(
-                job_dir / f"{name}.log",
-                "interrupted by the user (Ctrl-C)",
-                cluster=cluster,
-                proc=proc_of[name],
-            )
+            try:
+                atomic_write_text(
+                    out, "fourtop: job aborted: interrupted by the user (Ctrl-C)\n", what="job file"
+                )
+                condorlog.log_aborted(
+                    job_dir / f"{name}.log",
+                    "interrupted by the user (Ctrl-C)",
+                    cluster=cluster,
+                    proc=proc_of[name],
+                )
+            except (OSError, OutputError) as exc:
+                log.error("%s: could not record the interruption: %s", name, exc)
 
 
 def _shutdown(workers: list[_Worker], grace: float = 2.0) -> None:

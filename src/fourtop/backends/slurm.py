@@ -39,6 +39,7 @@ from fourtop import condorlog
 from fourtop.backends import _batch
 from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
 from fourtop.errors import BackendError
+from fourtop.fileio import atomic_write_text
 
 __all__ = ["BACKEND_CLASS", "SlurmBackend", "sbatch_arguments", "sync_queue_state", "task_main"]
 
@@ -123,6 +124,16 @@ class SlurmBackend(Backend):
 
     name = "slurm"
 
+    def check(self, settings: RunSettings) -> None:
+        """sbatch must be here, and the options must make a valid sbatch line."""
+        if shutil.which("sbatch") is None:
+            raise BackendError(
+                "sbatch not found: run fourtop submit --backend slurm on a SLURM login node"
+            )
+        _batch.option_int(settings, "retries", 3, minimum=1)
+        _batch.option_float(settings, "retry_delay", 2.0)
+        sbatch_arguments(settings, Path.cwd(), 1, Path.cwd() / "check.sh")
+
     def submit(
         self,
         folder: Any,
@@ -148,7 +159,8 @@ class SlurmBackend(Backend):
         slurm_dir.mkdir(exist_ok=True)
         tag = f"{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
         units_file = slurm_dir / f"units-{tag}.json"
-        units_file.write_text(
+        atomic_write_text(
+            units_file,
             json.dumps(
                 {
                     "command": _batch.fourtop_command(settings),
@@ -157,13 +169,16 @@ class SlurmBackend(Backend):
                     "units": [list(u.names) for u in units],
                 },
                 indent=1,
-            )
+            ),
+            what="SLURM units file",
         )
         script = slurm_dir / f"array-{tag}.sh"
-        script.write_text(
+        atomic_write_text(
+            script,
             "#!/bin/sh\n# written by fourtop (SLURM backend); see docs/batch.md\n"
             f"exec {shlex.quote(sys.executable)} -m fourtop.backends.slurm "
-            f"{shlex.quote(str(units_file))}\n"
+            f"{shlex.quote(str(units_file))}\n",
+            what="SLURM batch script",
         )
         args = sbatch_arguments(settings, job_dir, len(units), script)
         names = [n for u in units for n in u.names]

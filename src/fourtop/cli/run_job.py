@@ -7,12 +7,10 @@ One name without ``--job-dir`` prints ``ROC-integral: <value>`` on stdout (the o
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
-from fourtop.cli._common import add_config, add_verbose, add_year, console, out
-from fourtop.errors import DataError, JobFolderError, ParameterError, TrainingError
+from fourtop.cli._common import add_config, add_verbose, add_year, console, out, random_seed
+from fourtop.errors import DataError, JobFolderError, TrainingError
 
 HELP = "train the network of one job or seed family and report its ROC integral"
 
@@ -36,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--random-seed",
-        type=int,
+        type=random_seed,
         default=None,
         metavar="N",
         help="base random seed; each seed's jobs derive theirs from it and the seed number",
@@ -56,38 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="+", metavar="NAME", help="job names, the seed job first")
 
 
-def read_params(text: str | None) -> dict[str, Any] | None:
-    """``--params``: an inline JSON object (starting with ``{``) or the path of a JSON file."""
-    if text is None:
-        return None
-    source = "--params"
-    if not text.lstrip().startswith("{"):
-        path = Path(text)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ParameterError(
-                f"{path}: cannot read the parameter file ({exc.strerror or exc})"
-            ) from None
-        source = str(path)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParameterError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(value, dict):
-        raise ParameterError(f"{source}: expected a JSON object of network parameters")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     from fourtop.runner import run_unit
-    from fourtop.train.params import NetworkParams
+    from fourtop.train.params import NetworkParams, read_params
     from fourtop.variables import read_varlist
 
     if args.job_dir is None and len(args.names) > 1:
         raise JobFolderError(f"{len(args.names)} job names given: several jobs need --job-dir")
-    if args.random_seed is not None and args.random_seed < 0:
-        raise ParameterError(f"--random-seed {args.random_seed}: expected an integer >= 0")
     params = read_params(args.params)
     NetworkParams.from_dict(params)  # bad parameters: one clear error before any work
     variables = read_varlist(args.varlist)
@@ -116,9 +89,12 @@ def run(args: argparse.Namespace) -> int:
             raise TrainingError(failed[name])
         out.print(f"ROC-integral: {results[name]!r}", markup=False, soft_wrap=True)
         return 0
+    if len(failed) == len(results) == 1:
+        raise TrainingError(next(iter(failed.values())))
     for reason in failed.values():
-        console.print(f"fourtop run-job: failed: {reason}", markup=False)
+        console.print(f"fourtop run-job: failed: {reason}", markup=False, soft_wrap=True)
     if failed:
-        console.print(f"fourtop run-job: {len(failed)} of {len(results)} jobs failed", markup=False)
-        return 1
+        reasons = {v.split(": ", 1)[-1] for v in failed.values()}
+        common = f": {reasons.pop()}" if len(reasons) == 1 else ""
+        raise TrainingError(f"{len(failed)} of {len(results)} jobs failed{common}")
     return 0

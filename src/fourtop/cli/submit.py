@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fourtop.cli._common import (
+    PlainProgress,
     add_config,
     add_verbose,
     add_year,
@@ -17,8 +18,11 @@ from fourtop.cli._common import (
     confirm,
     console,
     default_folders,
+    positive_int,
+    random_seed,
+    use_terminal_progress,
 )
-from fourtop.errors import JobFolderError, ParameterError
+from fourtop.errors import FourtopError, JobFolderError, ParameterError
 
 if TYPE_CHECKING:
     from fourtop.backends.base import RunSettings, SubmitReport, WorkUnit
@@ -76,11 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--params",
         metavar="JSON",
         default=None,
-        help="network hyperparameters for every job (keys of NetworkParams; default: the "
-        "original network)",
+        help="network hyperparameters for every job: a JSON file or an inline JSON object "
+        "(keys of NetworkParams; default: the original network)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="training epochs (overrides --params)"
+        "--epochs", type=positive_int, default=None, help="training epochs (overrides --params)"
     )
     parser.add_argument(
         "--no-families",
@@ -88,7 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run every job alone instead of training each seed with its subseeds as a batch",
     )
     parser.add_argument(
-        "--random-seed", type=int, default=None, help="seed of the seed draw and the trainings"
+        "--random-seed",
+        type=random_seed,
+        default=None,
+        help="seed of the seed draw and the trainings (0 to 2**32-1)",
     )
     parser.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="training device"
@@ -118,19 +125,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any] | None:
-    from fourtop.train.params import NetworkParams
+    from fourtop.train.params import NetworkParams, read_params
 
-    values: dict[str, Any] = {}
-    if args.params:
-        path = Path(args.params)
-        try:
-            values = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ParameterError(f"{path}: parameters file not found") from None
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-        if not isinstance(values, dict):
-            raise ParameterError(f"{path}: expected a JSON object of network parameters")
+    values = read_params(args.params) or {}
     if args.epochs is not None:
         values["epochs"] = args.epochs
     if not values:
@@ -218,36 +215,81 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
         raise ParameterError(f"-c must be a percentage in [0, 100], got {args.correlation:g}")
     if len(args.folders) > 1:
         raise JobFolderError("submit mode takes at most one job folder")
+    if args.include_unstarted:
+        raise ParameterError("--include-unstarted is for resubmission: use it with -r")
     varlist = read_varlist(args.varlist)
     config = load_config(args.config)
     check_known(varlist, config.variable_names(), args.varlist)
     target = args.folders[0] if args.folders else None
-    saved = _load_settings(Path(target)) if target and Path(target).is_dir() else {}
-    settings = _settings(args, varlist, saved)  # adding seeds to a folder: its settings
-    rng = np.random.default_rng(args.random_seed)
+    if target is not None and Path(target).is_file() and Path(target).suffix != ".jtd":
+        raise JobFolderError(f"{target}: exists and is not a job folder")
+    saved = _load_settings(Path(target)) if target and Path(target).is_dir() else None
+    settings = _settings(args, varlist, saved or {})  # adding seeds to a folder: its settings
+    backend.check(settings)  # an unusable backend or option: refused before any folder exists
+    _check_device(settings, backend)
+    config.files(settings.year, 0)  # an unknown dataset key: refused before any folder exists
+    rng = np.random.default_rng(settings.random_seed)
 
     groups = _correlated(config, settings.year, varlist, args.correlation / 100.0)
     for group in groups:
         console.print(f"correlated group (|r| >= {args.correlation:g}%): {', '.join(group)}")
 
+    created = target is None or not Path(target).exists()
     folder = _open_or_create(target, len(varlist))
-    existing = [j.seed for j in folder.jobs or [] if j.subseed is None]
-    n = 1 if args.test else args.seeds
-    seeds = draw_seeds(varlist, n, rng, groups, exclude=existing)
-    jobs: list[Job] = []
-    for seed in seeds:
-        jobs.append(Job(folder.path, job_name(len(varlist), seed, None), seed, None))
-        if not args.test:
-            for sub in seed.subseeds():
-                jobs.append(Job(folder.path, job_name(len(varlist), seed, sub), seed, sub))
-    folder.add_jobs(jobs)
-    folder.save()
-    _save_settings(folder, settings)
-    _write_job_files(folder, jobs, settings)
-    console.print(
-        f"{folder.path}: {len(seeds)} seed(s), {len(jobs)} job(s) over {len(varlist)} variables"
-    )
-    return _run_backend(args, backend, folder, jobs, settings)
+    try:
+        with folder.lock(what="fourtop submit"):
+            existing = [j.seed for j in folder.jobs or [] if j.subseed is None]
+            n = 1 if args.test else args.seeds
+            seeds = draw_seeds(varlist, n, rng, groups, exclude=existing)
+            jobs: list[Job] = []
+            for seed in seeds:
+                jobs.append(Job(folder.path, job_name(len(varlist), seed, None), seed, None))
+                if not args.test:
+                    for sub in seed.subseeds():
+                        jobs.append(Job(folder.path, job_name(len(varlist), seed, sub), seed, sub))
+            _create_jobs(folder, jobs, settings)
+            created = False  # the folder holds registered jobs now: never removed below
+            console.print(
+                f"{folder.path}: {len(seeds)} seed(s), {len(jobs)} job(s) over "
+                f"{len(varlist)} variables"
+            )
+            return _run_backend(args, backend, folder, jobs, settings)
+    except BaseException:
+        if created:  # a folder this run made and could not fill: leave nothing behind
+            import shutil
+
+            shutil.rmtree(folder.path, ignore_errors=True)
+        raise
+
+
+def _check_device(settings: RunSettings, backend: Any) -> None:
+    """``--device cuda`` on the local backend needs a GPU here (a batch node may have one)."""
+    if backend.name != "local" or settings.device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ParameterError("--device cuda: no CUDA device is available on this machine")
+
+
+def _create_jobs(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) -> None:
+    """Write the new jobs' files and settings, then register them in the spec.
+
+    The files come first and the spec last, so a failure (a full disk) leaves no job in the
+    spec without its ``.job`` file; the files this call wrote are removed again.
+    """
+    written = _write_job_files(folder, jobs, settings)
+    try:
+        _save_settings(folder, settings)
+        folder.add_jobs(jobs)
+        folder.save()
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if folder.jobs is not None:  # forget the jobs the spec did not take
+            names = {j.name for j in jobs}
+            folder.jobs = [j for j in folder.jobs if j.name not in names]
+        raise
 
 
 def _correlated(config: Any, year: str, varlist: list[str], threshold: float) -> list[list[str]]:
@@ -255,7 +297,10 @@ def _correlated(config: Any, year: str, varlist: list[str], threshold: float) ->
     from fourtop.data.ntuples import load_split
     from fourtop.seeds import correlated_groups
 
-    with console.status("loading the importance split for the correlation matrix"):
+    if use_terminal_progress():
+        with console.status("loading the importance split for the correlation matrix"):
+            arrays = load_split(config, year, 0)
+    else:
         arrays = load_split(config, year, 0)
     corr = correlation_matrix(arrays, varlist)
     return correlated_groups(corr, varlist, threshold)
@@ -265,104 +310,235 @@ def _open_or_create(path: str | None, nvars: int) -> JobFolder:
     from fourtop.jobtracker import JobFolder
 
     if path is None:
-        return JobFolder.create()
+        return _create(None)
     p = Path(path)
     if p.exists():
         folder = JobFolder(str(p))
         if folder.compacted:
             raise JobFolderError(f"{p}: is a compacted folder; submit into a job folder")
+        if folder.jobs is None:
+            raise JobFolderError(
+                f"{p}: has no spec file; import it first with 'fourtop folders -i VARLIST {p}' "
+                "or submit into a new folder"
+            )
         if folder.jobs and len(folder.jobs[0].seed.variables) != nvars:
             raise JobFolderError(
                 f"{p}: its jobs use {len(folder.jobs[0].seed.variables)} variables, "
                 f"the variable list has {nvars}"
             )
         return folder
-    return JobFolder.create(str(p))
+    return _create(str(p))
+
+
+def _create(path: str | None) -> JobFolder:
+    from fourtop.fileio import describe_os_error
+    from fourtop.jobtracker import JobFolder
+
+    from fourtop.naming import default_job_folder_name
+
+    target = Path(path if path is not None else default_job_folder_name())
+    existed = target.exists()
+    try:
+        return JobFolder.create() if path is None else JobFolder.create(path)
+    except OSError as exc:
+        raise JobFolderError(f"cannot create the job folder {describe_os_error(exc)}") from None
+    finally:
+        if not existed and target.is_dir() and not Path(target, f"{target.name}.jtd").is_file():
+            import shutil
+
+            shutil.rmtree(target, ignore_errors=True)  # half-made by a failed create
 
 
 #: the training settings of a folder's first submission, reused by ``submit -r``
 SETTINGS_FILE = "fourtop-submit.json"
+_SETTING_KEYS = ("year", "config", "params", "random_seed")
 
 
 def _save_settings(folder: JobFolder, settings: RunSettings) -> None:
     """Keep the training settings of the folder's first submission (never overwritten)."""
+    from fourtop.fileio import atomic_write_text
+
     path = Path(folder.path, SETTINGS_FILE)
     if path.exists():
         return
-    path.write_text(
-        json.dumps(
-            {
-                "year": settings.year,
-                "config": str(settings.config) if settings.config else None,
-                "params": settings.params,
-                "random_seed": settings.random_seed,
-            },
-            indent=1,
-            sort_keys=True,
-        )
-        + "\n"
+    text = json.dumps(
+        {
+            "year": settings.year,
+            "config": str(settings.config) if settings.config else None,
+            "params": settings.params,
+            "random_seed": settings.random_seed,
+        },
+        indent=1,
+        sort_keys=True,
     )
+    atomic_write_text(path, text + "\n", what="submission settings")
 
 
-def _load_settings(folder_path: Path) -> dict[str, Any]:
+def _load_settings(folder_path: Path) -> dict[str, Any] | None:
+    """The folder's first-submission settings, checked; None if the folder has none."""
+    from fourtop.cli._common import RANDOM_SEED_MAX
+    from fourtop.train.params import NetworkParams
+
     path = Path(folder_path, SETTINGS_FILE)
     try:
         saved = json.loads(path.read_text())
     except FileNotFoundError:
-        return {}  # an imported or older folder: the options given now
-    except (OSError, json.JSONDecodeError) as exc:
-        raise JobFolderError(f"{path}: unreadable submission settings ({exc})") from None
+        return None  # an imported or older folder
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "msg", None) or exc
+        raise JobFolderError(f"{path}: unreadable submission settings ({reason})") from None
     if not isinstance(saved, dict):
         raise JobFolderError(f"{path}: unreadable submission settings (not a JSON object)")
-    return saved
+
+    def bad(key: str, expected: str) -> JobFolderError:
+        return JobFolderError(
+            f"{path}: {key} is {saved[key]!r}, expected {expected}; fix or delete the file "
+            "and pass the settings explicitly"
+        )
+
+    year = saved.get("year")
+    if isinstance(year, int) and not isinstance(year, bool):
+        saved["year"] = str(year)  # "year": 2017 written by hand means the key "2017"
+    elif year is not None and not isinstance(year, str):
+        raise bad("year", 'a dataset key such as "2017"')
+    if saved.get("config") is not None and not isinstance(saved["config"], str):
+        raise bad("config", "a file path or null")
+    if saved.get("params") is not None:
+        if not isinstance(saved["params"], dict):
+            raise bad("params", "a JSON object of network parameters or null")
+        try:
+            NetworkParams.from_dict(saved["params"])
+        except FourtopError as exc:
+            raise JobFolderError(f"{path}: params: {exc}") from None
+    seed = saved.get("random_seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= RANDOM_SEED_MAX
+    ):
+        raise bad("random_seed", f"a whole number from 0 to {RANDOM_SEED_MAX} or null")
+    return {k: saved.get(k) for k in _SETTING_KEYS}
 
 
-def _write_job_files(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) -> None:
+def _write_job_files(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) -> list[Path]:
+    """Write every job's ``.job`` file (atomically) and the variable list; returns the new
+    files (to remove again if what follows fails)."""
     from fourtop.backends._batch import write_varlist
     from fourtop.backends.condor import render_job_file
+    from fourtop.fileio import atomic_write_text
 
-    write_varlist(Path(folder.path), settings.varlist)  # what every .job's run-job -l reads
-    for job in jobs:
-        Path(folder.path, f"{job.name}.job").write_text(
-            render_job_file(job.name, settings, Path(folder.path))
-        )
+    written: list[Path] = []
+    try:
+        varlist = Path(folder.path, "fourtop-varlist.txt")
+        had_varlist = varlist.exists()
+        write_varlist(Path(folder.path), settings.varlist)  # what every .job's run-job -l reads
+        if not had_varlist:
+            written.append(varlist)
+        for job in jobs:
+            path = Path(folder.path, f"{job.name}.job")
+            existed = path.exists()
+            atomic_write_text(
+                path, render_job_file(job.name, settings, Path(folder.path)), what="job file"
+            )
+            if not existed:
+                written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return written
 
 
 # ---------------------------------------------------------------- resubmit mode
 
 
 def _resubmit(args: argparse.Namespace, backend: Any) -> int:
-    from fourtop.backends import sync_batch_state
     from fourtop.jobtracker import JobFolder
 
     paths = [Path(p) for p in args.folders] or default_folders(include_specs=False)
     if not paths:
         raise JobFolderError("no job folders given and none named condor_log* here")
+    for path in paths:  # every input checked before any job runs
+        if not path.exists() and not path.with_name(path.name + ".jtd").is_file():
+            raise JobFolderError(f"{path}: no such job folder")
     status = 0
     for path in paths:
-        if not path.exists():
-            raise JobFolderError(f"{path}: no such job folder")
         folder = JobFolder(str(path))
         if folder.compacted:
-            console.print(f"{path}: compacted, every job finished; nothing to resubmit")
-            continue
+            folder = _reopen_compacted(folder, path)
+            if folder is None:
+                continue
         if folder.jobs is None:
             raise JobFolderError(
                 f"{path}: has no spec file; import it first with 'fourtop folders -i all {path}'"
             )
-        sync_batch_state(folder.path)
-        folder.check()
-        jobs = _resubmit_list(folder, args.include_unstarted, args.backend != "local")
-        if not jobs:
-            console.print(f"{path}: nothing to resubmit")
-            continue
-        varlist = list(jobs[0].seed.variables)
-        settings = _settings(args, varlist, _load_settings(Path(folder.path)))
-        _clear_attempt(folder, jobs)
-        _write_job_files(folder, jobs, settings)
-        console.print(f"{path}: resubmitting {len(jobs)} job(s)")
-        status |= _run_backend(args, backend, folder, jobs, settings)
+        with folder.lock(what="fourtop submit -r"):
+            status |= _resubmit_folder(args, backend, folder, path)
     return status
+
+
+def _reopen_compacted(folder: JobFolder, path: Path) -> JobFolder | None:
+    """A compacted spec with failed jobs: move them into a job folder to resubmit them."""
+    failed = folder.get_resubmit_list()
+    if not failed:
+        console.print(f"{path}: compacted, every job finished; nothing to resubmit")
+        return None
+    with folder.lock(what="fourtop submit -r"):
+        restored = folder.extract_failed()
+    console.print(
+        f"{path}: compacted with {len(failed)} failed job(s); moved them into the job folder "
+        f"{restored.path} to resubmit them",
+        markup=False,
+        soft_wrap=True,
+    )
+    return restored
+
+
+def _resubmit_folder(args: argparse.Namespace, backend: Any, folder: JobFolder, path: Path) -> int:
+    from fourtop.backends import sync_batch_state
+
+    sync_batch_state(folder.path)
+    folder.check()
+    unreadable = [j for j in folder.jobs or [] if j.state == "unreadable"]
+    if unreadable:
+        console.print(
+            f"warning: {path}: {len(unreadable)} job(s) have files this user cannot read "
+            f"(e.g. {unreadable[0].name}: {unreadable[0].reason}); they are not resubmitted",
+            markup=False,
+            soft_wrap=True,
+        )
+    jobs = _resubmit_list(folder, args.include_unstarted, args.backend != "local")
+    if not jobs:
+        console.print(f"{path}: nothing to resubmit")
+        return 0
+    varlist = list(jobs[0].seed.variables)
+    saved = _load_settings(Path(folder.path))
+    if saved is None:
+        saved = _settings_not_saved(args, folder, path)
+    settings = _settings(args, varlist, saved)
+    backend.check(settings)
+    _check_device(settings, backend)
+    _save_settings(folder, settings)  # only writes when the folder has none
+    _clear_attempt(folder, jobs)
+    _write_job_files(folder, jobs, settings)
+    console.print(f"{path}: resubmitting {len(jobs)} job(s)")
+    return _run_backend(args, backend, folder, jobs, settings)
+
+
+def _settings_not_saved(args: argparse.Namespace, folder: JobFolder, path: Path) -> dict[str, Any]:
+    """No ``fourtop-submit.json``: the user must say how the folder's jobs were trained."""
+    if args.year is None or (args.params is None and args.epochs is None):
+        raise JobFolderError(
+            f"{path}: has no {SETTINGS_FILE} (how its jobs were first trained), so resubmitted "
+            "jobs could train differently from their seed families; pass the first "
+            "submission's settings explicitly: -y YEAR and --epochs N or --params JSON "
+            "(and --random-seed S if it had one)"
+        )
+    console.print(
+        f"warning: {path}: no {SETTINGS_FILE}; resubmitting with the settings given now "
+        f"(they must match the first submission's); saved to {SETTINGS_FILE} for next time",
+        markup=False,
+        soft_wrap=True,
+    )
+    return {}
 
 
 def _resubmit_list(folder: JobFolder, include_unstarted: bool, include_held: bool) -> list[Job]:
@@ -376,14 +552,18 @@ def _resubmit_list(folder: JobFolder, include_unstarted: bool, include_held: boo
         for job in folder.jobs or []:
             if job.state == "held":
                 chosen.setdefault(job.name, job)
-    # never run a job twice: anything with a result stays as it is
-    return [j for j in chosen.values() if not j.has_result]
+    # never run a job twice: anything with a result (or unreadable) stays as it is
+    return [j for j in chosen.values() if not j.has_result and j.state != "unreadable"]
 
 
 def _clear_attempt(folder: JobFolder, jobs: Sequence[Job]) -> None:
-    """Remove the files of a failed attempt (never a result) before running again."""
+    """Remove a failed attempt's output (never a result) before running again.
+
+    The ``.log`` is kept: the next submission appends to it (as HTCondor does), and the
+    tracker reads a job's state from the events after its last submission.
+    """
     for job in jobs:
-        for ext in (".out", ".err", ".log"):
+        for ext in (".out", ".err"):
             Path(folder.path, job.name + ext).unlink(missing_ok=True)
 
 
@@ -463,6 +643,13 @@ def _submit_with_progress(
             + (f"; {len(report.failed)} failed to submit" if report.failed else "")
         )
         return report
+    if not use_terminal_progress():  # logs, CI, pipes: a plain line at a steady pace
+        plain = PlainProgress(total, "training")
+
+        def plain_progress(done: Sequence[str], failed: Sequence[str]) -> None:
+            plain.update(len(done), len(failed))
+
+        return backend.submit(folder, units, settings, plain_progress)
     counts = {"done": 0, "failed": 0}
     with Progress(
         TextColumn("[bold]training"),

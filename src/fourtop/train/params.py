@@ -8,14 +8,16 @@ here; the hyperparameter optimization varies the same names as the original ``hy
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fourtop.errors import ParameterError, did_you_mean
 
-__all__ = ["ACTIVATIONS", "NODE_PATTERNS", "REGULATORS", "NetworkParams"]
+__all__ = ["ACTIVATIONS", "NODE_PATTERNS", "REGULATORS", "NetworkParams", "read_params"]
 
 NODE_PATTERNS = ("static", "dynamic")
 REGULATORS = ("none", "dropout", "normalization", "both")
@@ -147,3 +149,44 @@ class NetworkParams:
                 raise ParameterError(f"network parameter {name!r} given twice (as {key!r})")
             kwargs[name] = value
         return cls(**kwargs)
+
+
+def read_params(text: str | None, option: str = "--params") -> dict[str, Any] | None:
+    """The value of a ``--params`` option: an inline JSON object or the path of a JSON file.
+
+    Text starting with ``{`` is JSON; anything else is a file name. ``submit`` and ``run-job``
+    both read their option through here, so both accept both forms. The keys are not
+    checked here (see :meth:`NetworkParams.from_dict`).
+
+    Raises:
+        ParameterError: the file cannot be read, the text is not JSON, or not a JSON object.
+
+    Example:
+        >>> read_params('{"epochs": 1}')
+        {'epochs': 1}
+    """
+    if text is None:
+        return None
+    source = option
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ParameterError(
+                f"{path}: parameters file not found ({option} takes a JSON file or an "
+                "inline JSON object such as '{\"epochs\": 5}')"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ParameterError(f"{path}: cannot read the parameters file ({reason})") from None
+        source = str(path)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(
+            f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    if not isinstance(value, dict):
+        raise ParameterError(f"{source}: expected a JSON object of network parameters")
+    return value
