@@ -62,7 +62,18 @@ def check_output_folder(folder: str | os.PathLike[str]) -> Path:
     base = _existing_ancestor(folder)
     if not base.is_dir():
         raise OutputError(f"cannot create the output folder {folder}: {base} is not a folder")
-    probe = temporary_name(base / "fourtop-probe", folder=True)
+    # named as the staging folder will be, so a name too long for the file system fails now
+    first = folder / "calculate"  # inside an existing folder
+    if base != folder:  # the first folder to create
+        first = next(p for p in (folder, *folder.parents) if p.parent == base)
+    probe = temporary_name(first, folder=True)
+    try:
+        name_max = os.pathconf(base, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    for part in folder.relative_to(base).parts:
+        if len(temporary_name(base / part, folder=True).name) > name_max:
+            raise OutputError(f"cannot create the output folder {folder}: {part!r}: name too long")
     try:
         os.mkdir(probe)
     except OSError as exc:
@@ -119,12 +130,17 @@ class Stage:
         if self.inside:
             self.dir = temporary_name(folder / "calculate", folder=True)
         else:
-            missing = [p for p in folder.parents if not p.exists()]
-            for parent in reversed(missing):
-                os.mkdir(parent)
-                self.created.append(parent)
             self.dir = temporary_name(folder, folder=True)
-        os.mkdir(self.dir)
+        try:
+            if not self.inside:
+                missing = [p for p in folder.parents if not p.exists()]
+                for parent in reversed(missing):
+                    os.mkdir(parent)
+                    self.created.append(parent)
+            os.mkdir(self.dir)
+        except BaseException:
+            self.abort()
+            raise
 
     def path(self, name: str) -> Path:
         """Where to write the output file ``name`` (a path in the staging folder)."""
@@ -180,7 +196,7 @@ def staged_output(folder: str | os.PathLike[str]) -> Iterator[Stage]:
         stage = Stage(folder)
     except OSError as exc:
         raise OutputError(
-            f"cannot write the results into {folder}: {describe_os_error(exc)}"
+            f"cannot write the results into {folder}: {describe_os_error(exc, exc.filename)}"
         ) from None
     try:
         yield stage
