@@ -392,7 +392,7 @@ def test_three_runs_into_one_folder_at_once(tmp_path, monkeypatch):
     import uproot
 
     with uproot.open(tmp_path / "out" / "ROC_hists_5vars.root") as f:
-        assert {k.split(";")[0] for k in f.keys()} == set(V)
+        assert set(f.keys(cycle=False)) == set(V)
 
 
 @pytest.mark.slow
