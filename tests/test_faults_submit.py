@@ -242,3 +242,31 @@ def test_plain_progress_lines_without_a_terminal(sample_workdir, capsys):
     lines = [line for line in err.splitlines() if line.startswith("training: ")]
     assert lines, err
     assert "jobs (100%)" in lines[-1] and "failed" in lines[-1] and "jobs/s" in lines[-1]
+
+
+def test_failed_jobs_of_a_forced_compaction_are_resubmitted_from_the_spec(sample_workdir, capsys):
+    from fourtop.jobtracker import JobFolder
+
+    argv = ["submit", "-y", "2017", "-l", "vars.txt", "--epochs", "1", "-p", "1", "--yes"]
+    assert main([*argv, "-n", "1", "--random-seed", "5", "jobs"]) == 0
+    victim = JobFolder("jobs").jobs[1].name
+    Path("jobs", f"{victim}.out").write_text("Failed: node lost\n")
+    log_terminated(Path("jobs", f"{victim}.log"), 1, cluster=1)
+    assert main(["folders", "-c", "--yes", "jobs"]) == 1  # refused: a failed job
+    assert main(["folders", "-c", "--force", "--yes", "jobs"]) == 0
+    assert not Path("jobs").exists() and Path("jobs.jtd").is_file()
+    capsys.readouterr()
+
+    assert main(["submit", "-r", "-p", "1", "jobs.jtd"]) == 0
+    err = capsys.readouterr().err
+    assert "1 failed job(s); moved them into the job folder" in err
+    restored = JobFolder("jobs")
+    restored.check()
+    assert [j.name for j in restored.jobs] == [victim]
+    assert restored.jobs[0].has_result
+    settings = json.loads(Path("jobs", "fourtop-submit.json").read_text())
+    assert settings["random_seed"] == 5 and settings["params"]["epochs"] == 1
+    compacted = JobFolder("jobs.jtd")
+    assert victim not in {j.name for j in compacted.jobs}  # one place for each job
+    assert main(["submit", "-r", "jobs.jtd"]) == 0
+    assert "nothing to resubmit" in capsys.readouterr().err
