@@ -31,6 +31,7 @@ from typing import Any
 from fourtop.data.formula import Formula
 from fourtop.data.paths import CONFIG_ENV, default_data_dir
 from fourtop.errors import ConfigError, ExpressionError, did_you_mean
+from fourtop.fileio import describe_os_error
 from fourtop.variables import VariableInfo, default_variable_info
 
 __all__ = ["SPLITS", "DatasetConfig", "SampleFiles", "default_config_path", "load_config"]
@@ -123,13 +124,17 @@ def load_config(path: str | Path | None = None) -> DatasetConfig:
             path, is_default = default_config_path(), True
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: dataset configuration not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.__class__.__name__})") from exc
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a dataset configuration file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {describe_os_error(exc, path)}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read (not UTF-8 text: {exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     return _build(path, doc, is_default)
 
 
@@ -148,7 +153,7 @@ def _build(path: Path, doc: dict[str, Any], is_default: bool) -> DatasetConfig:
         except ExpressionError as exc:
             raise ExpressionError(f"{path}: {exc}") from None
     if "base_dir" in doc:
-        base = Path(_string(path, doc, "base_dir")).expanduser()
+        base = Path(_path_string(path, "base_dir", _string(path, doc, "base_dir"))).expanduser()
         base_dir = base if base.is_absolute() else path.parent / base
     else:
         base_dir = default_data_dir() if is_default else path.parent
@@ -177,8 +182,17 @@ def _string(path: Path, doc: dict[str, Any], key: str) -> str:
         raise ConfigError(f"{path}: missing key {key!r}")
     value = doc[key]
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{path}: {key!r} must be a non-empty string")
+        hint = ""
+        if key in ("weight", "selection") and type(value) in (int, float):
+            hint = f' (a constant is a string too: {key} = "{value}")'
+        raise ConfigError(f"{path}: {key!r} must be a non-empty string{hint}")
     return value
+
+
+def _path_string(path: Path, where: str, name: str) -> str:
+    if "\0" in name:
+        raise ConfigError(f"{path}: {where}: bad file name {name!r} (a NUL character)")
+    return name
 
 
 def _variables(path: Path, spec: Any) -> tuple[VariableInfo, ...]:
@@ -263,5 +277,5 @@ def _resolve(path: Path, where: str, base: Path, name: str, split: int) -> Path:
         raise ConfigError(
             f"{path}: {where}: bad file name pattern {name!r} (only {{split}} is replaced)"
         ) from exc
-    p = Path(name).expanduser()
+    p = Path(_path_string(path, where, name)).expanduser()
     return (p if p.is_absolute() else base / p).absolute()

@@ -409,23 +409,39 @@ class Formula:
                     f"unknown branch {name!r}{place}{did_you_mean(name, available)}",
                 )
 
-    def evaluate(self, arrays: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def is_constant(self) -> bool:
+        """True if the expression reads no branch (e.g. ``"1"``): one value for every event."""
+        return not self.branches
+
+    def evaluate(
+        self, arrays: Mapping[str, object], size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Evaluate on a chunk of events.
 
         Args:
             arrays: branch name -> 1-d numpy array (one value per event) or awkward
                 jagged array (for the indexed branches).
+            size: the number of events in the chunk. Only needed for a constant expression
+                (``"1"``) evaluated on an empty mapping; otherwise the length of the arrays.
 
         Returns:
-            ``(values, valid)``: float64 values per event, and a boolean mask that is
-            False where an index was out of range (the expression has no value).
+            ``(values, valid)``: float64 values per event (a constant is repeated for every
+            event, as ``TTree::Draw`` does), and a boolean mask that is False where an index
+            was out of range (the expression has no value).
         """
         self.check_branches(arrays.keys())
-        n = _length(arrays[self.branches[0]]) if self.branches else None
-        ctx = _Context(self, arrays, n)
-        values = np.asarray(ctx.eval(self._tree), dtype=np.float64)
-        if n is None:
+        if self.branches:
+            n = _length(arrays[self.branches[0]])
+        elif size is not None:
+            n = int(size)
+        elif arrays:
+            n = _length(next(iter(arrays.values())))
+        else:
             n = 1
+        ctx = _Context(self, arrays, n)
+        with np.errstate(all="ignore"):  # overflow gives inf and 0/0 NaN, silently, as in C++
+            values = np.asarray(ctx.eval(self._tree), dtype=np.float64)
         values = np.broadcast_to(values, (n,)).copy()
         return values, ctx.valid if ctx.valid is not None else np.ones(n, dtype=bool)
 
@@ -483,7 +499,7 @@ class _Context:
         import awkward as ak
 
         array = self.arrays[node.name]
-        if not _is_jagged(array):
+        if not _is_jagged(array) or getattr(array, "ndim", 2) < 2:
             raise _error(
                 self.f.expr, self.f.what, node.pos, f"branch {node.name!r} is not an array"
             )

@@ -7,15 +7,21 @@ configured variable as a float32 column. The result is cached as one ``.npz`` fi
 cache folder; it is written to a temporary file and renamed into place, so concurrent jobs
 filling the cache never see a partial file, and any change of a file or of the
 configuration gives a new cache name.
+
+Bad data is refused when the split is loaded, before any training, with a one-line
+:class:`~fourtop.errors.DataError` naming the file or expression: a missing, empty, truncated
+or non-ROOT ntuple, a missing tree or branch, a weight that is not finite in float32 (``1e39``,
+``TMath::Log(0)``), and a class whose weights are all zero, all negative or sum to zero or
+less. The cache is only an optimisation: a cache file that cannot be read is rebuilt, and a
+cache folder that cannot be written (read-only, full) is skipped with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import zipfile
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +30,24 @@ import numpy as np
 from fourtop.data.config import DatasetConfig
 from fourtop.data.formula import Formula
 from fourtop.data.paths import default_cache_dir
-from fourtop.errors import DataError, VariableError, did_you_mean
+from fourtop.errors import DataError, FourtopError, OutputError, VariableError, did_you_mean
+from fourtop.fileio import atomic_output, clean_stale, describe_os_error
 
-__all__ = ["SplitArrays", "cache_path", "load_split", "read_cache_file"]
+__all__ = ["SplitArrays", "cache_path", "check_weights", "load_split", "read_cache_file"]
 
 log = logging.getLogger(__name__)
 
 #: events read per chunk
 STEP = 200_000
 _CACHE_VERSION = 1
+#: the arrays of a cache (or shipped arrays) file
+_KEYS = ("variables", "signal", "signal_weight", "background", "background_weight")
+#: the largest finite float32
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: temporary cache files of the versions before fileio (``.<name>.<pid>.tmp``)
+_OLD_TEMP = re.compile(r"^\.arrays_.+\.npz\.(?P<pid>\d+)\.tmp$")
+#: a temporary cache file older than this (seconds) is a dead writer's, even on another host
+_STALE_AGE = 3600.0
 
 
 @dataclass
@@ -64,11 +79,11 @@ class SplitArrays:
 
 
 def _identity(paths: Sequence[Path]) -> list[list[object]]:
-    out = []
+    out: list[list[object]] = []
     for p in paths:
         try:
             st = p.stat()
-        except FileNotFoundError:
+        except (OSError, ValueError):  # missing or unreadable: load_split says which
             out.append([str(p), None, None])
         else:
             out.append([str(p), st.st_size, st.st_mtime_ns])
@@ -89,41 +104,166 @@ def cache_path(config: DatasetConfig, key: str, split: int, cache_dir: Path | No
 def read_cache_file(path: str | Path) -> SplitArrays:
     """Read arrays written by :func:`load_split` (or shipped with a batch job).
 
+    The arrays are checked as :func:`load_split` checks them: shapes that fit the variables,
+    finite weights, and each class with a positive total weight.
+
     Raises:
-        DataError: the file is missing or not a fourtop arrays file.
+        DataError: the file is missing, not a fourtop arrays file, or its weights are unusable.
     """
     path = Path(path)
+    arrays = _read_arrays(path)
+    check_weights(arrays, (str(path), str(path)))
+    return arrays
+
+
+def _read_arrays(path: Path) -> SplitArrays:
+    """The arrays of a cache file, their shapes checked (not their weights)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return SplitArrays(
-                variables=[str(v) for v in z["variables"]],
-                signal=z["signal"],
-                signal_weight=z["signal_weight"],
-                background=z["background"],
-                background_weight=z["background_weight"],
-            )
+        if path.is_dir():
+            raise DataError(f"{path}: is a folder, not a fourtop arrays file")
+        size = path.stat().st_size
     except FileNotFoundError:
         raise DataError(f"{path}: arrays file not found") from None
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a fourtop arrays file ({exc.__class__.__name__})") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read the arrays file {describe_os_error(exc, path)}") from None
+    if size == 0:
+        raise DataError(f"{path}: not a fourtop arrays file (empty file)")
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: not a fourtop arrays file (one array, not an .npz archive)")
+        with z:
+            missing = [k for k in _KEYS if k not in z.files]
+            if missing:
+                raise DataError(f"{path}: not a fourtop arrays file (no {missing[0]!r})")
+            data = {k: z[k] for k in _KEYS}
+    except FourtopError:
+        raise
+    except Exception as exc:  # numpy and zipfile raise many types for a corrupt file
+        raise DataError(f"{path}: not a fourtop arrays file ({exc.__class__.__name__})") from None
+    return _checked_arrays(path, data)
+
+
+def _checked_arrays(path: Path, data: dict[str, np.ndarray]) -> SplitArrays:
+    def bad(problem: str) -> DataError:
+        return DataError(f"{path}: not a fourtop arrays file ({problem})")
+
+    names = data["variables"]
+    if names.ndim != 1 or names.dtype.kind not in "US" or not len(names):
+        raise bad(f"variables: expected a list of names, found {names.dtype} {names.shape}")
+    variables = [str(v) for v in names]
+    out: dict[str, np.ndarray] = {}
+    for what in ("signal", "background"):
+        x, w = data[what], data[f"{what}_weight"]
+        if x.ndim != 2 or x.shape[1] != len(variables) or x.dtype.kind not in "fiub":
+            raise bad(
+                f"{what}: expected {len(variables)} columns (one per variable) of numbers, "
+                f"found {x.dtype} {x.shape}"
+            )
+        if w.ndim != 1 or len(w) != len(x) or w.dtype.kind not in "fiub":
+            raise bad(f"{what}_weight: {w.size} values for {len(x)} {what} events")
+        out[what] = np.asarray(x, dtype=np.float32)
+        out[f"{what}_weight"] = np.asarray(w, dtype=np.float32)
+    return SplitArrays(variables=variables, **out)
+
+
+def check_weights(arrays: SplitArrays, sources: tuple[str, str]) -> None:
+    """Refuse weights no network can be trained and measured on, naming the class.
+
+    Training uses ``|w|`` with each class normalized and the ROC integral uses the signed
+    weights, so each class needs finite weights with a positive sum.
+
+    Args:
+        arrays: the selected events.
+        sources: where the signal and the background weights come from, for the messages.
+
+    Raises:
+        DataError: a class has no events, a weight that is not finite, weights that are all
+            zero, all negative, or that sum to zero or less.
+    """
+    for what, w, source in (
+        ("signal", arrays.signal_weight, sources[0]),
+        ("background", arrays.background_weight, sources[1]),
+    ):
+        w = np.asarray(w, dtype=np.float64)
+        if not len(w):
+            raise DataError(f"no {what} events ({source})")
+        if not np.isfinite(w).all():
+            raise DataError(f"{source}: the {what} weights are not finite (NaN or infinite)")
+        total = float(w.sum())
+        if total > 0:
+            continue
+        if not w.any():
+            raise DataError(
+                f"the weights of the {what} are all zero ({source}): no event to train on"
+            )
+        if (w <= 0).all():
+            sign = "negative" if (w < 0).all() else "negative or zero"
+            raise DataError(
+                f"the weights of the {what} are all {sign} ({source}): "
+                "a class needs a positive total weight"
+            )
+        raise DataError(
+            f"the weights of the {what} sum to {total:.6g} (<= 0) ({source}): a class needs "
+            "a positive total weight (too many negative weights?)"
+        )
+
+
+def _describe_files(paths: Sequence[Path]) -> str:
+    if len(paths) == 1:
+        return f"1 file: {paths[0]}"
+    return f"{len(paths)} files, first {paths[0] if paths else '-'}"
+
+
+def _read_cached(path: Path, config: DatasetConfig) -> SplitArrays | None:
+    """The cached arrays, or None when there are none (a bad cache file is ignored)."""
+    try:
+        if not path.is_file():
+            return None
+    except OSError:
+        return None
+    try:
+        arrays = _read_arrays(path)
+    except DataError as exc:
+        log.warning("ignoring the unreadable cache file (%s); reading the ntuples again", exc)
+        return None
+    if arrays.variables != config.variable_names():
+        log.warning("ignoring the cache file %s: made for other variables", path)
+        return None
+    log.info("arrays from the cache %s", path)
+    return arrays
 
 
 def _write_cache(path: Path, arrays: SplitArrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write the cache file atomically; a folder this call made is removed if that fails.
+
+    Raises:
+        OutputError: the file could not be written (the folder is full, read-only, ...).
+    """
+    folder = path.parent
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
-        with open(tmp, "wb") as f:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write the cache folder {describe_os_error(exc)}") from None
+    clean_stale(folder, extra=_OLD_TEMP, min_age=_STALE_AGE)
+    try:
+        with atomic_output(path, what="cache file") as tmp, open(tmp, "xb") as fh:
             np.savez(
-                f,
+                fh,
                 variables=np.asarray(arrays.variables),
                 signal=arrays.signal,
                 signal_weight=arrays.signal_weight,
                 background=arrays.background,
                 background_weight=arrays.background_weight,
             )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    except BaseException:
+        for p in made:  # deepest first; only the empty folders this call made
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def load_split(
@@ -131,30 +271,37 @@ def load_split(
 ) -> SplitArrays:
     """Selected signal and background events of dataset ``key`` and ``split``, cached.
 
+    The weights are checked (:func:`check_weights`) before anything is cached or returned,
+    so bad weights fail here, before any training. A cache that cannot be written is
+    skipped with a warning.
+
     Raises:
-        DataError: a file, tree or branch is missing, or the selection keeps no events.
+        DataError: a file, tree or branch is missing or unreadable, the selection keeps no
+            events, a weight is not finite in float32, or a class's weights are all zero,
+            all negative or sum to zero or less.
         ExpressionError: the weight or selection reads a branch the tree does not have.
     """
     path = cache_path(config, key, split, cache_dir)
-    if path.is_file():
-        try:
-            arrays = read_cache_file(path)
-        except DataError as exc:
-            log.warning("ignoring a bad cache file: %s", exc)
-        else:
-            if arrays.variables == config.variable_names():
-                log.info("arrays from the cache %s", path)
-                return arrays
     files = config.files(key, split)
+    where = f"weight {config.weight!r}, dataset {key} split {split}"
+    sources = (
+        f"{where}, {_describe_files(files.signal)}",
+        f"{where}, {_describe_files(files.background)}",
+    )
+    cached = _read_cached(path, config)
+    if cached is not None:
+        check_weights(cached, sources)
+        return cached
     signal, signal_weight = _read_class(config, files.signal, "signal", key, split)
     background, background_weight = _read_class(config, files.background, "background", key, split)
     arrays = SplitArrays(
         config.variable_names(), signal, signal_weight, background, background_weight
     )
+    check_weights(arrays, sources)
     try:
         _write_cache(path, arrays)
-    except OSError as exc:  # a read-only cache must not stop the job
-        log.warning("cannot write the cache %s: %s", path, exc)
+    except OutputError as exc:  # the cache is an optimisation: go on without it
+        log.warning("not caching the arrays: %s", exc)
     return arrays
 
 
@@ -167,49 +314,97 @@ def _read_class(
     needed = list(dict.fromkeys([*names, *selection.branches, *weight.branches]))
     columns: list[np.ndarray] = []
     weights: list[np.ndarray] = []
+    n_read = n_selected = 0
     for path in paths:
-        for chunk in _iterate(config, path, needed, selection, weight):
-            sel, ok_s = selection.evaluate(chunk)
-            w, ok_w = weight.evaluate(chunk)
-            keep = ok_s & ok_w & (sel != 0)
+        for start, size, chunk in _iterate(config, path, needed, selection, weight):
+            sel, ok_s = selection.evaluate(chunk, size)
+            w, ok_w = weight.evaluate(chunk, size)
+            selected = ok_s & (sel != 0)
+            keep = selected & ok_w
+            n_read += size
+            n_selected += int(selected.sum())
             if not keep.any():
                 continue
             columns.append(np.column_stack([_scalar(chunk[n], n, path)[keep] for n in names]))
-            weights.append(w[keep].astype(np.float32))
-    if not columns:
+            weights.append(_weights32(weight, w[keep], start + np.flatnonzero(keep), path))
+    where = f"in dataset {key} split {split}"
+    files = f"{len(paths)} file(s), first {paths[0] if paths else '-'}"
+    if not n_read:
         raise DataError(
-            f"selection keeps no {what} events in dataset {key} split {split} "
-            f"({len(paths)} file(s), first {paths[0] if paths else '-'}): {config.selection}"
+            f"no {what} events {where}: the tree {config.tree!r} of its {len(paths)} file(s) "
+            f"has no entries (first {paths[0] if paths else '-'})"
         )
-    return np.concatenate(columns).astype(np.float32), np.concatenate(weights)
+    if not columns and n_selected:
+        raise DataError(
+            f"weight {config.weight!r} has no value for any of the {n_selected} {what} events "
+            f"the selection keeps (an index past the end of a variable-length branch) {where} "
+            f"({files})"
+        )
+    if not columns:
+        raise DataError(f"selection keeps no {what} events {where} ({files}): {config.selection}")
+    x = np.concatenate(columns).astype(np.float32)
+    _warn_not_finite(x, names, what, where)
+    return x, np.concatenate(weights)
+
+
+def _weights32(weight: Formula, w: np.ndarray, entries: np.ndarray, path: Path) -> np.ndarray:
+    """The kept events' weights as float32; a value that is not finite there is an error."""
+    with np.errstate(over="ignore"):
+        w32 = w.astype(np.float32)
+    bad = ~np.isfinite(w32)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        if not np.isfinite(w[i]):
+            problem = f"not finite (NaN or infinite) in {path} (entry {entries[i]}: {w[i]})"
+        else:
+            problem = (
+                f"not finite in float32 in {path} (entry {entries[i]}: {w[i]:g}; float32 "
+                f"holds up to {_FLOAT32_MAX:.3g})"
+            )
+        raise DataError(f"weight expression {weight.expr!r} gives values that are {problem}")
+    return w32
+
+
+def _warn_not_finite(x: np.ndarray, names: Sequence[str], what: str, where: str) -> None:
+    """Jobs that use a variable with NaN or infinite values fail; say so once, here."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    for col in np.flatnonzero(bad.any(axis=0)):
+        log.warning(
+            "variable %r has %d %s events %s that are NaN or infinite in float32: "
+            "the jobs that use it will fail",
+            names[col],
+            int(bad[:, col].sum()),
+            what,
+            where,
+        )
 
 
 def _scalar(values: object, name: str, path: Path) -> np.ndarray:
     if isinstance(values, np.ndarray):
-        return values.astype(np.float32)
+        with np.errstate(over="ignore"):
+            return values.astype(np.float32)
     raise DataError(f"{path}: variable {name!r} is a variable-length array, not one number")
 
 
-def _iterate(config: DatasetConfig, path: Path, needed, selection: Formula, weight: Formula):
+def _iterate(
+    config: DatasetConfig,
+    path: Path,
+    needed: Sequence[str],
+    selection: Formula,
+    weight: Formula,
+) -> Iterator[tuple[int, int, dict[str, object]]]:
+    """``(first entry, events, branch arrays)`` of each chunk of the file's tree."""
     import uproot
 
-    if not path.is_file():
-        hint = ""
-        if config.is_default:
-            hint = " (make the synthetic samples with `fourtop generate`)"
-        raise DataError(f"{path}: ntuple not found{hint}")
+    _check_root_file(config, path)
     try:
         f = uproot.open(path)
     except Exception as exc:  # uproot raises many types for a corrupt file
-        raise DataError(f"{path}: cannot open as a ROOT file ({exc.__class__.__name__})") from exc
+        raise DataError(f"{path}: cannot open as a ROOT file ({exc.__class__.__name__})") from None
     with f:
-        if config.tree not in f:
-            trees = [k.split(";")[0] for k, c in f.classnames().items() if c.startswith("TTree")]
-            raise DataError(
-                f"{path}: no tree {config.tree!r}{did_you_mean(config.tree, trees)}"
-                f" (trees: {', '.join(trees) or 'none'})"
-            )
-        tree = f[config.tree]
+        tree = _tree(config, path, f)
         available = set(tree.keys())
         selection.check_branches(available, str(path))
         weight.check_branches(available, str(path))
@@ -221,7 +416,17 @@ def _iterate(config: DatasetConfig, path: Path, needed, selection: Formula, weig
                 )
         jagged = selection.indexed | weight.indexed
         flat = [n for n in needed if n not in jagged]
-        for chunk in tree.iterate(needed, step_size=STEP, library="ak"):
+        chunks = tree.iterate(needed, step_size=STEP, library="ak", report=True)
+        while True:
+            try:
+                chunk, report = next(chunks)
+            except StopIteration:
+                return
+            except Exception as exc:  # a truncated or corrupt file fails while reading
+                raise DataError(
+                    f"{path}: cannot read tree {config.tree!r} (truncated or corrupt file: "
+                    f"{exc.__class__.__name__})"
+                ) from None
             out: dict[str, object] = {n: chunk[n] for n in jagged}
             for n in flat:
                 try:
@@ -231,4 +436,48 @@ def _iterate(config: DatasetConfig, path: Path, needed, selection: Formula, weig
                         f"{path}: branch {n!r} is a variable-length array; index it in "
                         "the expression (e.g. x[0]) or leave it out of the variables"
                     ) from None
-            yield out
+            yield int(report.tree_entry_start), len(chunk), out
+
+
+def _check_root_file(config: DatasetConfig, path: Path) -> None:
+    """A clear message for an ntuple that is missing, a folder, empty or not ROOT."""
+    try:
+        if path.is_dir():
+            raise DataError(f"{path}: is a folder, not an ntuple")
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except FileNotFoundError:
+        hint = " (make the synthetic samples with `fourtop generate`)" if config.is_default else ""
+        raise DataError(f"{path}: ntuple not found{hint}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read the ntuple {describe_os_error(exc, path)}") from None
+    if not magic:
+        raise DataError(f"{path}: cannot open as a ROOT file (empty file)")
+    if magic != b"root":
+        raise DataError(f"{path}: cannot open as a ROOT file (no ROOT file header)")
+
+
+def _tree(config: DatasetConfig, path: Path, f: object) -> object:
+    """The configured tree of an open file."""
+    import uproot
+
+    try:
+        classes = f.classnames()  # type: ignore[attr-defined]
+        if config.tree not in f:  # type: ignore[operator]
+            trees = [k.split(";")[0] for k, c in classes.items() if c.startswith("TTree")]
+            raise DataError(
+                f"{path}: no tree {config.tree!r}{did_you_mean(config.tree, trees)}"
+                f" (trees: {', '.join(trees) or 'none'})"
+            )
+        tree = f[config.tree]  # type: ignore[index]
+    except FourtopError:
+        raise
+    except Exception as exc:
+        raise DataError(
+            f"{path}: cannot read tree {config.tree!r} (truncated or corrupt file: "
+            f"{exc.__class__.__name__})"
+        ) from None
+    if not isinstance(tree, uproot.behaviors.TTree.TTree):
+        kind = getattr(tree, "classname", type(tree).__name__)
+        raise DataError(f"{path}: {config.tree!r} is a {kind}, not a tree")
+    return tree

@@ -141,7 +141,8 @@ def train_members(
 
     Raises:
         TrainingError: empty or foreign member variables, a bad random seed, too few events,
-            non-finite inputs.
+            non-finite inputs, or (before any training) a class whose weights are all zero,
+            all negative or sum to zero or less, also in the test half.
         VariableError: a variable is not in ``data``.
     """
     if not isinstance(params, NetworkParams):
@@ -319,8 +320,7 @@ def _prepare(
         if bad.any():
             name = inputs[int(np.flatnonzero(bad)[0])]
             raise TrainingError(f"{what} variable {name!r} has NaN or infinite values")
-        if not np.isfinite(w_all).all():
-            raise TrainingError(f"{what} event weights contain NaN or infinite values")
+        _check_class_weights(w_all, what)
         order = rng.permutation(len(w_all))
         n_test = len(order) // 2
         test, train = order[:n_test], order[n_test:]
@@ -332,6 +332,8 @@ def _prepare(
                     f"only {len(w_all)} {what} events: too few to split into "
                     f"training{', validation' if validation else ''} and test sets"
                 )
+            if len(idx):
+                _check_half_weights(w_all[idx], what, _HALVES[name])
             parts[name].append((x_all[idx], w_all[idx], float(label)))
 
     mean = np.concatenate([p[0] for p in parts["train"]]).astype(np.float64).mean(axis=0)
@@ -342,11 +344,8 @@ def _prepare(
         xs, ys, ws = [], [], []
         half = sum(len(p[1]) for p in pieces) / 2
         for x_part, w_part, label in pieces:
-            if name != "test":
-                total = np.abs(w_part).sum()
-                if len(w_part) and not total > 0:
-                    raise TrainingError(f"the {name} events of class {int(label)} all weigh zero")
-                w_part = np.abs(w_part) * (half / total) if len(w_part) else w_part
+            if name != "test" and len(w_part):
+                w_part = np.abs(w_part) * (half / np.abs(w_part).sum())
             xs.append((x_part - mean) / std)
             ys.append(np.full(len(w_part), label))
             ws.append(w_part)
@@ -354,6 +353,48 @@ def _prepare(
             torch.from_numpy(np.concatenate(a).astype(np.float32)) for a in (xs, ys, ws)
         )
     return out, mean, std  # type: ignore[return-value]
+
+
+#: what each set is called in messages
+_HALVES = {"train": "training half", "validation": "validation set", "test": "test half"}
+
+
+def _check_class_weights(w: np.ndarray, what: str) -> None:
+    """Refuse, before training, the weights of a class that no network can learn from.
+
+    :func:`fourtop.data.ntuples.load_split` refuses these when the split is loaded; this is
+    the same check for arrays made any other way.
+    """
+    if not np.isfinite(w).all():
+        raise TrainingError(f"the {what} event weights contain NaN or infinite values")
+    total = float(w.sum())
+    if total > 0:
+        return
+    if not w.any():
+        raise TrainingError(f"the weights of the {what} are all zero: no event to train on")
+    if (w <= 0).all():
+        sign = "negative" if (w < 0).all() else "negative or zero"
+        raise TrainingError(
+            f"the weights of the {what} are all {sign}: a class needs a positive total weight"
+        )
+    raise TrainingError(
+        f"the weights of the {what} sum to {total:.6g} (<= 0): a class needs a positive "
+        "total weight (too many negative weights?)"
+    )
+
+
+def _check_half_weights(w: np.ndarray, what: str, half: str) -> None:
+    """Training needs some weight (``|w|``) per class; the ROC integral a positive sum."""
+    if half == "test half":
+        total = float(w.sum())
+        if not total > 0:
+            raise TrainingError(
+                f"the {what} weights of the {half} ({len(w)} events) sum to {total:.6g} "
+                "(<= 0): the ROC integral needs a positive total weight per class (too many "
+                "negative weights for this few events?)"
+            )
+    elif not np.abs(w).sum() > 0:
+        raise TrainingError(f"the {what} events of the {half} ({len(w)} events) all weigh zero")
 
 
 def _weighted_bce(logits: Tensor, y: Tensor, w: Tensor) -> Tensor:

@@ -26,8 +26,8 @@ def roc_integral(scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None
         weights: event weights (None = all 1).
 
     Raises:
-        TrainingError: shapes differ, scores are not finite, or a class has a non-positive
-            total weight.
+        TrainingError: shapes differ, scores or weights are not finite, or a class has a
+            non-positive total weight.
 
     Example:
         >>> roc_integral([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0])
@@ -43,6 +43,8 @@ def roc_integral(scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None
         )
     if not np.all(np.isfinite(x)):
         raise TrainingError("roc_integral: scores contain NaN or infinity (training diverged?)")
+    if not np.all(np.isfinite(w)):
+        raise TrainingError("roc_integral: weights contain NaN or infinity")
     ws = np.where(y, w, 0.0)
     wb = np.where(y, 0.0, w)
     total_s, total_b = ws.sum(), wb.sum()
