@@ -94,7 +94,8 @@ def test_missing_and_unreadable_log(tmp_path: Path) -> None:
     assert read_log(tmp_path / "nope.log").state == "missing"
     (tmp_path / "dir.log").mkdir()
     status = read_log(tmp_path / "dir.log")
-    assert status.state == "unreadable" and "cannot read" in (status.reason or "")
+    assert status.state == "unreadable"
+    assert status.reason == f"cannot read {tmp_path / 'dir.log'} (is a directory)"
 
 
 @pytest.mark.parametrize("name", VALID)
@@ -201,3 +202,152 @@ def test_writers_read_back_by_both_parsers(tmp_path: Path) -> None:
     assert theirs[4]["ReturnValue"] == 3 and theirs[4]["TerminatedNormally"]
     assert theirs[5]["TerminatedBySignal"] == 11
     assert theirs[6]["Reason"] == "interrupted by the user (Ctrl-C)"
+
+
+# ---------------------------------------------------------------- issue 10
+@pytest.mark.parametrize("value", ["-1", "2.5", "1.0000001", "-0.0001", "1e3"])
+def test_roc_integral_outside_0_1_is_a_problem(tmp_path: Path, value: str) -> None:
+    out = tmp_path / "a.out"
+    out.write_text(f"Epoch 1/1\nROC-integral: {value}\n")
+    assert read_out(out) == (True, None, f"ROC-integral value {value} is outside [0, 1]")
+    assert read_roc_integral(out) is None
+    (tmp_path / "a.log").write_bytes((DATA / "iso_finished.log").read_bytes())
+    status = job_status(tmp_path / "a.log", out)
+    assert status.state == "failed" and status.roc_integral is None
+    assert status.reason == (
+        f"exited with return value 0; ROC-integral value {value} is outside [0, 1]"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "1", "0.0", "1.0", "0.5"])
+def test_roc_integral_bounds_are_results(tmp_path: Path, value: str) -> None:
+    out = tmp_path / "a.out"
+    out.write_text(f"ROC-integral: {value}\n")
+    assert read_out(out) == (True, float(value), None)
+
+
+def _deny(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
+    """Reading ``denied`` fails as another user's 0600 file does (we may run as root)."""
+    real = open
+
+    def fake_open(path, *args, **kwargs):
+        if Path(path) == denied:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(condorlog, "open", fake_open, raising=False)
+
+
+@pytest.mark.parametrize(
+    ("log", "out"),
+    [("iso_finished.log", "ROC-integral: 0.8\n"), ("abnormal.log", "Epoch 1\n"), (None, "x\n")],
+)
+def test_unreadable_out_is_unreadable_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log: str | None, out: str
+) -> None:
+    log_path, out_path = tmp_path / "j.log", tmp_path / "j.out"
+    if log:
+        log_path.write_bytes((DATA / log).read_bytes())
+    out_path.write_text(out)
+    _deny(monkeypatch, out_path)
+    status = job_status(log_path, out_path)
+    assert status == condorlog.JobStatus(
+        "unreadable", None, f"cannot read {out_path} (permission denied)", True
+    )
+    assert read_out(out_path) == (True, None, f"cannot read {out_path} (permission denied)")
+
+
+def test_unreadable_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log_path, out_path = tmp_path / "j.log", tmp_path / "j.out"
+    log_path.write_bytes((DATA / "abnormal.log").read_bytes())
+    _deny(monkeypatch, log_path)
+    assert read_log(log_path) == condorlog.LogStatus(
+        "unreadable", f"cannot read {log_path} (permission denied)"
+    )
+    status = job_status(log_path, out_path)  # no .out: running? failed? nobody can tell
+    assert (status.state, status.reason, status.has_outfile) == (
+        "unreadable",
+        f"cannot read {log_path} (permission denied)",
+        False,
+    )
+    out_path.write_text("Epoch 1\n")  # a partial .out: still cannot tell
+    assert job_status(log_path, out_path).state == "unreadable"
+    out_path.write_text("ROC-integral: 0.7\n")  # a result needs no log
+    assert job_status(log_path, out_path).state == "finished"
+
+
+def test_unreadable_is_a_job_state_neither_finished_nor_failed() -> None:
+    assert "unreadable" in condorlog.JOB_STATES
+    assert condorlog.JOB_STATES[:6] == (
+        "unstarted",
+        "queued",
+        "running",
+        "held",
+        "finished",
+        "failed",
+    )
+
+
+def test_directory_as_out_is_unreadable(tmp_path: Path) -> None:
+    (tmp_path / "j.out").mkdir()
+    status = job_status(tmp_path / "j.log", tmp_path / "j.out")
+    assert status.state == "unreadable" and "(is a directory)" in (status.reason or "")
+
+
+def test_read_log_streams_a_big_log(tmp_path: Path) -> None:
+    """A ~20 MB event log is read in a few kB: only the state is kept, not the events."""
+    import tracemalloc
+
+    log = tmp_path / "big.log"
+    pad = "x" * 400  # long lines: the same bytes in fewer lines (tracemalloc is slow per line)
+    block = "".join(
+        f"006 (77.000.000) 2024-05-02 10:{i % 60:02d}:00 Image size of job updated: {i}\n"
+        f"\t100  -  MemoryUsage of job (MB) {pad}\n...\n"
+        f"028 (77.000.000) 2024-05-02 10:{i % 60:02d}:00 Job ad information event triggered.\n"
+        f'\tAttribute{i} = "{pad}"\n...\n'
+        for i in range(1000)
+    )
+    with open(log, "w") as fh:
+        log_submitted(log, cluster=77)
+        log_executing(log, cluster=77)
+        while fh.tell() < 20_000_000:
+            fh.write(block)
+        fh.flush()
+    log_held(log, "over the memory limit", cluster=77)
+    assert log.stat().st_size > 20_000_000
+    tracemalloc.start()
+    try:
+        status = read_log(log)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (status.state, status.reason) == ("held", "over the memory limit")
+    assert peak < 2_000_000, f"peak {peak / 1e6:.1f} MB while reading a 20 MB log"
+
+
+def test_read_out_streams(tmp_path: Path) -> None:
+    import tracemalloc
+
+    out = tmp_path / "big.out"
+    with open(out, "w") as fh:
+        for i in range(50_000):
+            fh.write(f"Epoch {i}: loss 0.{i:06d} {'=' * 200}\nROC-integral: not yet\n")
+        fh.write("ROC-integral: 0.625\n")
+    tracemalloc.start()
+    try:
+        result = read_out(out)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result == (True, 0.625, None)
+    assert peak < 1_000_000
+
+
+def test_garbage_line_without_newline_limits(tmp_path: Path) -> None:
+    """A log of one huge line (no newline) is garbled, read in bounded pieces."""
+    log = tmp_path / "g.log"
+    log.write_bytes(b"x" * 300_000)
+    status = read_log(log)
+    assert status.state == "garbled" and "line 1 is not an HTCondor event" in (status.reason or "")
+    events, problem = parse_events("000 (1.000.000) 2024-05-02 10:11:12 Job submitted\n...\n")
+    assert [e.code for e in events] == [0] and problem is None

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import TextIO
 
 from fourtop.fileio import describe_os_error
 
@@ -78,6 +78,8 @@ _HEADER = re.compile(
 _RETURN = re.compile(r"Normal termination \(return value (-?\d+)\)")
 _SIGNAL = re.compile(r"Abnormal termination \(signal (\d+)\)")
 _ROC = re.compile(rb"^[ \t]*ROC-integral:[ \t]*(\S*)")
+#: events whose body the state needs (hold/abort reason, exit status)
+_STATE_BODIES = frozenset({HELD, ABORTED, TERMINATED})
 #: longest line kept whole, and most body lines kept per event (real events have a few
 #: dozen; a garbage file cannot make a reader hold more than this)
 _MAX_LINE = 1 << 16
@@ -134,31 +136,38 @@ class JobStatus:
 class _Scanner:
     """Complete events of a stream of lines, one at a time (nothing else is kept).
 
-    After the stream is consumed, ``problem`` describes the first garbage line or a
-    truncated last event (or is None) and ``content`` says whether any line was not blank.
+    ``bodies``: the event codes whose body lines are kept (None: all). After the stream is
+    consumed, ``problem`` describes the first garbage line or a truncated last event (or is
+    None) and ``content`` says whether any line was not blank.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bodies: frozenset[int] | None = None) -> None:
         self.problem: str | None = None
         self.content = False
+        self._bodies = bodies
 
     def events(self, lines: Iterable[str]) -> Iterator[LogEvent]:
         current: re.Match[str] | None = None
+        code = 0
         body: list[str] = []
+        keep = True
+        header = _HEADER.match
+        bodies = self._bodies
         for lineno, line in enumerate(lines, 1):
             if current is None:
-                if not line.strip():
+                if not line or line.isspace():
                     continue
                 self.content = True
-                match = _HEADER.match(line)
+                match = header(line)
                 if match is None:
                     if self.problem is None:
                         self.problem = f"line {lineno} is not an HTCondor event: {line[:60]!r}"
                     continue
-                current, body = match, []
-            elif line.rstrip() == "...":
+                current, code, body = match, int(match["code"]), []
+                keep = bodies is None or code in bodies
+            elif line.startswith("...") and line.rstrip() == "...":
                 yield LogEvent(
-                    code=int(current["code"]),
+                    code=code,
                     cluster=int(current["cluster"]),
                     proc=int(current["proc"]),
                     timestamp=current["when"],
@@ -166,16 +175,16 @@ class _Scanner:
                     body=tuple(b.strip() for b in body if b.strip()),
                 )
                 current = None
-            elif len(body) < _MAX_BODY:
+            elif keep and len(body) < _MAX_BODY:
                 body.append(line)
         if current is not None and self.problem is None:
             self.problem = f"truncated: the last event ({current['code']}) has no '...' terminator"
 
 
-def _file_lines(fh: BinaryIO) -> Iterator[str]:
-    """The lines of a binary file as text (undecodable bytes replaced), one at a time."""
-    while raw := fh.readline(_MAX_LINE):
-        yield from raw.decode("utf-8", errors="replace").splitlines()
+def _file_lines(text: TextIO) -> Iterator[str]:
+    """The lines of a text file without their newline, one at a time, at most _MAX_LINE long."""
+    while line := text.readline(_MAX_LINE):
+        yield line.rstrip("\n")
 
 
 def _why(exc: OSError) -> str:
@@ -236,10 +245,10 @@ def read_log(path: str | os.PathLike[str]) -> LogStatus:
 
     Only the state is kept while reading, so memory does not grow with the log's size.
     """
-    scanner = _Scanner()
+    scanner = _Scanner(bodies=_STATE_BODIES)
     try:
-        with open(path, "rb") as fh:
-            status = _status_from_events(scanner.events(_file_lines(fh)))
+        with open(path, encoding="utf-8", errors="replace", newline=None) as text:
+            status = _status_from_events(scanner.events(_file_lines(text)))
     except FileNotFoundError:
         return LogStatus("missing", "no job event log")
     except OSError as exc:

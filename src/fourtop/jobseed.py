@@ -40,11 +40,9 @@ def check_variables(variables: object, where: str) -> tuple[str, ...]:
     if isinstance(variables, (str, bytes)) or not isinstance(variables, Iterable):
         raise VariableError(f"{where}: variables must be a list of names, not {_what(variables)}")
     names = tuple(variables)
-    bad = next((v for v in names if not isinstance(v, str)), None)
-    if bad is not None or "" in names:
-        raise VariableError(
-            f"{where}: variable names must be non-empty strings, not {bad if bad else ''!r}"
-        )
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise VariableError(f"{where}: variable names must be non-empty strings, not {name!r}")
     return names
 
 

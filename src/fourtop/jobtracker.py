@@ -740,8 +740,9 @@ class JobFolder:
             except FileNotFoundError:
                 continue
             except (OSError, UnicodeDecodeError) as exc:
+                why = describe_os_error(exc, "") if isinstance(exc, OSError) else "not UTF-8 text"
                 raise JobFolderError(
-                    f"{path}: cannot be kept in the compacted spec ({exc}); "
+                    f"{path}: cannot be kept in the compacted spec ({why}); "
                     "compaction refused, nothing changed"
                 ) from None
         return kept

@@ -205,7 +205,8 @@ def _info(path: Path, args: argparse.Namespace) -> int:
     folder = JobFolder(path)
     if folder.jobs is None:
         _say(
-            f"warning: {path}: has no spec file; import it with 'fourtop folders -i VARLIST {path}'"
+            f"fourtop folders: warning: {path}: has no spec file; import it with "
+            f"'fourtop folders -i VARLIST {path}'"
         )
         return 1
     with _spinner(f"checking {path}"):
