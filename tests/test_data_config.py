@@ -103,6 +103,17 @@ def test_fingerprint_follows_what_decides_the_arrays(tmp_path):
         (BASE.replace("{split}", "{year}"), "bad file name pattern 'sig_split{year}.root'"),
         ("tree = [", "not valid TOML"),
         (BASE.split("[datasets")[0], "'datasets' must be a table"),
+        (BASE.replace('"xsecEff"', "1"),
+         "'weight' must be a non-empty string (a constant is a string too: weight = \"1\")"),
+        (BASE.replace('"AK4HT > 510"', "true"), "'selection' must be a non-empty string"),
+        (BASE.replace("sig_split{split}", "sig\\u0000{split}"),
+         "datasets.2017: bad file name 'sig\\x000.root' (a NUL character)"),
+        (MINIMAL.format(extra='base_dir = "a\\u0000b"'),
+         "base_dir: bad file name 'a\\x00b' (a NUL character)"),
+        (BASE.split("[datasets")[0] + "[datasets]\n2017 = 5\n", "datasets.2017 must be a table"),
+        (BASE.split("[datasets")[0] + "datasets = 5\n", "'datasets' must be a table"),
+        (BASE.replace('"sig_split{split}.root"', "1"),
+         "datasets.2017.signal must be a non-empty list of file names"),
     ],
 )  # fmt: skip
 def test_malformed_config_names_file_and_key(tmp_path, text, fragment):
@@ -128,3 +139,22 @@ def test_missing_config_and_unknown_key_or_split(tmp_path):
         config.files("2019", 0)
     with pytest.raises(ConfigError, match="split must be 0, 1 or 2, not 3"):
         config.files("2017", 3)
+
+
+def test_config_that_is_a_folder_or_not_text(tmp_path):
+    folder = tmp_path / "dataset.toml"
+    folder.mkdir()
+    with pytest.raises(
+        ConfigError, match=r"dataset\.toml: is a folder, not a dataset configuration"
+    ):
+        load_config(folder)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b'tree = "\xff\xfe"\n')
+    with pytest.raises(ConfigError, match=r"binary\.toml: cannot read \(not UTF-8 text"):
+        load_config(binary)
+
+
+def test_constant_weight_and_selection_are_valid(tmp_path):
+    text = BASE.replace('"xsecEff"', '"1"').replace('"AK4HT > 510"', '"1"')
+    config = load_config(_write(tmp_path, text))
+    assert config.weight == "1" and config.selection == "1"

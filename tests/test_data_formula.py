@@ -81,3 +81,31 @@ def test_unindexed_jagged_branch_and_indexed_scalar_are_errors():
         _eval("j > 0", j=ak.Array([[1.0], []]))
     with pytest.raises(ExpressionError, match="'x' is not an array"):
         _eval("x[0] > 0", x=np.array([1.0]))
+
+
+@pytest.mark.parametrize(
+    ("expr", "value"),
+    [("1", 1.0), ("0", 0.0), ("1/0", 0.0), ("0/0", 0.0), ("1e39", 1e39), ("-2 * 3", -6.0),
+     ("exp(1000)", np.exp(700.0)), ("TMath::Pi()", np.pi)],
+)  # fmt: skip
+def test_constant_expression_gives_one_value_per_event(expr, value):
+    f = Formula(expr, "weight")
+    assert f.is_constant and f.branches == ()
+    values, valid = f.evaluate({"x": np.arange(4.0), "j": ak.Array([[1.0], [], [2.0], []])})
+    assert values.tolist() == [value] * 4 and valid.tolist() == [True] * 4
+    values, valid = f.evaluate({}, size=3)  # no branch read at all: the chunk size says
+    assert values.tolist() == [value] * 3 and valid.all()
+    assert f.evaluate({}, size=0)[0].shape == (0,)
+
+
+def test_constant_in_a_larger_expression_and_overflow_is_silent():
+    x = np.array([1.0, 2.0])
+    assert _eval("1 * (x > 1)", x=x)[0].tolist() == [0.0, 1.0]
+    values = Formula("x * 1e308 * 10 - x * 1e308 * 10", "weight").evaluate({"x": x})[0]
+    assert np.isnan(values).all()  # inf - inf, no RuntimeWarning (warnings are errors here)
+    assert not Formula("x * 2", "weight").is_constant
+
+
+def test_index_of_a_plain_branch_read_as_awkward_is_an_error():
+    with pytest.raises(ExpressionError, match=r"'AK4HT\[0\] > 1': branch 'AK4HT' is not an array"):
+        _eval("AK4HT[0] > 1", AK4HT=ak.Array([600.0, 700.0]))

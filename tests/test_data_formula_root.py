@@ -104,11 +104,12 @@ def _root_values(t, expr: str) -> np.ndarray:
 
 
 def _root_count_and_sum(ROOT, t, weight: str, selection: str) -> tuple[int, float]:
+    ROOT.gROOT.cd()  # the histogram in memory, whichever file was opened (or closed) last
     count = t.GetEntries(selection)
     h = ROOT.TH1D("hsum", "", 1, -1, 1)
     t.Draw("0>>hsum", f"({weight})*({selection})", "goff")
     total = h.Integral(0, 2)
-    h.Delete()
+    h.SetDirectory(ROOT.nullptr)  # Python owns it and deletes it once
     return count, total
 
 
@@ -173,6 +174,17 @@ VALUES = [
     "theJetPt_JetSubCalc_PtOrdered[1] - theJetPt_JetSubCalc_PtOrdered[0]",
     "flag + isMuon * 2",
     "TMath::Pi() * x + TMath::Floor(y)",
+    # constants (a weight of "1" for unweighted samples) and division by zero: ROOT repeats a
+    # constant for every entry and makes x / 0 = 0 (also 1 / 0 and 0 / 0)
+    "1",
+    "0",
+    "-1",
+    "1/0",
+    "-1/0",
+    "0/0",
+    "x/0",
+    "1e39",
+    "exp(1000)",
 ]
 
 
@@ -205,3 +217,79 @@ def test_generated_sample_selection_matches_root(tmp_path):
     f.Close()
     assert len(arrays.signal) == count > 0
     assert float(arrays.signal_weight.astype(np.float64).sum()) == pytest.approx(total, rel=1e-5)
+
+
+CONSTANTS = [
+    ("1", "1"),
+    ("1", "0"),
+    ("1", "1/0"),
+    ("1", "x > 0"),
+    ("0", "x > 0"),
+    ("1/0", "x > 0"),
+    ("-1", "n > 2"),
+    ("1e39", "x > 0"),
+    ("2 * 0.5", "theJetPt_JetSubCalc_PtOrdered[2] > 0"),
+]
+
+
+@pytest.mark.parametrize(("weight", "selection"), CONSTANTS)
+def test_constant_weight_and_selection_match_root(root_tree, weight, selection):
+    ROOT, t, arrays = root_tree
+    expected = _root_count_and_sum(ROOT, t, weight, selection)
+    count, total = _ours_count_and_sum(arrays, weight, selection)
+    assert count == expected[0]
+    assert total == pytest.approx(expected[1], rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("selection", ["1", "0", "-1", "1/0", "0/0", "1e39", "2 > 1"])
+def test_constant_selection_counts_match_root(root_tree, selection):
+    """A constant selection keeps every entry or none (as a cut: nonzero keeps)."""
+    _, t, arrays = root_tree
+    sel, valid = Formula(selection, "selection").evaluate(arrays)
+    assert int((valid & (sel != 0)).sum()) == t.GetEntries(selection) in (0, N)
+
+
+def _float_sum(ROOT, t, weight: str) -> float:
+    ROOT.gROOT.cd()
+    h = ROOT.TH1F("hsumf", "", 1, -1, 1)
+    t.Draw("0>>hsumf", f"({weight})*(x > 0)", "goff")
+    total = h.Integral(0, 2)
+    h.SetDirectory(ROOT.nullptr)
+    return total
+
+
+def test_weights_root_sums_in_double_are_refused_in_float32(root_tree, tmp_path):
+    """ROOT computes "1e39" as a double (a TH1D sums it, a TH1F overflows to inf) and "1/0" as 0;
+    the float32 cache cannot hold 1e39 and a class of zero weights cannot be trained on, so
+    load_split refuses both, naming the expression and the file."""
+    from fourtop.data.config import load_config
+    from fourtop.data.ntuples import load_split
+    from fourtop.errors import DataError
+
+    ROOT, t, _ = root_tree
+    assert np.isfinite(_root_count_and_sum(ROOT, t, "1e39", "x > 0")[1])
+    assert np.isinf(_float_sum(ROOT, t, "1e39"))
+    assert _root_count_and_sum(ROOT, t, "1/0", "x > 0")[1] == 0.0
+    path = t.GetCurrentFile().GetName()
+
+    def load(weight: str):
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(
+            f'tree = "ljmet"\nweight = "{weight}"\nselection = "x > 0"\n'
+            'variables = [{name = "x"}, {name = "y"}]\n'
+            f'[datasets.2017]\nsignal = ["{path}"]\nbackground = ["{path}"]\n'
+        )
+        return load_split(load_config(cfg), "2017", 0, cache_dir=tmp_path / "cache")
+
+    with pytest.raises(DataError) as info:
+        load("1e39")
+    assert str(info.value).startswith(
+        f"weight expression '1e39' gives values that are not finite in float32 in {path} "
+    )
+    with pytest.raises(DataError, match=r"the weights of the signal are all zero \(weight '1/0'"):
+        load("1/0")
+    arrays = load("1")
+    count = t.GetEntries("x > 0")
+    assert len(arrays.signal) == len(arrays.background) == count
+    assert arrays.signal_weight.tolist() == [1.0] * count
+    assert not (tmp_path / "cache").exists() or len(list((tmp_path / "cache").iterdir())) == 1

@@ -184,3 +184,57 @@ def test_bad_data_and_settings(data):
         train_network(data, SEED, SMALL, device="cuda")
     with pytest.raises(TrainingError, match="device 'gpu'"):
         train_network(data, SEED, SMALL, device="gpu")
+
+
+def _weighted(data, signal_weight=None, background_weight=None):
+    from dataclasses import replace
+
+    return replace(
+        data,
+        signal_weight=data.signal_weight if signal_weight is None else signal_weight,
+        background_weight=data.background_weight
+        if background_weight is None
+        else background_weight,
+    )
+
+
+@pytest.mark.parametrize(
+    ("which", "make", "message"),
+    [
+        ("signal", np.zeros_like, "the weights of the signal are all zero: no event to train on"),
+        ("background", lambda w: -np.abs(w), "the weights of the background are all negative"),
+        ("signal", lambda w: np.where(np.arange(len(w)) % 2, 0, -np.abs(w)),
+         "the weights of the signal are all negative or zero"),
+        ("background", lambda w: np.where(np.arange(len(w)) < 30, 1.0, -1.0).astype(np.float32),
+         r"the weights of the background sum to -240 \(<= 0\)"),
+        ("signal", lambda w: np.full_like(w, np.inf), "signal event weights contain NaN"),
+    ],
+)  # fmt: skip
+def test_bad_class_weights_fail_before_training(data, monkeypatch, which, make, message):
+    """Not 'training diverged' after training: the class and the reason, before any step."""
+    key = f"{which}_weight"
+    bad = _weighted(data, **{key: make(getattr(data, key))})
+    monkeypatch.setattr(fit, "FamilyNet", None)  # building a model would fail: never reached
+    with pytest.raises(TrainingError, match=message) as info:
+        train_network(bad, SEED, SMALL, random_seed=0)
+    assert "diverged" not in str(info.value)
+
+
+def test_test_half_with_negative_total_fails_before_training(data, monkeypatch):
+    """A class whose signed weights sum to > 0 but whose test half sums to <= 0."""
+    w = np.ones(300, np.float32)
+    order = np.random.default_rng(np.random.SeedSequence(0).spawn(4)[0]).permutation(300)
+    w[order[:150]] = -1.0  # the first permutation of the background is its test half
+    w[order[:150][:1]] = -0.5
+    bad = _weighted(data, background_weight=w)
+    assert bad.background_weight.sum() > 0
+    monkeypatch.setattr(fit, "FamilyNet", None)
+    with pytest.raises(TrainingError, match=r"the background weights of the test half \(150 "
+                       r"events\) sum to -149.5 \(<= 0\): the ROC integral needs"):  # fmt: skip
+        train_network(bad, SEED, SMALL, random_seed=0)
+
+
+def test_constant_unit_weights_train(data):
+    ones = _weighted(data, np.ones(300, np.float32), np.ones(300, np.float32))
+    result = train_network(ones, SEED, SMALL, random_seed=0)
+    assert 0.5 < result.roc_integral <= 1.0

@@ -56,3 +56,8 @@ def test_bad_inputs():
         roc_integral([np.nan, 1], [1, 0])
     with pytest.raises(TrainingError, match="signal weight 0 "):
         roc_integral([1, 2], [0, 0])
+
+
+def test_weights_must_be_finite():
+    with pytest.raises(TrainingError, match="weights contain NaN or infinity"):
+        roc_integral([1, 2], [1, 0], [np.inf, 1])
