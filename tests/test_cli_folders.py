@@ -182,3 +182,84 @@ def test_compact_without_spec(work: Path, capsys: pytest.CaptureFixture[str]) ->
         f"with 'fourtop folders -i VARLIST {path.name}'"
     )
     assert path.is_dir()
+
+
+# ---------------------------------------------------------------- issue 10
+def test_unreadable_jobs_shown(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = mixed_folder(work)
+    JobFolder(path, load=False).import_folder(V4)
+    finish_all(path)
+    out_file = path / "Keras_4vars_Seed_3_Subseed_1.out"
+    out_file.unlink()
+    out_file.mkdir()  # exists, cannot be read (even by root)
+    code, out, err = run(capsys, str(path))
+    assert code == 0, err
+    assert "┃ unreadable ┃" in out and "1 (14.3%)" in out
+    assert "1 job(s) have files this user cannot read (e.g. Keras_4vars_Seed_3_Subseed_1: " in (
+        " ".join(out.split())
+    )
+    code, out, err = run(capsys, "-v", str(path))
+    assert "unreadable jobs (1):" in out and "failed jobs" not in out
+    assert f"  Keras_4vars_Seed_3_Subseed_1: cannot read {out_file} (is a directory)" in out
+
+
+def test_no_unreadable_column_without_unreadable_jobs(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = mixed_folder(work)
+    JobFolder(path, load=False).import_folder(V4)
+    code, out, _ = run(capsys, str(path))
+    assert code == 0 and "┃ unreadable" not in out and "cannot read" not in out
+
+
+def test_import_reordered_needs_force(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = mixed_folder(work)
+    JobFolder(path, load=False).import_folder(V4)
+    (work / "moved.txt").write_text("b\na\nc\nd\n")
+    code, _, err = run(capsys, "-i", "moved.txt", str(path))  # refused before any prompt
+    assert code == 1 and "a spec file exists" not in err
+    assert "a moved from position 1 to 2; b moved from position 2 to 1; import refused" in err
+    code, _, err = run(capsys, "-i", "moved.txt", "--force", "--yes", str(path))
+    assert code == 0, err
+    assert JobFolder(path).variables == ["b", "a", "c", "d"]
+
+
+def test_compact_failed_needs_force(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = mixed_folder(work)
+    JobFolder(path, load=False).import_folder(V4)
+    finish_all(path)
+    (path / "Keras_4vars_Seed_3.out").write_text("ROC-integral: 2.5\n")  # evicted.log: queued
+    (path / "Keras_4vars_Seed_3.log").write_text("")  # no log: a .out without a result failed
+    code, _, err = run(capsys, "-c", "--yes", path.name)
+    assert (code, err) == (
+        1,
+        f"fourtop folders: error: {path.name}: 1 of 7 jobs failed; 'fourtop submit -r' "
+        "resubmits them; compaction refused (nothing changed; --force compacts anyway, keeping "
+        "them as failed jobs in the .jtd)",
+    )
+    code, out, err = run(capsys, "-v", path.name)
+    assert "  Keras_4vars_Seed_3: ROC-integral value 2.5 is outside [0, 1]; " in out
+    code, _, err = run(capsys, "-c", "--yes", "--force", path.name)
+    assert code == 0, err
+    assert "(1 failed jobs kept; 'fourtop submit -r' resubmits them)" in err
+    code, out, err = run(capsys, "-v", path.name + ".jtd")
+    assert code == 0 and "failed jobs (1):" in out and "Keras_4vars_Seed_3:" in out
+
+
+def test_leftover_of_a_killed_compaction_removed(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    path = mixed_folder(work)
+    JobFolder(path, load=False).import_folder(V4)
+    finish_all(path)
+    JobFolder(path).compact_folder()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    trash = work / f".{path.name}.compacting-{dead.pid}"
+    trash.mkdir()
+    code, _, err = run(capsys)
+    assert code == 0, err
+    assert f"removed {trash}, left by an interrupted compaction" in err
+    assert not trash.exists()

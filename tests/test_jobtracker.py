@@ -6,6 +6,7 @@ import os
 import pickle
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -510,3 +511,259 @@ def test_two_processes_update_different_jobs(tmp_path: Path) -> None:
     procs = [subprocess.Popen([sys.executable, "-c", _UPDATER, folder.path, p]) for p in ("0", "1")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert all(j.state == "finished" for j in JobFolder(folder.path).jobs)
+
+
+# ---------------------------------------------------------------- issue 10
+def _finished_folder(root: Path) -> Path:
+    path = mixed_folder(root)
+    JobFolder(path, load=False).import_folder(V4)
+    finish_all(path)
+    JobFolder(path).check()
+    return path
+
+
+FAILED_JOB = "Keras_4vars_Seed_14_Subseed_6"
+
+
+def _with_failed(root: Path) -> Path:
+    path = _finished_folder(root)
+    (path / f"{FAILED_JOB}.out").write_text("Epoch 1\n")  # its log: killed by signal 9
+    JobFolder(path).check()
+    return path
+
+
+def test_out_of_range_roc_fails_the_job(tmp_path: Path) -> None:
+    path = _finished_folder(tmp_path)
+    (path / "Keras_4vars_Seed_3_Subseed_1.out").write_text("ROC-integral: -1\n")
+    folder = JobFolder(path)
+    folder.check()
+    [failed] = folder.get_resubmit_list()
+    assert failed.name == "Keras_4vars_Seed_3_Subseed_1" and not failed.has_result
+    assert failed.reason == "exited with return value 0; ROC-integral value -1 is outside [0, 1]"
+    assert failed.roc_integral == -1 and failed not in folder.result_jobs
+
+
+def test_bad_spec_row_in_a_folder_is_read_again(tmp_path: Path) -> None:
+    path = _finished_folder(tmp_path)
+    with sqlite3.connect(path / f"{path.name}.jtd") as conn:
+        conn.execute("UPDATE jobs SET roc = 5.0 WHERE name = 'Keras_4vars_Seed_14'")
+    conn.close()
+    folder = JobFolder(path)
+    job = next(j for j in folder.jobs if j.name == "Keras_4vars_Seed_14")
+    assert job.state == "failed" and "ROC integral 5.0" in (job.reason or "")
+    folder.check()  # the stamp was dropped: the files are read again
+    assert (job.state, job.roc_integral) == ("finished", 0.8)
+    again = next(j for j in JobFolder(path).jobs if j.name == "Keras_4vars_Seed_14")
+    assert (again.state, again.roc_integral) == ("finished", 0.8)  # and stored
+
+
+def test_bad_spec_row_in_a_compacted_spec_stays_failed(tmp_path: Path) -> None:
+    path = _finished_folder(tmp_path)
+    JobFolder(path).compact_folder()
+    spec = tmp_path / f"{path.name}.jtd"
+    with sqlite3.connect(spec) as conn:
+        conn.execute("UPDATE jobs SET state = 'done' WHERE name = 'Keras_4vars_Seed_14'")
+    conn.close()
+    folder = JobFolder(spec)
+    folder.check()
+    failed = folder.get_resubmit_list()
+    assert [j.name for j in failed] == ["Keras_4vars_Seed_14"]
+    assert failed[0].reason == "the spec file held unknown state 'done' for this job"
+    assert folder.get_stats()["failed_jobs"] == 1 and len(folder.result_jobs) == 6
+
+
+def test_unreadable_jobs_counted_apart(tmp_path: Path) -> None:
+    path = _finished_folder(tmp_path)
+    victim = path / "Keras_4vars_Seed_3_Subseed_1.out"
+    victim.unlink()
+    victim.mkdir()  # a file that cannot be read, even by root
+    (path / "Keras_4vars_Seed_14_Subseed_12.log").mkdir()  # no .out, unreadable log
+    (path / "Keras_4vars_Seed_14_Subseed_12.out").unlink()
+    folder = JobFolder(path)
+    folder.check()
+    names = {j.name for j in folder.unreadable_jobs}
+    assert names == {"Keras_4vars_Seed_3_Subseed_1", "Keras_4vars_Seed_14_Subseed_12"}
+    assert folder.get_resubmit_list() == [] and folder.unstarted_jobs == []
+    assert not any(j.finished for j in folder.unreadable_jobs)
+    stats = folder.get_stats()
+    assert (stats["unreadable_jobs"], stats["failed_jobs"], stats["unstarted_jobs"]) == (2, 0, 0)
+    assert stats["finished_jobs"] == 5
+    with pytest.raises(JobFolderError, match="2 of 7 jobs are not finished"):
+        folder.compact_folder()
+    assert victim.is_dir()
+
+
+def test_check_keeps_going_when_the_spec_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fourtop.spec import SpecWriteError
+
+    path = _finished_folder(tmp_path)
+    (path / "Keras_4vars_Seed_3.out").write_text("ROC-integral: 0.55\n")
+
+    def read_only(*_: object, **__: object) -> None:
+        raise SpecWriteError(f"{path}: cannot write spec file (read-only file system)")
+
+    monkeypatch.setattr(jt, "update_spec", read_only)
+    folder = JobFolder(path)
+    folder.check()
+    job = next(j for j in folder.jobs if j.name == "Keras_4vars_Seed_3")
+    assert job.roc_integral == 0.55
+    assert "job states refreshed but not stored" in caplog.text
+
+
+def test_import_refuses_a_reordered_list(tmp_path: Path) -> None:
+    path = mixed_folder(tmp_path)
+    JobFolder(path, load=False).import_folder(V4)
+    spec = Path(path, f"{path.name}.jtd")
+    before = spec.read_bytes()
+    with pytest.raises(JobFolderError) as err:
+        JobFolder(path, load=False).import_folder(["b", "a", "c", "d"])
+    assert "a moved from position 1 to 2; b moved from position 2 to 1" in str(err.value)
+    assert spec.read_bytes() == before
+    JobFolder(path, load=False).import_folder(["b", "a", "c", "d"], force=True)
+    assert JobFolder(path).variables == ["b", "a", "c", "d"]
+
+
+def test_import_uses_the_folders_varlist_file(tmp_path: Path) -> None:
+    path = mixed_folder(tmp_path)
+    (path / jt.VARLIST_FILE).write_text("\n".join(V4) + "\n")
+    with pytest.raises(JobFolderError, match=r"\(fourtop-varlist\.txt\): missing: d; not in"):
+        JobFolder(path).import_folder(["a", "b", "c", "e"])
+    assert not Path(path, f"{path.name}.jtd").exists()
+    JobFolder(path).import_folder(V4)  # the same list: fine
+    assert len(JobFolder(path)) == 7
+
+
+def test_import_accepts_a_varlist_path_or_all(tmp_path: Path) -> None:
+    path = mixed_folder(tmp_path)
+    (tmp_path / "v.txt").write_text("# my list\n" + "\n".join(V4) + "\n")
+    JobFolder(path).import_folder(tmp_path / "v.txt")
+    assert JobFolder(path).variables == V4
+    with pytest.raises(JobFolderError, match="job is for 4 variables but the variable list has 76"):
+        JobFolder(path).import_folder("all", force=True)
+
+
+def test_compaction_refuses_failed_jobs_unless_forced(tmp_path: Path) -> None:
+    path = _with_failed(tmp_path)
+    (path / jt.VARLIST_FILE).write_text("\n".join(V4) + "\n")
+    (path / jt.SETTINGS_FILE).write_text('{"year": "2017"}\n')
+    snapshot = _snapshot(path)
+    with pytest.raises(JobFolderError) as err:
+        JobFolder(path).compact_folder()
+    assert str(err.value) == (
+        f"{path}: 1 of 7 jobs failed (e.g. {FAILED_JOB}); 'fourtop submit -r' resubmits them; "
+        "compaction refused (force keeps them as failed jobs in the compacted spec)"
+    )
+    assert _snapshot(path) == snapshot
+    JobFolder(path).compact_folder(force=True)
+    compacted = JobFolder(tmp_path / f"{path.name}.jtd")
+    assert [j.name for j in compacted.get_resubmit_list()] == [FAILED_JOB]
+    assert jt.read_spec(compacted.spec_path).files == {
+        jt.VARLIST_FILE: "a\nb\nc\nd\n",
+        jt.SETTINGS_FILE: '{"year": "2017"}\n',
+    }
+
+
+def test_extract_failed(tmp_path: Path) -> None:
+    path = _with_failed(tmp_path)
+    (path / jt.SETTINGS_FILE).write_text('{"year": "2017"}\n')
+    reason = next(j.reason for j in JobFolder(path).jobs if j.name == FAILED_JOB)
+    JobFolder(path).compact_folder(force=True)
+    compacted = JobFolder(tmp_path / f"{path.name}.jtd")
+    with compacted.lock(what="fourtop submit -r"):  # re-entrant: submit -r holds it around
+        restored = compacted.extract_failed()
+    assert restored.path == str(path) and not restored.compacted
+    [job] = restored.jobs
+    assert (job.name, job.state) == (FAILED_JOB, "failed")
+    assert job.reason == f"failed before compaction: {reason}"
+    assert job.seed == Seed.from_binary("1110", V4) and job.subseed == Seed.from_binary("0110", V4)
+    assert restored.get_resubmit_list() == [job]
+    assert sorted(p.name for p in path.iterdir()) == sorted(
+        [f"{path.name}.jtd", jt.VARLIST_FILE, jt.SETTINGS_FILE]
+    )
+    assert (path / jt.VARLIST_FILE).read_text() == "a\nb\nc\nd\n"
+    restored.check()  # no files yet: it stays failed, ready for submit -r
+    assert [j.name for j in JobFolder(path).get_resubmit_list()] == [FAILED_JOB]
+    assert len(compacted) == 6 and compacted.get_resubmit_list() == []
+    assert len(JobFolder(tmp_path / f"{path.name}.jtd")) == 6  # each job in one place
+    with pytest.raises(JobFolderError, match="has no failed jobs to extract"):
+        compacted.extract_failed()
+
+
+def test_extract_failed_names_and_failures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _with_failed(tmp_path)
+    JobFolder(path).compact_folder(force=True)
+    spec = tmp_path / f"{path.name}.jtd"
+    path.mkdir()  # the old name is taken again
+    (tmp_path / f"{path.name}_resubmit").mkdir()
+    real = jt.os.rename
+
+    def fail(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jt.os, "rename", fail)
+    before = spec.read_bytes()
+    with pytest.raises(jt.SpecWriteError, match=r"_resubmit_2: no space left on device; nothing"):
+        JobFolder(spec).extract_failed()
+    assert spec.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted(
+        [path.name, f"{path.name}_resubmit", spec.name]
+    )
+    monkeypatch.setattr(jt.os, "rename", real)
+    restored = JobFolder(spec).extract_failed()
+    assert Path(restored.path).name == f"{path.name}_resubmit_2"
+    assert [j.name for j in restored.jobs] == [FAILED_JOB]
+
+
+def test_lock_is_reentrant_in_one_process_only(tmp_path: Path) -> None:
+    path = _finished_folder(tmp_path)
+    folder = JobFolder(path)
+    with folder.lock(what="outer"), JobFolder(path).lock(what="inner"):
+        code = (
+            "import sys\nfrom fourtop.jobtracker import JobFolder\n"
+            "from fourtop.errors import JobFolderError\n"
+            "try:\n    JobFolder(sys.argv[1]).compact_folder()\n"
+            "except JobFolderError as e:\n    print(e)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+        )
+        assert "another fourtop process is working on this folder (outer, process" in proc.stdout
+    assert path.is_dir()
+    folder.compact_folder()  # released
+    assert not path.exists()
+
+
+def test_clean_leftovers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "done.jtd").write_text("")
+    garbage = tmp_path / f".done.compacting-{dead.pid}"
+    busy = tmp_path / f".busy.compacting-{os.getpid()}"  # a compaction still running
+    lost = tmp_path / f".lost.compacting-{dead.pid}"  # its .jtd is not there
+    for folder in (garbage, busy, lost):
+        folder.mkdir()
+        (folder / "Keras_4vars_Seed_1.out").write_text("ROC-integral: 0.5\n")
+    (tmp_path / "busy.jtd").write_text("")
+    assert jt.clean_leftovers(tmp_path) == [garbage]
+    assert not garbage.exists() and busy.is_dir() and lost.is_dir()
+    assert "lost.jtd is missing: check the files in it and remove it by hand" in caplog.text
+    assert jt.clean_leftovers(tmp_path / "nowhere") == []
+
+
+def test_compaction_cleans_what_a_killed_one_left(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    other = _finished_folder(tmp_path)
+    JobFolder(other).compact_folder()
+    trash = tmp_path / f".{other.name}.compacting-{dead.pid}"
+    trash.mkdir()
+    (trash / "x.out").write_text("")
+    fresh = tmp_path / "condor_log_new"
+    fresh.mkdir()
+    write_job(fresh, "Keras_4vars_Seed_1", out="ROC-integral: 0.5\n")
+    JobFolder(fresh).import_folder(V4)
+    JobFolder(fresh).compact_folder()
+    assert not trash.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{other.name}.jtd", "condor_log_new.jtd"]

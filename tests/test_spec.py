@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import re
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from fourtop import spec
 from fourtop.errors import SpecError
-from fourtop.spec import JobRecord, read_spec, update_spec, write_spec
+from fourtop.spec import JobRecord, delete_jobs, read_spec, update_spec, write_spec
 
 VARS = [f"v{i}" for i in range(76)]
 BIG = (1 << 76) - 1
@@ -193,3 +196,157 @@ def test_two_processes_lose_nothing(tmp_path: Path) -> None:
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     names = {j.name for j in read_spec(path).jobs}
     assert names == {f"{p}{i}" for p in "ab" for i in range(60)}
+
+
+# ---------------------------------------------------------------- issue 10
+def _set(path: Path, name: str, column: str, value: object) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"UPDATE jobs SET {column} = ? WHERE name = ?", (value, name))
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        ("roc", 5.0, "ROC integral 5.0, outside [0, 1]"),
+        ("roc", -1.0, "ROC integral -1.0, outside [0, 1]"),
+        ("roc", float("inf"), "ROC integral inf, not a finite number"),
+        ("roc", "high", "ROC integral 'high', not a number"),
+        ("roc", None, "state 'finished' without a ROC integral"),
+        ("state", "done", "unknown state 'done'"),
+        ("state", "failed", "a ROC integral (0.8) with state 'failed'"),
+    ],
+)
+def test_bad_rows_are_never_used_silently(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, column: str, value: object, problem: str
+) -> None:
+    path = tmp_path / "b.jtd"
+    good = JobRecord("ok", 3, None, "finished", 0.7, None, True, "1:2/3:4")
+    bad = JobRecord("bad", 3, 1, "finished", 0.8, None, True, "5:6/7:8")
+    write_spec(path, VARS, [good, bad])
+    _set(path, "bad", column, value)
+    with caplog.at_level("WARNING", logger="fourtop.spec"):
+        data = read_spec(path)
+    assert data.jobs[0] == good
+    assert data.jobs[1] == JobRecord(
+        "bad", 3, 1, "failed", None, f"the spec file held {problem} for this job", True, None
+    )
+    assert f"job bad has {problem} in the spec file; not used" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"(ijobtracker\nJobFolder\np0\n(dp1\nS'path'\np2\nS'condor_log_x'\np3\nsb.",
+        b"ccopy_reg\n_reconstructor\np0\n(cjobtracker\nJobFolder\np1\nc__builtin__\nobject\n"
+        b"p2\nNtp3\nRp4\n(dp5\nS'jobs'\np6\n(lp7\nsb.",
+        b"\x80\x02cjobtracker\nJobFolder\nq\x00)\x81q\x01}q\x02U\x04pathq\x03U\x01xsb.",
+        pickle.dumps({"jobs": list(range(5000))}, protocol=0),  # longer than what is looked at
+        pickle.dumps({"jobs": []}, protocol=1),
+    ],
+)
+def test_python2_pickles_get_the_original_tool_hint(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "old.jtd"
+    path.write_bytes(content)
+    assert spec.looks_like_pickle(content[:4096])
+    with pytest.raises(SpecError) as err:
+        read_spec(path)
+    assert str(err.value) == (
+        f"{path}: spec file of the original tool (a pickle), which is not loaded for safety; "
+        "re-import the folder with 'fourtop folders -i VARLIST'"
+    )
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"hello, this is text\n", b'{"a": 1}', b"(hello world", b"SQLite format 3"]
+)
+def test_text_is_not_taken_for_a_pickle(content: bytes) -> None:
+    assert not spec.looks_like_pickle(content)
+
+
+def test_full_disk_says_so_and_keeps_the_spec(tmp_path: Path) -> None:
+    from faults import fill, small_disk
+
+    with small_disk(tmp_path / "disk", "256k") as disk:
+        path = disk / "f.jtd"
+        before = [_rec(f"j{i}", i + 1) for i in range(50)]
+        write_spec(path, VARS, before)
+        fill(disk)
+        rows = [JobRecord(f"new{i}", 1, None, "failed", None, "x" * 500, True, None)
+                for i in range(300)]  # fmt: skip
+        with pytest.raises(spec.SpecWriteError) as err:
+            update_spec(path, rows)
+        assert str(err.value) == f"{path}: cannot write spec file (no space left on device)"
+        assert isinstance(err.value, SpecError)
+        with pytest.raises(spec.SpecWriteError, match=r"no space left on device\)$"):
+            write_spec(disk / "g.jtd", VARS, rows)
+        assert read_spec(path).jobs == before
+        assert sorted(p.name for p in disk.iterdir()) == [".filler", "f.jtd"]
+
+
+def test_write_spec_unique_temporary_names_and_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    real = spec.os.replace
+
+    def spy(src: object, dst: object) -> None:
+        seen.append(Path(str(src)).name)
+        real(src, dst)
+
+    monkeypatch.setattr(spec.os, "replace", spy)
+    old = os.umask(0o027)
+    try:
+        write_spec(tmp_path / "f.jtd", VARS, [])
+        write_spec(tmp_path / "f.jtd", VARS, [_rec("a")])
+    finally:
+        os.umask(old)
+    assert len(set(seen)) == 2
+    assert all(re.fullmatch(rf"\.f\.jtd\.{os.getpid()}\.[0-9a-f]{{8}}\.tmp", n) for n in seen)
+    assert (tmp_path / "f.jtd").stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["f.jtd"]
+
+
+def test_write_spec_cleans_stale_temporaries_of_dead_processes(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    old = time.time() - spec.STALE_AGE - 60
+    leftovers = [
+        f".f.jtd.{dead.pid}.0badc0de.tmp",  # this fourtop, killed mid-write
+        f".f.jtd.{dead.pid}.0badc0de.tmp-journal",
+        f".f.jtd.{dead.pid}.tmp",  # fourtop before issue 10
+    ]
+    kept = [
+        f".f.jtd.{os.getpid()}.12345678.tmp",  # a live process
+        f".g.jtd.{dead.pid}.tmp",  # too young: maybe another machine's, still writing
+        "notes.tmp",
+    ]
+    for name in leftovers + kept:
+        (tmp_path / name).write_text("x")
+        if name in leftovers or name.startswith(f".f.jtd.{os.getpid()}"):
+            os.utime(tmp_path / name, (old, old))
+    write_spec(tmp_path / "f.jtd", VARS, [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["f.jtd", *kept])
+
+
+def test_delete_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "d.jtd"
+    write_spec(path, VARS, [_rec("a"), _rec("b"), _rec("c")])
+    assert delete_jobs(path, ["b", "zzz"]) == 1
+    assert [j.name for j in read_spec(path).jobs] == ["a", "c"]
+
+    def refuse() -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        delete_jobs(path, ["a", "c"], before_commit=refuse)
+    assert [j.name for j in read_spec(path).jobs] == ["a", "c"]  # rolled back
+
+
+def test_files_kept_in_the_spec(tmp_path: Path) -> None:
+    path = tmp_path / "k.jtd"
+    files = {"fourtop-varlist.txt": "a\nb\n", "fourtop-submit.json": '{"year": "2017"}\n'}
+    write_spec(path, ["a", "b"], [_rec("x", 1)], files=files)
+    data = read_spec(path)
+    assert data.files == files and data.variables == ["a", "b"]
+    assert read_spec(path) == spec.SpecData(["a", "b"], [_rec("x", 1)], files)
