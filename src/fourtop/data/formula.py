@@ -6,6 +6,8 @@ Python's ``eval``. What is supported, with ROOT's meaning:
 
 * ``|| && !``, ``== != < <= > >=``, ``+ - * / %``, unary ``-``/``+``, parentheses;
   C precedence, every value a double, a boolean is 1 or 0 and any nonzero is true.
+* A constant (``"1"``, ``"1/0"``) is one value repeated for every event, as ``TTree::Draw``
+  gives it; overflow gives infinity silently, as in C++.
 * ``x / 0`` is 0 (as in ROOT); ``a % b`` is C's integer remainder of the truncated
   operands; ``sqrt(x)`` is ``sqrt(|x|)``, ``log(x <= 0)`` is 0 and ``exp`` saturates as
   in ROOT's formula engine; the ``TMath::`` functions are the plain C++ functions.
