@@ -80,11 +80,13 @@ class _States(MutableMapping[str, bool]):
         self._seed = seed
 
     def __getitem__(self, var: str) -> bool:
-        if var not in self._seed._index:
+        if not isinstance(var, str) or var not in self._seed._index:
             raise KeyError(var)
         return self._seed.includes(var)
 
     def __setitem__(self, var: str, value: bool) -> None:
+        if not isinstance(var, str):
+            raise VariableError(f"a seed's variable names are strings, not {_what(var)}")
         if var not in self._seed._index:
             raise VariableError(
                 f"{var!r} is not a variable of this seed" + did_you_mean(var, self._seed._variables)

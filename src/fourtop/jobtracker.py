@@ -326,6 +326,8 @@ class JobFolder:
         """
         from filelock import FileLock, Timeout
 
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait >= 0:
+            raise JobFolderError(f"lock: wait must be a number of seconds >= 0, not {wait!r}")
         if self.compacted:
             lock_path = self._spec.with_name(f".{self._spec.name}.lock")
         else:
