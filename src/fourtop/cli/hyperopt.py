@@ -8,7 +8,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fourtop.cli._common import add_config, add_verbose, add_year, console, out
+from fourtop.cli._common import (
+    RANDOM_SEED_MAX,
+    add_config,
+    add_verbose,
+    add_year,
+    console,
+    out,
+    random_seed,
+)
 from fourtop.errors import ResultsError
 
 if TYPE_CHECKING:
@@ -65,9 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--random-seed",
-        type=int,
+        type=random_seed,
         default=0,
-        help="seeds every training's split and initial weights, and the search (default 0)",
+        help="seeds every training's split and initial weights, and the search "
+        f"(0 to {RANDOM_SEED_MAX}; default 0)",
     )
     parser.add_argument(
         "--baseline",
@@ -82,8 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fourtop.data.config import load_config
+    from fourtop.hyperopt.lock import TagLock
+    from fourtop.hyperopt.outputs import HyperoptFiles, check_writable
     from fourtop.hyperopt.params import load_parameters
     from fourtop.hyperopt.selection import select_variables
+    from fourtop.train.device import resolve_device
 
     folder = Path(args.dataset)
     if not folder.is_dir():
@@ -99,6 +111,12 @@ def run(args: argparse.Namespace) -> int:
     )
     variables = selection.variables
     params = load_parameters(args.parameters, len(variables), tag=args.tag)
+    # every file this run writes, and the device, checked before any data is read
+    files = HyperoptFiles.for_tag(folder, params)
+    check_writable(files)
+    resolve_device(args.device)
+    with TagLock(files.lock, tag=params.tag):  # another run on this tag: say so now
+        pass
 
     first, last = selection.positions
     _say(

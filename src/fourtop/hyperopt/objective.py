@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from fourtop.errors import TrainingError
 from fourtop.hyperopt.search import Objective, TrialOutcome
 
 if TYPE_CHECKING:
@@ -50,7 +51,14 @@ def training_objective(
 
     def objective(network: Mapping[str, Any], variables: list[str]) -> TrialOutcome:
         params = NetworkParams.from_dict(network)
-        result = train_network(data, variables, params, random_seed=random_seed, device=device)
+        try:
+            result = train_network(data, variables, params, random_seed=random_seed, device=device)
+        except MemoryError:
+            raise TrainingError(_too_big(params)) from None
+        except RuntimeError as exc:  # torch's CPU and CUDA allocators
+            if "memory" not in str(exc).lower():
+                raise
+            raise TrainingError(_too_big(params)) from None
         model: dict[str, Any] = {
             "state_dict": result.state_dict,
             "variables": list(result.variables),
@@ -66,3 +74,10 @@ def training_objective(
         )
 
     return objective
+
+
+def _too_big(params: Any) -> str:
+    return (
+        f"out of memory for a network of {params.hidden_layers} layers of up to "
+        f"{params.initial_nodes} nodes with batches of {params.batch_size}"
+    )

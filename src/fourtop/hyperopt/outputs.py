@@ -8,13 +8,18 @@ number), and the study itself (``hyperopt_<tag>.journal``, Optuna's journal stor
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from fourtop import fileio
+from fourtop.errors import OutputError
 
 if TYPE_CHECKING:
     from fourtop.hyperopt.params import HyperoptParameters
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HyperoptFiles",
     "atomic_write_text",
+    "check_writable",
     "plot_history",
     "save_model",
     "write_log",
@@ -31,6 +37,7 @@ __all__ = [
 ]
 
 _SEP = " / "
+_RESULTS = re.compile(r"VariableImportanceResults_\d+vars\.txt")
 
 
 @dataclass(frozen=True)
@@ -75,23 +82,60 @@ class HyperoptFiles:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` all at once (:func:`fourtop.fileio.atomic_write_text`).
+
+    Raises:
+        OutputError: the file cannot be written (the message says why: no space left...).
+    """
+    fileio.atomic_write_text(path, text)
 
 
-def _temporary(path: Path) -> Path:
-    """A hidden sibling of ``path`` for this process (created with the umask's permissions)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def check_writable(files: HyperoptFiles) -> None:
+    """Fail now, before data is read or a study created, if the run's files cannot be written.
+
+    Creates nothing (a probe file is made and removed in each folder the files go to).
+
+    Raises:
+        OutputError: a folder is missing, not a folder, read-only or otherwise unwritable,
+            an output name is a folder or too long, or two outputs share one name.
+    """
+    paths = [*files.outputs(), files.journal, files.lock]
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        try:
+            name_max = os.pathconf(path.parent, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            name_max = 255
+        if len(fileio.temporary_name(path).name) > name_max:
+            raise OutputError(f"cannot write {path}: file name too long (shorten the tag)")
+        key = Path(os.path.abspath(path))
+        if key in seen:
+            raise OutputError(
+                f"{path}: model_name or log_file names the same file as another output; "
+                "choose another name"
+            )
+        seen[key] = path
+        if path.is_dir():
+            raise OutputError(f"{path}: is a folder, expected a file name for this output")
+        if _RESULTS.fullmatch(path.name):
+            raise OutputError(f"{path}: is the importance results file; choose another name")
+    for path in paths:
+        folder = path.parent
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "no such folder"
+            raise OutputError(f"cannot write {path}: {folder}: {what}")
+        probe = fileio.temporary_name(path)  # as long as the temporary names used later
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise OutputError(f"cannot write {path}: file name too long") from None
+            reason = fileio.describe_os_error(exc, folder)
+            if exc.errno == errno.ENOENT:  # /proc and the like: a folder that takes no files
+                reason = f"{folder}: does not accept new files"
+            raise OutputError(f"cannot write in {folder}: {reason}") from None
+        os.close(fd)
+        os.unlink(probe)
 
 
 def write_parameters(files: HyperoptFiles, params: HyperoptParameters) -> None:
@@ -211,17 +255,15 @@ _EXTRA_LABELS = {
 
 
 def save_model(path: Path, payload: Mapping[str, Any]) -> None:
-    """``torch.save`` the best model's payload atomically."""
+    """``torch.save`` the best model's payload atomically.
+
+    Raises:
+        OutputError: the file cannot be written (no space left, read-only folder).
+    """
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
-    try:
+    with fileio.atomic_output(path, what="model file") as tmp:
         torch.save(dict(payload), tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def plot_history(files: HyperoptFiles, params: HyperoptParameters, records: Sequence[TrialRecord]):
@@ -262,8 +304,7 @@ def plot_history(files: HyperoptFiles, params: HyperoptParameters, records: Sequ
             mplhep.cms.text("Simulation", ax=ax, loc=0)
             ax.set_title(f"Hyperparameter optimization {params.tag}", fontsize=16, loc="right")
             fig.tight_layout()
-            tmp = _temporary(files.plot)
-            fig.savefig(tmp, dpi=100, format="png")
-            os.replace(tmp, files.plot)
+            with fileio.atomic_output(files.plot, what="plot") as tmp:
+                fig.savefig(tmp, dpi=100, format="png")
         finally:
             plt.close(fig)

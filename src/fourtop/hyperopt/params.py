@@ -87,7 +87,8 @@ HYPERPARAMETERS: dict[str, tuple[str, Any]] = {
     "activation_function": ("choice", ACTIVATIONS),
 }
 
-_MAX_BATCH_POWER = 24
+#: largest values of the integer hyperparameters (past them a typo, not a network)
+_MAXIMA = {"batch_power": 24, "hidden_layers": 100, "initial_nodes": 100_000}
 
 
 def default_parameters(num_vars: int, tag: str | None = None) -> dict[str, Any]:
@@ -206,6 +207,8 @@ def load_parameters(
             text = Path(path).read_text()
         except FileNotFoundError:
             raise ParameterError(f"{path}: parameters file not found") from None
+        except IsADirectoryError:
+            raise ParameterError(f"{path}: is a folder, expected a JSON file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ParameterError(f"{path}: cannot read ({exc.__class__.__name__})") from exc
         try:
@@ -281,14 +284,12 @@ def _check_tag(tag: Any, source: str) -> None:
         not isinstance(tag, str)
         or not tag.strip()
         or any(c in tag for c in "/\\")
-        or tag
-        in (
-            ".",
-            "..",
-        )
+        or any(not c.isprintable() for c in tag)
+        or tag in (".", "..")
     ):
         raise ParameterError(
-            f"{source}: tag: expected a non-empty name without '/' (got {json.dumps(tag)})"
+            f"{source}: tag: expected a non-empty name without '/' or control characters "
+            f"(got {json.dumps(tag)})"
         )
 
 
@@ -303,8 +304,8 @@ def _is_number(value: Any) -> bool:
 def _check_int(value: Any, low: int, fail: Any, key: str) -> int:
     if not _is_int(value) or value < low:
         raise fail(key, f"expected an integer >= {low}")
-    if key == "batch_power" and value > _MAX_BATCH_POWER:
-        raise fail(key, f"expected an integer <= {_MAX_BATCH_POWER}")
+    if key in _MAXIMA and value > _MAXIMA[key]:
+        raise fail(key, f"expected an integer <= {_MAXIMA[key]}")
     return int(value)
 
 

@@ -12,6 +12,7 @@ where ``network`` is a dict for :meth:`fourtop.train.params.NetworkParams.from_d
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fourtop.errors import ParameterError, TrainingError
+from fourtop.errors import OutputError, ParameterError, ResultsError, TrainingError
+from fourtop.fileio import describe_os_error
 from fourtop.hyperopt import outputs
+from fourtop.hyperopt.lock import TagLock
 from fourtop.hyperopt.outputs import HyperoptFiles
 from fourtop.hyperopt.params import Choice, HyperoptParameters, IntRange, LogRange
 
@@ -171,12 +174,25 @@ def _open_study(
     from optuna.trial import TrialState
 
     resuming = files.journal.exists()
-    storage = JournalStorage(JournalFileBackend(str(files.journal)))
+    if resuming:
+        _check_journal(files.journal)
     name = f"hyperopt_{params.tag}"
-    if any(s.study_name == name for s in storage.get_all_studies()):
-        study = optuna.load_study(study_name=name, storage=storage)
-    else:
-        study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
+    try:
+        # the tag's lock already keeps other runs away: no journal lock file of Optuna's
+        backend = JournalFileBackend(str(files.journal), lock_obj=_NoJournalLock())
+        storage = JournalStorage(backend)
+        if any(s.study_name == name for s in storage.get_all_studies()):
+            study = optuna.load_study(study_name=name, storage=storage)
+        else:
+            study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
+    except OSError:
+        raise
+    except Exception as exc:  # Optuna reports a damaged journal in many ways
+        detail = str(exc) if isinstance(exc, ValueError) and str(exc) else "an unknown record"
+        raise ParameterError(
+            f"{files.journal}: the study file is damaged and cannot be resumed ({detail}); "
+            "move it away to start this tag afresh, or choose another tag"
+        ) from None
     attrs = {
         "variables": list(variables),
         "search": params.search_signature(),
@@ -206,6 +222,48 @@ def _open_study(
         n_startup_trials=params.n_starts,
     )
     return study, done
+
+
+class _NoJournalLock:
+    """Optuna's journal lock, unneeded under the tag's lock (and never left behind)."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
+def _check_journal(path: Path) -> None:
+    """Refuse a damaged journal before Optuna appends to it; cut a half-written last record.
+
+    A killed run or a full disk can leave the last record without its newline. Optuna
+    skips such a line when reading but would append the next record to it, which damages
+    the journal for good: it is cut (and said). Any other unreadable record is an error.
+
+    Raises:
+        ParameterError: a record is not a JSON object.
+    """
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        complete = data.rfind(b"\n") + 1
+        for lineno, line in enumerate(data[:complete].splitlines(), 1):
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ParameterError(
+                    f"{path}: the study file is damaged and cannot be resumed (line {lineno}: "
+                    f"{exc}); move it away to start this tag afresh, or choose another tag"
+                ) from None
+            if not isinstance(record, dict) or "op_code" not in record:
+                raise ParameterError(
+                    f"{path}: the study file is damaged and cannot be resumed (line {lineno}: "
+                    "not a study record); move it away to start this tag afresh, or choose "
+                    "another tag"
+                )
+        if complete < len(data):
+            fh.truncate(complete)
+            log.warning("%s: removed a half-written last record (from an interrupted run)", path)
 
 
 _LABELS = {"variables": "variable list", "search": "search space", "config": "configuration"}
@@ -248,36 +306,64 @@ def run_hyperopt(
         notes: more facts for the results files only (e.g. the default network's ROC).
         on_trial: called after each training with its record (progress lines).
 
+    A run that stops before its first training is finished (an error, a full disk, Ctrl-C)
+    on a new tag leaves no files: its journal is removed, and the parameters and log files
+    are written only once a training is in the study. A run that stops later keeps the study
+    for resuming.
+
     Raises:
-        ParameterError: the tag is in use by another run, or was started with other settings.
+        ResultsError: the folder does not exist.
+        ParameterError: the tag is in use by another run, was started with other settings,
+            or its journal is damaged.
+        OutputError: a file cannot be written (unwritable folder, no space left on device).
         TrainingError: every training failed.
     """
-    from filelock import FileLock, Timeout
-
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultsError(f"{folder}: dataset folder not found")
     files = HyperoptFiles.for_tag(folder, params)
-    lock = FileLock(str(files.lock))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise ParameterError(
-            f"{folder}: another fourtop hyperopt run is using tag {params.tag!r} "
-            f"({files.lock.name})"
-        ) from None
-    try:
-        return _run_locked(
-            files,
-            variables,
-            params,
-            objective,
-            seed,
-            dict(context or {}),
-            dict(notes or {}),
-            on_trial,
-        )
-    finally:
-        lock.release()
-        files.lock.unlink(missing_ok=True)
+    outputs.check_writable(files)
+    state = {"done": 0}  # trainings finished by this run
+    with TagLock(files.lock, tag=params.tag):
+        fresh = not files.journal.exists()
+        try:
+            return _run_locked(
+                files,
+                variables,
+                params,
+                objective,
+                seed,
+                dict(context or {}),
+                dict(notes or {}),
+                on_trial,
+                state,
+            )
+        except BaseException as exc:
+            if fresh and state["done"] == 0:
+                # nothing worth resuming: a failed first run leaves no files
+                _remove_new_study(files)
+            if not isinstance(exc, OSError | OutputError):
+                raise
+            what = str(exc)
+            if isinstance(exc, OSError):
+                what = f"cannot write the study files in {folder}: {describe_os_error(exc)}"
+            if state["done"]:
+                what += (
+                    f" (the {state['done']} trainings of this run are kept in "
+                    f"{files.journal.name}: free some space and run again with --tag "
+                    f"{params.tag} to resume)"
+                )
+            elif fresh:
+                what += " (nothing was kept)"
+            raise OutputError(what) from None
+
+
+def _remove_new_study(files: HyperoptFiles) -> None:
+    for path in (files.journal, files.parameters, files.log):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.warning("%s: could not remove it; remove it by hand", path)
 
 
 def _run_locked(
@@ -289,6 +375,7 @@ def _run_locked(
     context: dict[str, Any],
     notes: dict[str, Any],
     on_trial: Callable[[TrialRecord, HyperoptParameters], None] | None,
+    state: dict[str, int],
 ) -> HyperoptResult:
     from optuna.trial import TrialState
 
@@ -297,10 +384,8 @@ def _run_locked(
     resumed_from = done
     if done:
         log.info("resuming tag %s after %d of %d trainings", params.tag, done, params.n_calls)
-    outputs.write_parameters(files, params)
     dists = _distributions(params)
     records = _records(study)
-    outputs.write_log(files, params, variables, records)
     best_roc = max((r.roc_integral for r in records if r.roc_integral is not None), default=None)
     if best_roc is not None and not files.model.exists():
         log.warning("%s: the best model of the earlier run is missing", files.model)
@@ -342,7 +427,10 @@ def _run_locked(
                 study.tell(trial, objective_value(roc))
                 best_roc = roc if best_roc is None else max(best_roc, roc)
         done += 1
+        state["done"] += 1
         records = _records(study)
+        if state["done"] == 1:  # written once a training is in the study
+            outputs.write_parameters(files, params)
         outputs.write_log(files, params, variables, records)
         if records[-1].best_roc is not None:
             best_record = records[records[-1].best_call - 1]
@@ -350,6 +438,9 @@ def _run_locked(
         if on_trial is not None:
             on_trial(records[-1], params)
 
+    if state["done"] == 0:  # nothing trained now (a finished study run again)
+        outputs.write_parameters(files, params)
+        outputs.write_log(files, params, variables, records)
     if best_roc is None:
         raise TrainingError(f"all {done} trainings failed; see {files.log}")
     best = records[records[-1].best_call - 1]
