@@ -65,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
     NetworkParams.from_dict(params)  # bad parameters: one clear error before any work
     variables = read_varlist(args.varlist)
     arrays = Path(args.arrays) if args.arrays else None
-    if arrays is not None and not arrays.is_file():
+    if arrays is not None and not arrays.exists():
         raise DataError(f"{arrays}: arrays file not found")
+    if arrays is not None and not arrays.is_file():
+        raise DataError(f"{arrays}: is a folder, not an arrays file (a cached .npz)")
     results = run_unit(
         args.names,
         job_dir=Path(args.job_dir) if args.job_dir else None,

@@ -333,7 +333,6 @@ def _open_or_create(path: str | None, nvars: int) -> JobFolder:
 def _create(path: str | None) -> JobFolder:
     from fourtop.fileio import describe_os_error
     from fourtop.jobtracker import JobFolder
-
     from fourtop.naming import default_job_folder_name
 
     target = Path(path if path is not None else default_job_folder_name())
