@@ -48,11 +48,19 @@ def expected(*folders):
     return freq, diffs
 
 
+def compacted(path: Path, variables, families) -> Path:
+    """A compacted folder that keeps its failed jobs (compaction forced past them)."""
+    from fourtop.jobtracker import JobFolder
+
+    JobFolder(str(make_folder(path, variables, families))).compact_folder(force=True)
+    return path.with_name(path.name + ".jtd")
+
+
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     a = make_folder(tmp_path / "condor_log_A", V, FOLDER_A)
-    b = make_folder(tmp_path / "condor_log_B", V, FOLDER_B, compact=True)
+    b = compacted(tmp_path / "condor_log_B", V, FOLDER_B)
     return a, b
 
 

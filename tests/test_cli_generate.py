@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 import uproot
 
 from fourtop.cli import main
@@ -46,8 +47,10 @@ def test_generate_writes_every_default_file_deterministically(tmp_path, monkeypa
 
 def test_bad_options_fail_with_one_line_and_write_nothing(tmp_path, capsys):
     out = tmp_path / "s"
-    assert main(["generate", "-o", str(out), "-n", "0"]) == 1
-    assert "fourtop generate: error: number of events must be positive, not 0" in (
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "-o", str(out), "-n", "0"])
+    assert exc.value.code == 2
+    assert "fourtop generate: error: argument --events/-n: 0: must be at least 1" in (
         capsys.readouterr().err
     )
     assert main(["generate", "-o", str(out), "-y", "2019"]) == 1
@@ -58,3 +61,17 @@ def test_bad_options_fail_with_one_line_and_write_nothing(tmp_path, capsys):
     assert main(["generate", "-o", str(blocker / "x"), "-n", "10"]) == 1
     assert "cannot create the output folder" in capsys.readouterr().err
     assert blocker.read_text() == "keep me"
+
+
+def test_library_refuses_bad_events_and_seeds(tmp_path):
+    from fourtop.data.generate import generate_samples
+    from fourtop.errors import DataError
+
+    for kwargs, message in (
+        ({"events": 0}, "number of events must be positive, not 0"),
+        ({"events": 10, "seed": -1}, "random seed must be a whole number from 0 to 4294967295"),
+        ({"events": 10, "seed": 2**32}, "random seed must be a whole number"),
+    ):
+        with pytest.raises(DataError, match=message):
+            generate_samples(tmp_path / "s", keys=("2017",), **kwargs)
+    assert not (tmp_path / "s").exists()

@@ -139,7 +139,7 @@ def _bad_config(root: Path) -> None:
 
 
 JTD = "condor_log_A.jtd"
-LONG = "x" * 250
+LONG = "x" * 300  # past the 255 bytes of a file name
 
 CASES: list[Case] = [
     # --- where the results go
@@ -510,3 +510,19 @@ def test_bootstrap_bound_is_one_number():
     assert CLI_MAX == MAX_BOOTSTRAP
     with pytest.raises(ResultsError, match="must be 0 to 100000"):
         bootstrap(None, MAX_BOOTSTRAP + 1)  # type: ignore[arg-type]
+
+
+def test_long_folder_name_still_works(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    jobs(tmp_path)
+    name = "x" * 250
+    assert main([*RUN, "--no-plots", "-f", name, JTD]) == 0
+    assert len(list((tmp_path / name).iterdir())) == 5
+    before = snapshot(tmp_path)
+
+    def failing(path, rows):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("fourtop.importance.calculation.write_roc_hists", failing)
+    assert main([*RUN, "--no-plots", "-f", "y" * 250, JTD]) == 130
+    assert snapshot(tmp_path) == before  # the folder made for the staging is gone again

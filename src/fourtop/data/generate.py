@@ -8,7 +8,6 @@ the jagged ``theJetPt_JetSubCalc_PtOrdered`` and every branch the weight and sel
 from __future__ import annotations
 
 import logging
-import os
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from fourtop.data.config import SPLITS, default_config_path, load_config
 from fourtop.data.events import Process, simulate
 from fourtop.errors import ConfigError, DataError
+from fourtop.fileio import atomic_output
 
 __all__ = ["DEFAULT_EVENTS", "generate_samples", "process_of", "sample_files"]
 
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 #: events generated per sample file and split: ~23k selected events in a 2017 importance split
 DEFAULT_EVENTS = 80_000
 CHUNK = 50_000
+#: largest random seed (as every --random-seed)
+MAX_SEED = 2**32 - 1
 JET_PT = "theJetPt_JetSubCalc_PtOrdered"
 LUMI_PB = {"2017": 41_530.0, "2018": 59_740.0}
 
@@ -114,29 +116,38 @@ _DOUBLE_BRANCHES = {
 
 
 def write_sample(
-    path: Path, process: Process, events: int, seed: int, key: str, split: int
+    path: Path,
+    process: Process,
+    events: int,
+    seed: int,
+    key: str,
+    split: int,
+    advance: Callable[[int], None] | None = None,
 ) -> None:
-    """Write one sample file atomically (a temporary file renamed into place)."""
+    """Write one sample file atomically (a unique temporary name renamed into place).
+
+    ``advance`` is called with the number of events after each chunk is written.
+
+    Raises:
+        OutputError: the file cannot be written (no space left, read-only folder).
+    """
     import uproot
 
     nf = process.negative_fraction
     xsec_eff = process.xsec * LUMI_PB.get(key, 50_000.0) / (events * (1 - 2 * nf))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with uproot.recreate(tmp) as f:
-            tree = None
-            for c, start in enumerate(range(0, events, CHUNK)):
-                n = min(CHUNK, events - start)
-                rng = _stream(seed, key, split, path.name, c)
-                branches = _branches(process, n, rng, key, xsec_eff)
-                if tree is None:  # a TTree (uproot would write an RNTuple from a dict)
-                    types = {k: v.dtype for k, v in branches.items() if isinstance(v, np.ndarray)}
-                    types[JET_PT] = "var * float32"
-                    tree = f.mktree("ljmet", types, title="ljmet")
-                tree.extend(branches)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(path, what="sample file") as tmp, uproot.recreate(tmp) as f:
+        tree = None
+        for c, start in enumerate(range(0, events, CHUNK)):
+            n = min(CHUNK, events - start)
+            rng = _stream(seed, key, split, path.name, c)
+            branches = _branches(process, n, rng, key, xsec_eff)
+            if tree is None:  # a TTree (uproot would write an RNTuple from a dict)
+                types = {k: v.dtype for k, v in branches.items() if isinstance(v, np.ndarray)}
+                types[JET_PT] = "var * float32"
+                tree = f.mktree("ljmet", types, title="ljmet")
+            tree.extend(branches)
+            if advance is not None:
+                advance(n)
 
 
 def generate_samples(
@@ -145,39 +156,47 @@ def generate_samples(
     seed: int = 1,
     keys: Sequence[str] = ("2017", "2018"),
     progress: Callable[[str], None] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> list[Path]:
     """Write the synthetic samples of the default configuration into ``out_dir``.
+
+    The files appear all at once: they are written into a staging folder (beside a new
+    ``out_dir``, or inside an existing one) and moved into place when every one is complete,
+    so a failure (full disk, unwritable folder) or an interrupt leaves ``out_dir`` as it was
+    and removes any folder this call created; the staging folder of a killed run is removed
+    by the next run. Replacing existing files needs room for both sets while writing.
 
     Args:
         out_dir: folder to write into (created if needed).
         events: events per sample file and split.
-        seed: random seed; the same seed gives the same files.
+        seed: random seed (0 to 2**32 - 1); the same seed gives the same files.
         keys: dataset keys to write ("2017", "2018").
         progress: called with each file name before it is written.
+        advance: called with the number of events after each chunk is written.
 
     Returns:
         The paths written.
 
     Raises:
-        DataError: ``events`` is not positive or ``out_dir`` cannot be written.
+        DataError: ``events`` is not positive or ``seed`` is not a valid random seed.
         ConfigError: an unknown dataset key.
+        OutputError: ``out_dir`` cannot be created or written (the message says why).
     """
-    if events < 1:
+    from fourtop.importance.staging import check_output_folder, clean_leftovers, staged_output
+
+    if isinstance(events, bool) or not isinstance(events, int) or events < 1:
         raise DataError(f"number of events must be positive, not {events}")
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from exc
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise DataError(f"random seed must be a whole number from 0 to {MAX_SEED}, not {seed}")
+    samples = sample_files(keys)  # an unknown key fails here, before anything is made
+    out_dir = check_output_folder(out_dir, option="--output")
+    clean_leftovers(out_dir)
     written = []
-    for key, split, name in sample_files(keys):
-        if progress is not None:
-            progress(name)
-        path = out_dir / name
-        log.info("writing %s (%d events)", path, events)
-        try:
-            write_sample(path, process_of(name), events, seed, key, split)
-        except OSError as exc:
-            raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-        written.append(path)
+    with staged_output(out_dir, label="generate", what="the samples") as stage:
+        for key, split, name in samples:
+            if progress is not None:
+                progress(name)
+            log.info("writing %s (%d events)", out_dir / name, events)
+            write_sample(stage.path(name), process_of(name), events, seed, key, split, advance)
+            written.append(out_dir / name)
     return written

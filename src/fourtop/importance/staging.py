@@ -1,5 +1,7 @@
 """Result files that appear all at once: written aside, then moved into the output folder.
 
+Used by ``fourtop calculate`` (the result files) and ``fourtop generate`` (the samples).
+
 ``fourtop calculate`` writes six or seven files. They are written into a private staging
 folder first (``.<output>.<pid>.<hex>.tmpdir`` beside a new output folder, or
 ``<output>/.calculate.<pid>.<hex>.tmpdir`` inside an existing one, so that the final rename
@@ -46,8 +48,17 @@ def _existing_ancestor(path: Path) -> Path:
     return Path(path.anchor or ".")
 
 
-def check_output_folder(folder: str | os.PathLike[str]) -> Path:
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def check_output_folder(folder: str | os.PathLike[str], *, option: str = "-f") -> Path:
     """Fail now, before any work, if result files could not be written into ``folder``.
+
+    ``option`` names the command-line option that chose the folder, for the messages.
 
     Creates nothing: a probe folder is made and removed in the output folder, or in its
     nearest existing parent when it does not exist yet. Returns the absolute folder.
@@ -57,23 +68,15 @@ def check_output_folder(folder: str | os.PathLike[str]) -> Path:
             created there (permission, read-only file system, a pseudo file system like /proc).
     """
     folder = Path(os.path.abspath(folder))
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: exists and is not a folder; choose another -f")
     base = _existing_ancestor(folder)
+    for part in folder.relative_to(base).parts:
+        if len(os.fsencode(part)) > _name_max(base if base.is_dir() else base.parent):
+            raise OutputError(f"cannot create the output folder {folder}: {part!r}: name too long")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder; choose another {option}")
     if not base.is_dir():
         raise OutputError(f"cannot create the output folder {folder}: {base} is not a folder")
-    # named as the staging folder will be, so a name too long for the file system fails now
-    first = folder / "calculate"  # inside an existing folder
-    if base != folder:  # the first folder to create
-        first = next(p for p in (folder, *folder.parents) if p.parent == base)
-    probe = temporary_name(first, folder=True)
-    try:
-        name_max = os.pathconf(base, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        name_max = 255
-    for part in folder.relative_to(base).parts:
-        if len(temporary_name(base / part, folder=True).name) > name_max:
-            raise OutputError(f"cannot create the output folder {folder}: {part!r}: name too long")
+    probe = temporary_name(base / "fourtop", folder=True)
     try:
         os.mkdir(probe)
     except OSError as exc:
@@ -120,23 +123,31 @@ def clean_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 class Stage:
-    """The staging folder of one run: :meth:`path` gives where to write each file."""
+    """The staging folder of one run: :meth:`path` gives where to write each file.
 
-    def __init__(self, folder: Path) -> None:
+    ``label`` names the staging folder inside an existing output folder
+    (``.<label>.<pid>.<hex>.tmpdir``).
+    """
+
+    def __init__(self, folder: Path, label: str = "calculate") -> None:
         self.folder = folder
         self.names: list[str] = []
         self.created: list[Path] = []  # output folder parents this run made
         self.inside = folder.is_dir()
-        if self.inside:
-            self.dir = temporary_name(folder / "calculate", folder=True)
-        else:
-            self.dir = temporary_name(folder, folder=True)
+        beside = temporary_name(folder, folder=True)
+        self.dir = beside
         try:
             if not self.inside:
                 missing = [p for p in folder.parents if not p.exists()]
                 for parent in reversed(missing):
                     os.mkdir(parent)
                     self.created.append(parent)
+                if len(os.fsencode(beside.name)) > _name_max(folder.parent):
+                    # no room for a staging name beside it: make the folder, stage inside
+                    os.mkdir(folder)
+                    self.created.append(folder)
+                    self.inside = True
+            self.dir = temporary_name(folder / label, folder=True) if self.inside else beside
             os.mkdir(self.dir)
         except BaseException:
             self.abort()
@@ -184,8 +195,12 @@ class Stage:
 
 
 @contextmanager
-def staged_output(folder: str | os.PathLike[str]) -> Iterator[Stage]:
+def staged_output(
+    folder: str | os.PathLike[str], *, label: str = "calculate", what: str = "the results"
+) -> Iterator[Stage]:
     """Stage output files for ``folder``; commit them when the block ends without error.
+
+    ``label`` names the staging folder (see :class:`Stage`), ``what`` the files in messages.
 
     Raises:
         OutputError: a file could not be written or moved; the output folder is unchanged
@@ -193,10 +208,10 @@ def staged_output(folder: str | os.PathLike[str]) -> Iterator[Stage]:
     """
     folder = Path(os.path.abspath(folder))
     try:
-        stage = Stage(folder)
+        stage = Stage(folder, label)
     except OSError as exc:
         raise OutputError(
-            f"cannot write the results into {folder}: {describe_os_error(exc, exc.filename)}"
+            f"cannot write {what} into {folder}: {describe_os_error(exc, exc.filename)}"
         ) from None
     try:
         yield stage
@@ -207,9 +222,9 @@ def staged_output(folder: str | os.PathLike[str]) -> Iterator[Stage]:
         raise OutputError(f"{message}; {folder} was left as it was") from None
     except OSError as exc:
         stage.abort()
-        what = describe_os_error(exc).replace(str(stage.dir), str(folder))
+        reason = describe_os_error(exc).replace(str(stage.dir), str(folder))
         raise OutputError(
-            f"cannot write the results into {folder}: {what}; it was left as it was"
+            f"cannot write {what} into {folder}: {reason}; it was left as it was"
         ) from None
     except BaseException:
         stage.abort()
