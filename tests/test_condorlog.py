@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -351,3 +352,14 @@ def test_garbage_line_without_newline_limits(tmp_path: Path) -> None:
     assert status.state == "garbled" and "line 1 is not an HTCondor event" in (status.reason or "")
     events, problem = parse_events("000 (1.000.000) 2024-05-02 10:11:12 Job submitted\n...\n")
     assert [e.code for e in events] == [0] and problem is None
+
+
+def test_fifo_and_devices_never_block(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "j.out")  # opening a FIFO for reading would wait for a writer
+    (tmp_path / "j.log").symlink_to("/dev/zero")  # an endless file
+    status = job_status(tmp_path / "j.log", tmp_path / "j.out")
+    assert status.state == "unreadable"
+    assert status.reason == f"cannot read {tmp_path / 'j.out'} (not a regular file)"
+    assert read_log(tmp_path / "j.log").reason == (
+        f"cannot read {tmp_path / 'j.log'} (not a regular file)"
+    )

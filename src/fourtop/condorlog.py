@@ -25,9 +25,11 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -187,6 +189,22 @@ def _file_lines(text: TextIO) -> Iterator[str]:
         yield line.rstrip("\n")
 
 
+def _open_regular(path: str, flags: int) -> int:
+    """``os.open`` that never blocks on a FIFO and refuses what is not a regular file
+    (a ``.out`` that is a FIFO or ``/dev/zero`` would hang the reader)."""
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise OSError(errno.EISDIR, "is a directory", path)
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _why(exc: OSError) -> str:
     """``permission denied``, ``is a directory``, ...: the OS error in words, no path."""
     return describe_os_error(exc, "")
@@ -247,7 +265,9 @@ def read_log(path: str | os.PathLike[str]) -> LogStatus:
     """
     scanner = _Scanner(bodies=_STATE_BODIES)
     try:
-        with open(path, encoding="utf-8", errors="replace", newline=None) as text:
+        with open(
+            path, encoding="utf-8", errors="replace", newline=None, opener=_open_regular
+        ) as text:
             status = _status_from_events(scanner.events(_file_lines(text)))
     except FileNotFoundError:
         return LogStatus("missing", "no job event log")
@@ -271,7 +291,7 @@ class _Out:
 def _read_out(path: str | os.PathLike[str]) -> _Out:
     last: bytes | None = None
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", opener=_open_regular) as fh:
             while raw := fh.readline(_MAX_LINE):
                 if b"ROC-integral" in raw and (match := _ROC.match(raw)):
                     last = match[1]

@@ -8,6 +8,7 @@ variables give numbers up to 2**76 - 1. Re-exported by :mod:`fourtop.jobtracker`
 from __future__ import annotations
 
 import json
+import operator
 import os
 import random as _random
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
@@ -129,8 +130,14 @@ class Seed:
 
     def __init__(self, variables: Sequence[str], number: int = 0) -> None:
         names = check_variables(variables, "Seed")
-        if isinstance(number, bool) or not isinstance(number, int):
-            raise VariableError(f"seed number must be a whole number, not {_what(number)}")
+        try:
+            if isinstance(number, bool):
+                raise TypeError
+            number = operator.index(number)  # int, or an integer type such as numpy's
+        except TypeError:
+            raise VariableError(
+                f"seed number must be a whole number, not {_what(number)}"
+            ) from None
         index = _index(names)
         if not 0 <= number < (1 << len(names)):
             raise VariableError(
