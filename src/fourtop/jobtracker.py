@@ -189,7 +189,10 @@ class Job:
             raise JobFolderError(
                 f"Job {name}: subseed must be a Seed or None, not {type(subseed).__name__}"
             )
-        self.folder = None if folder is None else os.fspath(folder)
+        self._init(None if folder is None else os.fspath(folder), name, seed, subseed)
+
+    def _init(self, folder: str | None, name: str, seed: Seed, subseed: Seed | None) -> None:
+        self.folder = folder
         self.name, self.seed, self.subseed = name, seed, subseed
         self.state = "unstarted"
         self.reason: str | None = None
@@ -253,8 +256,15 @@ class Job:
         )
 
     @classmethod
+    def _make(cls, folder: str | None, name: str, seed: Seed, subseed: Seed | None) -> Job:
+        """Fast constructor for checked arguments (loading specs, importing)."""
+        job = cls.__new__(cls)
+        job._init(folder, name, seed, subseed)
+        return job
+
+    @classmethod
     def _from_record(cls, folder: str | None, variables: tuple[str, ...], rec: JobRecord) -> Job:
-        job = cls(
+        job = cls._make(
             folder,
             rec.name,
             Seed._make(variables, rec.seed),
@@ -714,7 +724,7 @@ class JobFolder:
             entries = self._scan()
             jobs = []
             for name, (seed, sub) in zip(job_names, numbers, strict=True):
-                job = Job(
+                job = Job._make(
                     self.path,
                     name,
                     Seed._make(names, seed),
