@@ -1,7 +1,8 @@
 """``fourtop demo``: the whole pipeline on the embedded default data, in one command.
 
 Generates the synthetic samples if they are missing, runs a small importance
-run on the local backend, calculates the ranking and prints its top.
+run on the local backend, calculates the ranking and prints its top. Every option is
+checked before any work; the demo stops at the first step that fails.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ import argparse
 import time
 from pathlib import Path
 
-from fourtop.cli._common import console, out
+from fourtop.cli._common import RANDOM_SEED_MAX, console, out, positive_int, random_seed
+from fourtop.errors import ConfigError, OutputError, TrainingError
 
 HELP = "run the whole pipeline on the embedded default data (generate, submit, calculate)"
 
 #: Sized to finish in about ten minutes on 2 cores, sample generation included
 #: (measured: README, "The demo").
 DEMO_DEFAULTS = {"seeds": 100, "epochs": 8, "processes": 2}
+
+#: the dataset keys of the synthetic samples
+KEYS = ("2017", "2018")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,19 +30,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="fourtop_demo",
         help="folder for the job folder and the results (default ./fourtop_demo)",
     )
-    parser.add_argument("-n", "--seeds", type=int, default=DEMO_DEFAULTS["seeds"])
-    parser.add_argument("--epochs", type=int, default=DEMO_DEFAULTS["epochs"])
+    parser.add_argument(
+        "-n",
+        "--seeds",
+        type=positive_int,
+        default=DEMO_DEFAULTS["seeds"],
+        help=f"seeds of the importance run (default {DEMO_DEFAULTS['seeds']})",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=DEMO_DEFAULTS["epochs"],
+        help=f"training epochs of every network (default {DEMO_DEFAULTS['epochs']})",
+    )
     parser.add_argument(
         "--events",
-        type=int,
+        type=positive_int,
         default=None,
         help="events per sample to generate when the default data is missing "
         "(default: as fourtop generate)",
     )
-    parser.add_argument("-p", "--processes", type=int, default=DEMO_DEFAULTS["processes"])
-    parser.add_argument("-y", "--year", default="2017")
-    parser.add_argument("--random-seed", type=int, default=2020)
-    parser.add_argument("--top", type=int, default=10, help="how many variables to print")
+    parser.add_argument(
+        "-p",
+        "--processes",
+        type=positive_int,
+        default=DEMO_DEFAULTS["processes"],
+        help=f"worker processes of the local backend (default {DEMO_DEFAULTS['processes']})",
+    )
+    parser.add_argument("-y", "--year", default="2017", help="2017 (default) or 2018")
+    parser.add_argument(
+        "--random-seed",
+        type=random_seed,
+        default=2020,
+        help=f"seed of the seed draw and the trainings, 0 to {RANDOM_SEED_MAX} (default 2020)",
+    )
+    parser.add_argument(
+        "--top", type=positive_int, default=10, help="how many variables to print (default 10)"
+    )
 
 
 def _samples_present(year: str) -> bool:
@@ -48,24 +77,46 @@ def _samples_present(year: str) -> bool:
     return all(Path(f).is_file() for f in (*files.signal, *files.background))
 
 
+def _step(argv: list[str]) -> int:
+    """Run one fourtop command; its errors are the demo's (one line, the demo stops)."""
+    from fourtop.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
 def run(args: argparse.Namespace) -> int:
-    from fourtop.cli import main
     from fourtop.data.paths import default_data_dir
+    from fourtop.importance.staging import check_output_folder
+
+    # every argument first: nothing is generated, trained or created before they all pass
+    if args.year not in KEYS:
+        raise ConfigError(
+            f"-y {args.year!r}: the demo's synthetic samples are {' and '.join(KEYS)}"
+        )
+    if not args.workdir.strip():
+        raise OutputError("--workdir: the folder name is empty")
+    workdir = check_output_folder(args.workdir, option="--workdir")
+    jobs = workdir / "condor_log_demo"
+    results = workdir / "dataset_demo"
+    for path in (jobs, results):
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{path}: exists and is not a folder; choose another --workdir")
 
     start = time.monotonic()
-    workdir = Path(args.workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
     if not _samples_present(args.year):
         console.print(f"[bold]1/3[/] generating the synthetic samples in {default_data_dir()}")
         events = [] if args.events is None else ["--events", str(args.events)]
-        code = main(["generate", "-y", args.year, *events])
-        if code != 0:
-            return code
+        _step(["generate", "-y", args.year, *events])
     else:
         console.print(f"[bold]1/3[/] synthetic samples found in {default_data_dir()}")
 
-    jobs = workdir / "condor_log_demo"
-    results = workdir / "dataset_demo"
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from fourtop.fileio import describe_os_error
+
+        raise OutputError(f"cannot create {describe_os_error(exc, workdir)}") from None
     if jobs.exists():
         console.print(f"[bold]2/3[/] {jobs} exists: finishing its unfinished jobs")
         argv = ["submit", "-r", "--include-unstarted", "--yes", "-y", args.year]
@@ -74,17 +125,32 @@ def run(args: argparse.Namespace) -> int:
         argv = ["submit", "-y", args.year, "-n", str(args.seeds)]
         argv += ["--random-seed", str(args.random_seed), "--yes"]
     argv += ["-p", str(args.processes), "--epochs", str(args.epochs), str(jobs)]
-    code = main(argv)
-    if code not in (0, 1):
-        return code
+    if _step(argv) != 0:
+        _stop_on_failed_trainings(jobs)
 
     console.print(f"[bold]3/3[/] calculating the ranking into {results}")
-    code = main(["calculate", "--yes", "--top", str(args.top), "-f", str(results), str(jobs)])
-    if code != 0:
-        return code
+    _step(["calculate", "--yes", "--top", str(args.top), "-f", str(results), str(jobs)])
     minutes = (time.monotonic() - start) / 60
     out.print(f"\nDemo finished in {minutes:.1f} min.")
     out.print(f"  job folder: {jobs}")
     out.print(f"  results, plots and ROOT histograms: {results}")
     out.print(f"  next: fourtop hyperopt -n {args.top} -y {args.year} {results}")
     return 0
+
+
+def _stop_on_failed_trainings(jobs: Path) -> None:
+    """Step 2 did not finish every training: say how many, and how to finish them."""
+    from fourtop.jobtracker import JobFolder
+
+    total = missing = 0
+    if jobs.is_dir():
+        folder = JobFolder(str(jobs))
+        if folder.jobs is not None:
+            folder.check()
+            total = len(folder.jobs)
+            missing = total - len(folder.result_jobs)
+    what = f"{missing} of {total} trainings" if total else "the trainings"
+    raise TrainingError(
+        f"{what} did not finish (see above); the ranking was not calculated. "
+        "Run 'fourtop demo' again with the same --workdir to finish them"
+    )
