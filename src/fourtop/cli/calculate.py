@@ -41,8 +41,7 @@ def bootstrap_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if not 0 <= value <= MAX_BOOTSTRAP:
         raise argparse.ArgumentTypeError(
-            f"{value}: the number of replicates must be 0 to {MAX_BOOTSTRAP} "
-            "(1000 gives the intervals to about 1 %)"
+            f"{value}: the number of replicates must be 0 to {MAX_BOOTSTRAP} (the default is 1000)"
         )
     return value
 

@@ -323,7 +323,7 @@ def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 202006
     if not 0 <= n_boot <= MAX_BOOTSTRAP:
         raise ResultsError(
             f"--bootstrap {n_boot}: the number of bootstrap replicates must be 0 to "
-            f"{MAX_BOOTSTRAP} (1000 gives the intervals to about 1 %)"
+            f"{MAX_BOOTSTRAP} (the default is 1000)"
         )
     tested = [v for v in table.variables if table.rows[v].tested]
     if not tested:
