@@ -59,10 +59,13 @@ def read_varlist(spec: str | Path) -> list[str]:
         raise VariableError(
             f"{path}: variable list not found (use 'all' for the default 76)"
         ) from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
-        raise VariableError(
-            f"{path}: cannot read variable list ({exc.__class__.__name__})"
-        ) from exc
+    except IsADirectoryError:
+        raise VariableError(f"{path}: is a folder, not a variable list") from None
+    except UnicodeDecodeError:
+        raise VariableError(f"{path}: variable list is not text (not UTF-8)") from None
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise VariableError(f"{path}: cannot read variable list ({reason})") from None
     names = [ln.strip() for ln in text.splitlines()]
     names = [n for n in names if n and not n.startswith("#")]
     if not names:

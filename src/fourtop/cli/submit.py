@@ -23,6 +23,7 @@ from fourtop.cli._common import (
     use_terminal_progress,
 )
 from fourtop.errors import FourtopError, JobFolderError, ParameterError
+from fourtop.jobtracker import SETTINGS_FILE
 
 if TYPE_CHECKING:
     from fourtop.backends.base import RunSettings, SubmitReport, WorkUnit
@@ -348,8 +349,6 @@ def _create(path: str | None) -> JobFolder:
             shutil.rmtree(target, ignore_errors=True)  # half-made by a failed create
 
 
-#: the training settings of a folder's first submission, reused by ``submit -r``
-SETTINGS_FILE = "fourtop-submit.json"
 _SETTING_KEYS = ("year", "config", "params", "random_seed")
 
 
