@@ -528,6 +528,10 @@ def test_killed_run_resumes(tmp_path, monkeypatch, tiny_samples):
         assert time.monotonic() < deadline and proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    dead = tmp_path / "ds" / f".optimize_log_t.txt.{proc.pid}.0123abcd.tmp"
+    dead.write_text("half a log")  # as if killed while writing
+    old = time.time() - 120
+    os.utime(dead, (old, old))
     assert main([*RUN, "ds"]) == 0
     rows = [
         ln

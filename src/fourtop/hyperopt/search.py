@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fourtop.errors import OutputError, ParameterError, ResultsError, TrainingError
-from fourtop.fileio import describe_os_error
+from fourtop.fileio import clean_stale, describe_os_error
 from fourtop.hyperopt import outputs
 from fourtop.hyperopt.lock import TagLock
 from fourtop.hyperopt.outputs import HyperoptFiles
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 #: smallest ``1 - ROC`` fed to the logarithm (a perfect ROC would be ``-inf``)
 _MIN_ONE_MINUS_ROC = 1e-12
+
+#: temporaries of a stopped process untouched this long (seconds) are removed at the start
+STALE_AGE = 60.0
 
 
 @dataclass(frozen=True)
@@ -325,6 +328,8 @@ def run_hyperopt(
     outputs.check_writable(files)
     state = {"done": 0}  # trainings finished by this run
     with TagLock(files.lock, tag=params.tag):
+        for place in {path.parent for path in files.outputs()}:
+            clean_stale(place, min_age=STALE_AGE)  # temporaries of killed runs
         fresh = not files.journal.exists()
         try:
             return _run_locked(
