@@ -1,6 +1,6 @@
 """``fourtop generate``: bad inputs and faults -> one line, an exit code, nothing changed on disk.
 
-Rows run in an empty working directory and write (when they get that far) a few hundred
+Rows run in an empty working directory and write (when they get that far) a hundred
 events of the 2017 samples; a row's ``setup`` prepares a read-only or full file system (a
 tmpfs, as root) or earlier samples that must survive. Below the table: Ctrl-C and SIGKILL
 part-way, and the plain progress lines written where no terminal watches.
@@ -21,7 +21,7 @@ from faults import Case, check_case, fill, is_root, snapshot
 from fourtop.cli import main
 from fourtop.data.generate import sample_files
 
-RUN = ["generate", "-n", "300", "-y", "2017"]
+RUN = ["generate", "-n", "100", "-y", "2017"]
 FIRST = sample_files(["2017"])[0][2]
 
 _mounts: list[Path] = []
@@ -215,9 +215,9 @@ def test_plain_progress_without_a_terminal(tmp_path, capsys):
     assert main([*RUN, "-o", str(tmp_path / "s")]) == 0
     err = capsys.readouterr().err.splitlines()
     lines = [ln for ln in err if ln.startswith("generating: ")]
-    assert lines and lines[-1].startswith("generating: 9900/9900 events (100%)")
+    assert lines and lines[-1].startswith("generating: 3300/3300 events (100%)")
     assert len(lines) >= 10  # a line every 5 %, not one at the end
-    assert err[-1].startswith("wrote 33 files (300 events generated each, seed 1)")
+    assert err[-1].startswith("wrote 33 files (100 events generated each, seed 1)")
 
 
 @pytest.mark.slow
