@@ -172,8 +172,10 @@ def test_unimported_folder_needs_yes(tmp_path, monkeypatch, capsys):
 def _assert_fails(args, message, capsys, tmp_path):
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main(args) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("fourtop calculate: error: ") and "\n" not in err
+    lines = capsys.readouterr().err.strip().splitlines()
+    err = lines[-1]  # before it, at most the plain progress lines ("reading job folders ...")
+    assert err.startswith("fourtop calculate: error: ")
+    assert all(line.endswith(" ...") for line in lines[:-1]), lines
     assert message in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 

@@ -153,8 +153,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _status(text: str) -> contextlib.AbstractContextManager:
-    """A spinner where a person watches, nothing in logs and CI."""
-    return console.status(text) if use_terminal_progress() else contextlib.nullcontext()
+    """A spinner where a person watches; in logs and CI one plain line when the step starts."""
+    if use_terminal_progress():
+        return console.status(text)
+    console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
+    return contextlib.nullcontext()
 
 
 def _fmt_interval(pair: tuple[float, float] | None, fmt: str) -> str:
