@@ -541,3 +541,26 @@ def test_killed_run_resumes(tmp_path, monkeypatch, tiny_samples):
     assert len(rows) == 3
     assert not (tmp_path / "ds" / ".hyperopt_t.lock").exists()
     assert not [p for p in (tmp_path / "ds").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_out_of_memory_is_a_failed_training(monkeypatch):
+    """torch's allocators raise RuntimeError (CPU) or its subclass (CUDA) when a network does
+    not fit: that training fails and counts, the search goes on; other errors still surface."""
+    from fourtop.errors import TrainingError
+    from fourtop.hyperopt.objective import training_objective
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried 40 GB")
+
+    monkeypatch.setattr("fourtop.train.fit.train_network", no_memory)
+    objective = training_objective(None, random_seed=0, device="cpu")  # type: ignore[arg-type]
+    network = {"hidden_layers": 3, "initial_nodes": 100000, "batch_size": 64}
+    with pytest.raises(TrainingError, match="out of memory for a network of 3 layers"):
+        objective(network, ["AK4HT"])
+
+    def other(*args, **kwargs):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr("fourtop.train.fit.train_network", other)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        objective(network, ["AK4HT"])
