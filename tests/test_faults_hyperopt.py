@@ -562,5 +562,6 @@ def test_out_of_memory_is_a_failed_training(monkeypatch):
         raise RuntimeError("shape mismatch")
 
     monkeypatch.setattr("fourtop.train.fit.train_network", other)
+    objective = training_objective(None, random_seed=0, device="cpu")  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="shape mismatch"):
         objective(network, ["AK4HT"])
