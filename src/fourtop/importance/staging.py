@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,9 +109,16 @@ def clean_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
             names = os.listdir(place)
         except OSError:
             continue
+        now = time.time()
         for name in names:
             match = _LEFTOVER.match(name)
-            if match and not pid_alive(int(match["pid"])):
+            if match is None or pid_alive(int(match["pid"])):
+                continue
+            try:
+                young = now - os.lstat(place / name).st_mtime < STALE_AGE
+            except OSError:
+                continue
+            if young:  # older ones clean_stale removed, or warned about
                 kept.append(place / name)
     for path in kept:
         log.warning(
@@ -158,10 +166,6 @@ class Stage:
         if name not in self.names:
             self.names.append(name)
         return self.dir / name
-
-    def final(self, name: str) -> Path:
-        """Where ``name`` will be once committed."""
-        return self.folder / name
 
     def commit(self) -> None:
         """Move every staged file into the output folder (a new folder: in one rename)."""
