@@ -565,3 +565,27 @@ def test_out_of_memory_is_a_failed_training(monkeypatch):
     objective = training_objective(None, random_seed=0, device="cpu")  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="shape mismatch"):
         objective(network, ["AK4HT"])
+
+
+def test_failed_restart_keeps_the_parameters_file_it_was_given(
+    tmp_path, capsys, monkeypatch, tiny_samples
+):
+    """A study restarted from its parameters file (journal moved away) that fails at once
+    leaves that file as it was."""
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    monkeypatch.chdir(tmp_path)
+    dataset(tmp_path)
+    assert main([*RUN, "ds"]) == 0
+    (tmp_path / "ds" / "hyperopt_t.journal").rename(tmp_path / "old.journal")
+    before = snapshot(tmp_path)
+
+    def interrupted(data, **kwargs):
+        def objective(network, variables):
+            raise KeyboardInterrupt
+
+        return objective
+
+    monkeypatch.setattr("fourtop.hyperopt.objective.training_objective", interrupted)
+    args = ["hyperopt", "-p", "ds/parameters_t.json", "--device", "cpu", "ds"]
+    assert main(args) == 130
+    assert snapshot(tmp_path) == before

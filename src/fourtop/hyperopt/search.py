@@ -331,6 +331,7 @@ def run_hyperopt(
         for place in {path.parent for path in files.outputs()}:
             clean_stale(place, min_age=STALE_AGE)  # temporaries of killed runs
         fresh = not files.journal.exists()
+        before = {path for path in (*files.outputs(), files.journal) if path.exists()}
         try:
             return _run_locked(
                 files,
@@ -345,8 +346,8 @@ def run_hyperopt(
             )
         except BaseException as exc:
             if fresh and state["done"] == 0:
-                # nothing worth resuming: a failed first run leaves no files
-                _remove_new_study(files)
+                # nothing worth resuming: a failed first run leaves no files of its own
+                _remove_new(files, before)
             if not isinstance(exc, OSError | OutputError):
                 raise
             what = str(exc)
@@ -363,8 +364,11 @@ def run_hyperopt(
             raise OutputError(what) from None
 
 
-def _remove_new_study(files: HyperoptFiles) -> None:
-    for path in (files.journal, files.parameters, files.log):
+def _remove_new(files: HyperoptFiles, before: set[Path]) -> None:
+    """Remove the files this run made (never one that was there before, e.g. the ``-p`` file)."""
+    for path in (*files.outputs(), files.journal):
+        if path in before:
+            continue
         try:
             path.unlink(missing_ok=True)
         except OSError:
