@@ -185,6 +185,11 @@ def test_fault(case: Case, tmp_path, capsys, monkeypatch):
     check_case(case, tmp_path, capsys, monkeypatch)
 
 
+def test_case_ids_unique():
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids))
+
+
 # ---------------------------------------------------------------- beyond the table
 
 

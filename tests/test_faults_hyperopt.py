@@ -141,6 +141,14 @@ def _results_only(root: Path) -> None:
     (root / "p.json").unlink()
 
 
+def _without_cuda(root: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    dataset(root)
+
+
 def _file_as_dataset(root: Path) -> None:
     dataset(root)
     (root / "notafolder").write_text("x\n")
@@ -275,6 +283,12 @@ CASES: list[Case] = [
         new=False,
     ),
     Case(
+        "device-cuda-missing",
+        [*RUN, "--device", "cuda", "ds"],
+        r"device 'cuda': no CUDA device is available \(use auto or cpu\)",
+        setup=_without_cuda,
+    ),
+    Case(
         "device-unknown",
         [*RUN, "--device", "gpu", "ds"],
         r"argument --device: invalid choice",
@@ -403,23 +417,9 @@ def test_fault(case: Case, tmp_path, capsys, monkeypatch, tiny_samples):
     check_case(case, tmp_path, capsys, monkeypatch)
 
 
-def test_cuda_missing_is_refused_before_any_training(tmp_path, capsys, monkeypatch, tiny_samples):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA device is present")
-    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
-    check_case(
-        Case(
-            "device-cuda-missing",
-            [*RUN, "--device", "cuda", "ds"],
-            r"no CUDA device",
-            setup=dataset,
-        ),
-        tmp_path,
-        capsys,
-        monkeypatch,
-    )
+def test_case_ids_unique():
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids))
 
 
 # ---------------------------------------------------------------- beyond the table
