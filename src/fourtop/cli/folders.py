@@ -67,14 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.varlist is not None:
         from fourtop.variables import read_varlist
 
-        try:
-            varlist = read_varlist(args.varlist)
-        except OSError as exc:  # e.g. /proc files that refuse to be read
-            from fourtop.fileio import describe_os_error
-
-            raise FourtopError(
-                f"cannot read the variable list {describe_os_error(exc, args.varlist)}"
-            ) from None
+        varlist = read_varlist(args.varlist)  # any OS error is a one-line VariableError
     paths = [Path(p) for p in args.folders] or default_folders(include_specs=varlist is None)
     if not paths:
         raise FourtopError(f"no job folders given and none named condor_log* in {_cwd()}")
