@@ -104,7 +104,7 @@ def _weight_and_cut(config: str | None) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from fourtop import naming
     from fourtop.importance import SORT_KEYS, calculate, collect_results, open_folders
-    from fourtop.importance.staging import check_output_folder
+    from fourtop.staging import check_output_folder
     from fourtop.variables import default_variables
 
     if args.sort_order not in SORT_KEYS:

@@ -87,7 +87,7 @@ def _step(argv: list[str]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from fourtop.data.paths import default_data_dir
-    from fourtop.importance.staging import check_output_folder
+    from fourtop.staging import check_output_folder
 
     # every argument first: nothing is generated, trained or created before they all pass
     if args.year not in KEYS:

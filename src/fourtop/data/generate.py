@@ -182,7 +182,7 @@ def generate_samples(
         ConfigError: an unknown dataset key.
         OutputError: ``out_dir`` cannot be created or written (the message says why).
     """
-    from fourtop.importance.staging import check_output_folder, clean_leftovers, staged_output
+    from fourtop.staging import check_output_folder, clean_leftovers, staged_output
 
     if isinstance(events, bool) or not isinstance(events, int) or events < 1:
         raise DataError(f"number of events must be positive, not {events}")

@@ -17,7 +17,6 @@ from fourtop.importance.results import (
     write_results,
 )
 from fourtop.importance.rootfile import roc_hists_filename, write_roc_hists
-from fourtop.importance.staging import clean_leftovers, staged_output
 from fourtop.importance.stats import (
     ImportanceTable,
     JobResult,
@@ -25,6 +24,7 @@ from fourtop.importance.stats import (
     bootstrap,
     compute_importance,
 )
+from fourtop.staging import clean_leftovers, staged_output
 
 __all__ = ["CalculationOutput", "calculate"]
 
@@ -62,7 +62,7 @@ def calculate(
     Nothing is written when the statistics cannot be computed. The files are written into a
     staging folder and moved into ``output_dir`` only when all of them are complete, so a
     failure (full disk, unwritable folder) or an interrupt leaves ``output_dir`` as it was;
-    what killed runs left there is cleaned (:func:`fourtop.importance.staging.clean_leftovers`).
+    what killed runs left there is cleaned (:func:`fourtop.staging.clean_leftovers`).
 
     Raises:
         ResultsError: unknown sort key, no results, or too many bootstrap replicates.
