@@ -270,3 +270,28 @@ def test_failed_jobs_of_a_forced_compaction_are_resubmitted_from_the_spec(sample
     assert victim not in {j.name for j in compacted.jobs}  # one place for each job
     assert main(["submit", "-r", "jobs.jtd"]) == 0
     assert "nothing to resubmit" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigterm_stops_submit_like_ctrl_c(sample_workdir):
+    """A batch system's SIGTERM: exit 143, jobs in flight aborted (resubmittable), no traceback."""
+    import signal
+    import sys
+    import time
+
+    from fourtop.jobtracker import JobFolder
+
+    cmd = [sys.executable, "-m", "fourtop.cli", *BASE, "-n", "8", "--epochs", "30", "jobs"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(Path("jobs").glob("*.log")):
+        time.sleep(0.2)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    folder = JobFolder("jobs")
+    folder.check()
+    aborted = folder.get_resubmit_list()
+    assert aborted and all("SIGTERM" in (j.reason or "") for j in aborted)

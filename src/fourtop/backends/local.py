@@ -231,11 +231,11 @@ def _mark_aborted(job_dir: Path, unit: WorkUnit, cluster: int, proc_of: dict[str
         if _result(out) is None:
             try:
                 atomic_write_text(
-                    out, "fourtop: job aborted: interrupted by the user (Ctrl-C)\n", what="job file"
+                    out, "fourtop: job aborted: interrupted (Ctrl-C or SIGTERM)\n", what="job file"
                 )
                 condorlog.log_aborted(
                     job_dir / f"{name}.log",
-                    "interrupted by the user (Ctrl-C)",
+                    "interrupted (Ctrl-C or SIGTERM)",
                     cluster=cluster,
                     proc=proc_of[name],
                 )

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from fourtop import __version__
@@ -44,10 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch system's time limit, ``condor_rm``, ``scancel``): handled as Ctrl-C,
+    so temporary files are removed and jobs in flight are marked aborted."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _handle_sigterm() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fourtop`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _handle_sigterm()
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -57,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FourtopError as err:
         print(f"fourtop {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except Terminated:
+        print(f"fourtop {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"fourtop {args.command}: interrupted", file=sys.stderr)
         return 130
