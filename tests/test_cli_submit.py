@@ -137,7 +137,6 @@ def test_unknown_variable_in_the_list_is_a_one_line_error(workdir, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-n", "0"], "-n must be at least 1"),
         (["-c", "150"], "-c must be a percentage"),
         (["-p", "0"], "-p must be at least 1"),
         (["--backend", "slrum"], "unknown backend 'slrum' (did you mean: slurm?)"),

@@ -145,7 +145,14 @@ def _no_path(root: Path) -> None:
 
 
 CASES = [
-    Case("n-zero", [*BASE, "-n", "0", "jobs"], r"-n must be at least 1", new=False),
+    Case("n-zero", [*BASE, "-n", "0", "jobs"], r"-n/--seeds: 0: must be at least 1", 2, new=False),
+    Case("n-huge", [*BASE, "-n", "99999999999999999999", "jobs"], r"at most 100000 seeds per submission", 2),
+    Case("n-more-than-exist", [*BASE, "-n", "12", "jobs"], r"-n 12: only 11 distinct seeds of at least 2 variables exist over 4 variables"),
+    Case("params-inline-list", [*BASE, "--params", "[1]", "jobs"], r"--params: expected a JSON object"),
+    Case("params-empty", [*BASE, "--params", "", "jobs"], r"argument --params: the value is empty", 2),
+    Case("year-empty", [*BASE, "-y", "", "jobs"], r"argument -y/--year: the value is empty", 2),
+    Case("config-empty", [*BASE, "--config", "", "jobs"], r"argument --config: the value is empty", 2),
+    Case("batch-size-one", [*BASE, "--params", '{"batch_size": 1}', "jobs"], r"batch_size=1: batch normalization .* needs at least 2 events"),
     Case("c-150", [*BASE, "-c", "150", "jobs"], r"-c must be a percentage", new=False),
     Case("p-zero", [*BASE, "-p", "0", "jobs"], r"-p must be at least 1", new=False),
     Case("backend", [*BASE, "--backend", "slrum", "jobs"], r"did you mean: slurm", new=False),

@@ -402,7 +402,7 @@ def write_event(
     when = when or datetime.now()
     body = text or _DEFAULT_TEXT.get(code, "")
     event = f"{code:03d} ({cluster:03d}.{proc:03d}.000) {when:%Y-%m-%d %H:%M:%S} {body}\n...\n"
-    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         os.write(fd, event.encode())
         os.fsync(fd)

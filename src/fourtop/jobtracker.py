@@ -76,12 +76,22 @@ _NO_FILES = "-/-"
 #: locks this process holds, by lock file: the lock is re-entrant within a process
 _HELD: dict[str, int] = {}
 _HELD_GUARD = threading.Lock()
-_NAME = re.compile(r"^Keras_(\d+)vars_Seed_(\d+)(?:_Subseed_(\d+))?$")
+#: ASCII digits without leading zeros: one job, one name (``Seed_03`` would be a second name)
+_NUMBER = r"(0|[1-9][0-9]*)"
+_NAME = re.compile(rf"^Keras_{_NUMBER}vars_Seed_{_NUMBER}(?:_Subseed_{_NUMBER})?$")
 _NAME_HELP = "expected Keras_<N>vars_Seed_<n>[_Subseed_<m>]"
 
 
 def _say(msg: str, *args: object) -> None:
     logger.log(logging.INFO if LOG else logging.DEBUG, msg, *args)
+
+
+def import_command(folder: str | os.PathLike[str], *, force: bool = False) -> str:
+    """The ``fourtop folders -i`` command that imports ``folder``: with the folder's own
+    ``fourtop-varlist.txt`` when it has one (``fourtop submit`` writes it), else ``VARLIST``."""
+    listed = Path(folder, VARLIST_FILE)
+    varlist = str(listed) if listed.is_file() else "VARLIST"
+    return f"fourtop folders -i {varlist}{' --force' if force else ''} {folder}"
 
 
 def job_name(nvars: int, seed: Seed, subseed: Seed | None) -> str:
@@ -389,10 +399,39 @@ class JobFolder:
 
     def _load(self) -> SpecData:
         data = read_spec(self._spec)
+        self._check_loaded(data)
         self._variables = tuple(data.variables)
         folder = None if self.compacted else self.path
         self.jobs = [Job._from_record(folder, self._variables, r) for r in data.jobs]
         return data
+
+    def _check_loaded(self, data: SpecData) -> None:
+        """A spec whose variable list cannot decode its jobs, or that disagrees with the
+        folder's own ``fourtop-varlist.txt``, is refused: read with the wrong list, every seed
+        would include the wrong variables and ``calculate`` would swap their results."""
+        limit = 1 << len(data.variables)
+        for rec in data.jobs:
+            if rec.seed >= limit or (rec.subseed is not None and rec.subseed >= limit):
+                raise SpecError(
+                    f"{self._spec}: job {rec.name} has a seed number that does not fit the "
+                    f"spec's {len(data.variables)} variables; the spec is corrupt (re-import "
+                    f"the folder: {import_command(self.path, force=True)})"
+                )
+        if self.compacted or not data.variables:
+            return
+        path = Path(self.path, VARLIST_FILE)
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            return  # no list beside the jobs (imported folders): nothing to compare
+        listed = [line.strip() for line in text.splitlines()]
+        listed = [n for n in listed if n and not n.startswith("#")]
+        if listed and listed != list(data.variables):
+            raise SpecError(
+                f"{self._spec}: its variable list differs from the folder's {VARLIST_FILE}: "
+                f"{_list_difference(listed, data.variables)}; re-import with the right list "
+                f"('fourtop folders -i {path} --force {self.path}')"
+            )
 
     def add_jobs(self, jobs: Iterable[Job]) -> None:
         """Register new jobs (call :meth:`save` to store them).
@@ -463,8 +502,7 @@ class JobFolder:
     def _require_jobs(self) -> list[Job]:
         if self.jobs is None:
             raise JobFolderError(
-                f"{self.path}: has no spec file; import it first with "
-                f"'fourtop folders -i VARLIST {self.path}'"
+                f"{self.path}: has no spec file; import it first with '{import_command(self.path)}'"
             )
         return self.jobs
 
@@ -735,6 +773,11 @@ class JobFolder:
                 job._update(status, _stamp(entries, name))
                 jobs.append(job)
             write_spec(self._spec, list(names), [j._record() for j in jobs])
+            varlist = Path(self.path, VARLIST_FILE)
+            if force and varlist.exists():  # the list the user insisted on is the folder's now
+                from fourtop.fileio import atomic_write_text
+
+                atomic_write_text(varlist, "".join(f"{n}\n" for n in names), what="variable list")
         self.jobs, self._variables = jobs, names
         for job in jobs:
             job._dirty = False

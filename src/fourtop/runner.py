@@ -88,17 +88,19 @@ def run_unit(
         JobFolderError: ``job_dir`` is given but is not a folder (nothing can be recorded).
     """
     if job_dir is not None and not Path(job_dir).is_dir():
-        raise JobFolderError(f"{job_dir}: job folder does not exist")
+        what = "is not a folder" if Path(job_dir).exists() else "job folder does not exist"
+        raise JobFolderError(f"{job_dir}: {what}")
     names = list(dict.fromkeys(names))
     writer = _JobFiles(Path(job_dir), log_events) if job_dir is not None else None
     if writer is not None:
-        try:
-            for name in names:
+        for name in names:
+            try:
                 writer.executing(name)
-        except OSError as exc:
-            raise JobFolderError(
-                f"cannot write the job event log {describe_os_error(exc)}"
-            ) from None
+            except OSError as exc:
+                where = Path(job_dir, f"{name}.log")
+                raise JobFolderError(
+                    f"cannot write the job event log {describe_os_error(exc, where)}"
+                ) from None
     results: dict[str, float | str] = {}
 
     def finish(name: str, value: float | str, info: list[str]) -> None:
@@ -108,7 +110,8 @@ def run_unit(
         try:
             writer.finish(name, value, info)
         except (OSError, FourtopError) as exc:  # e.g. a full disk: the result is not recorded
-            text = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            where = Path(job_dir, f"{name}.out") if job_dir is not None else None
+            text = describe_os_error(exc, where) if isinstance(exc, OSError) else str(exc)
             log.error("%s: could not record the job's result: %s", name, text)
             results[name] = f"could not record the result: {text}"
 

@@ -170,7 +170,9 @@ def record_submitted(folder: Path, names: Iterable[str], cluster: int = 0) -> No
         try:
             condorlog.log_submitted(folder / f"{name}.log", cluster=cluster, proc=proc)
         except OSError as exc:
-            raise OutputError(f"cannot write the job event log {describe_os_error(exc)}") from None
+            raise OutputError(
+                f"cannot write the job event log {describe_os_error(exc, folder / f'{name}.log')}"
+            ) from None
 
 
 def mark_unsubmitted(folder: Path, names: Iterable[str], reason: str) -> None:

@@ -110,7 +110,8 @@ class LocalBackend(Backend):
                     )
                 except OSError as exc:
                     raise OutputError(
-                        f"cannot write the job event log {describe_os_error(exc)}"
+                        "cannot write the job event log "
+                        + describe_os_error(exc, job_dir / f"{name}.log")
                     ) from None
         kwargs = {
             "job_dir": job_dir,

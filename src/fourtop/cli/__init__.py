@@ -8,6 +8,7 @@ inside ``run`` so that ``fourtop --help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import signal
@@ -60,8 +61,19 @@ def _handle_sigterm() -> None:
         signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+def _tolerant_streams() -> None:
+    """A terminal or pipe whose encoding lacks a character (``±`` under ``LANG=C`` or
+    ``PYTHONIOENCODING=ascii``) gets a replacement, not a crash after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a closed or odd stream
+                reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fourtop`` console script; returns the exit code."""
+    _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     _handle_sigterm()

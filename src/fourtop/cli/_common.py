@@ -36,6 +36,7 @@ def add_yes(parser: argparse.ArgumentParser) -> None:
 def add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
+        type=nonempty,
         metavar="TOML",
         default=None,
         help=f"dataset configuration file (default: ${CONFIG_ENV}, else the packaged default)",
@@ -57,6 +58,14 @@ def random_seed(text: str) -> int:
     return value
 
 
+def nonempty(text: str) -> str:
+    """argparse type of file, folder and key arguments: an empty string is refused (it would
+    otherwise mean the working directory, or silently the default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the value is empty (a file, folder or key name)")
+    return text
+
+
 def positive_int(text: str) -> int:
     """argparse type of counts that must be at least 1."""
     try:
@@ -68,10 +77,26 @@ def positive_int(text: str) -> int:
     return value
 
 
+#: the most seeds one ``-n`` may ask for: 100,000 seeds over 76 variables are ~4 million jobs
+MAX_SEEDS = 100_000
+
+
+def seed_count(text: str) -> int:
+    """argparse type of ``-n`` (seeds to draw): a whole number from 1 to :data:`MAX_SEEDS`."""
+    value = positive_int(text)
+    if value > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(
+            f"{value}: at most {MAX_SEEDS} seeds per submission (that is millions of jobs); "
+            "add more with further submissions into the folder"
+        )
+    return value
+
+
 def add_year(parser: argparse.ArgumentParser, required: bool = False) -> None:
     parser.add_argument(
         "-y",
         "--year",
+        type=nonempty,
         default="2017",
         help="dataset key in the configuration, e.g. 2017 or 2018 (default 2017)",
     )

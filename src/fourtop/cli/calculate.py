@@ -19,6 +19,7 @@ from fourtop.cli._common import (
     confirm,
     console,
     default_folders,
+    nonempty,
     out,
     positive_int,
     use_terminal_progress,
@@ -86,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "folders",
         nargs="*",
+        type=nonempty,
         metavar="folder",
         help="job folders and compacted .jtd files (default: condor_log* in the working directory)",
     )
@@ -128,14 +130,22 @@ def run(args: argparse.Namespace) -> int:
     nvars = len(default_variables())
 
     def ask(path: Path) -> bool:
-        return confirm(
-            f"{path} has no spec file. Import it with the default {nvars} variables?",
-            yes=args.yes,
-        )
+        own = Path(path, "fourtop-varlist.txt")
+        which = f"its {own.name}" if own.is_file() else f"the default {nvars} variables"
+        return confirm(f"{path} has no spec file. Import it with {which}?", yes=args.yes)
 
     with _status("reading job folders"):
         folders = open_folders(paths, import_prompt=ask)
         results = collect_results(folders)
+    unreadable = [(f, j) for f in folders for j in f.jobs or [] if j.state == "unreadable"]
+    if unreadable:
+        folder, job = unreadable[0]
+        console.print(
+            f"warning: {len(unreadable)} job(s) have files this user cannot read and are left "
+            f"out (e.g. {job.name} in {folder.path}: {job.reason}); see 'fourtop folders -v'",
+            markup=False,
+            soft_wrap=True,
+        )
     with _status("computing importance"):
         result = calculate(
             results,

@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from fourtop.cli._common import RANDOM_SEED_MAX, console, out, positive_int, random_seed
+from fourtop.cli._common import RANDOM_SEED_MAX, console, out, positive_int, random_seed, seed_count
 from fourtop.errors import ConfigError, OutputError, TrainingError
 
 HELP = "run the whole pipeline on the embedded default data (generate, submit, calculate)"
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-n",
         "--seeds",
-        type=positive_int,
+        type=seed_count,
         default=DEMO_DEFAULTS["seeds"],
         help=f"seeds of the importance run (default {DEMO_DEFAULTS['seeds']})",
     )

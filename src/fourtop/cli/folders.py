@@ -14,6 +14,7 @@ from fourtop.cli._common import (
     confirm,
     console,
     default_folders,
+    nonempty,
     out,
     use_terminal_progress,
 )
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-i",
         "--import",
+        type=nonempty,
         dest="varlist",
         metavar="VARLIST",
         default=None,
@@ -53,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "folders",
         nargs="*",
+        type=nonempty,
         metavar="FOLDER",
         help="job folders or compacted .jtd files (default: condor_log* here)",
     )
@@ -149,7 +152,7 @@ def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
 
 def _compact(path: Path, args: argparse.Namespace) -> int:
     from fourtop.backends import sync_batch_state
-    from fourtop.jobtracker import JobFolder
+    from fourtop.jobtracker import JobFolder, import_command
 
     folder = JobFolder(path)
     if folder.compacted:
@@ -157,7 +160,7 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
         return 0
     if folder.jobs is None:
         raise FourtopError(
-            f"{path}: has no spec file; import it first with 'fourtop folders -i VARLIST {path}'"
+            f"{path}: has no spec file; import it first with '{import_command(path)}'"
         )
     sync_batch_state(folder.path)
     folder.check()
@@ -193,13 +196,13 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
 
 def _info(path: Path, args: argparse.Namespace) -> int:
     from fourtop.backends import sync_batch_state
-    from fourtop.jobtracker import JobFolder
+    from fourtop.jobtracker import JobFolder, import_command
 
     folder = JobFolder(path)
     if folder.jobs is None:
         _say(
             f"fourtop folders: warning: {path}: has no spec file; import it with "
-            f"'fourtop folders -i VARLIST {path}'"
+            f"'{import_command(path)}'"
         )
         return 1
     with _spinner(f"checking {path}"):

@@ -23,6 +23,18 @@ HELP = "write the synthetic TTTT and ttbar ntuples (ROOT files) of the default d
 KEYS = ("2017", "2018")
 
 
+#: events generated per sample and split at most (10^8: tens of GB of ntuples already)
+MAX_EVENTS = 100_000_000
+
+
+def event_count(text: str) -> int:
+    """argparse type of ``--events``: a whole number from 1 to :data:`MAX_EVENTS`."""
+    value = positive_int(text)
+    if value > MAX_EVENTS:
+        raise argparse.ArgumentTypeError(f"{value}: at most {MAX_EVENTS} events per sample")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from fourtop.data.generate import DEFAULT_EVENTS
 
@@ -36,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--events",
         "-n",
-        type=positive_int,
+        type=event_count,
         default=DEFAULT_EVENTS,
         metavar="N",
         help=f"events generated per sample and split before the ntuple skim "

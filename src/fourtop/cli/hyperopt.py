@@ -14,6 +14,7 @@ from fourtop.cli._common import (
     add_verbose,
     add_year,
     console,
+    nonempty,
     out,
     random_seed,
 )
@@ -53,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-p",
         "--parameters",
+        type=nonempty,
         default=None,
         metavar="JSON",
         help="JSON file updating the parameters and search space (see docs/hyperopt.md); "
@@ -85,7 +87,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and report its ROC integral next to the best one",
     )
     parser.add_argument(
-        "dataset", metavar="DATASET_FOLDER", help="dataset folder with the importance results"
+        "dataset",
+        type=nonempty,
+        metavar="DATASET_FOLDER",
+        help="dataset folder with the importance results",
     )
 
 

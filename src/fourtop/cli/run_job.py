@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fourtop.cli._common import add_config, add_verbose, add_year, console, out, random_seed
+from fourtop.cli._common import (
+    add_config,
+    add_verbose,
+    add_year,
+    console,
+    nonempty,
+    out,
+    random_seed,
+)
 from fourtop.errors import DataError, JobFolderError, TrainingError
 
 HELP = "train the network of one job or seed family and report its ROC integral"
@@ -22,11 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-l",
         "--varlist",
+        type=nonempty,
         default="all",
         help="the full variable list that decodes the job names: 'all' or a file (default all)",
     )
     parser.add_argument(
         "--params",
+        type=nonempty,
         metavar="JSON",
         default=None,
         help="network hyperparameters: a JSON file, or an inline JSON object (default: "
@@ -40,18 +50,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="base random seed; each seed's jobs derive theirs from it and the seed number",
     )
     parser.add_argument(
-        "--arrays", metavar="NPZ", default=None, help="read the events from this cache file"
+        "--arrays",
+        type=nonempty,
+        metavar="NPZ",
+        default=None,
+        help="read the events from this cache file",
     )
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto"
     )
     parser.add_argument(
         "--job-dir",
+        type=nonempty,
         metavar="DIR",
         default=None,
         help="write each job's .out/.err/.log into this job folder",
     )
-    parser.add_argument("names", nargs="+", metavar="NAME", help="job names, the seed job first")
+    parser.add_argument(
+        "names", nargs="+", type=nonempty, metavar="NAME", help="job names, the seed job first"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

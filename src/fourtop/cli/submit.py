@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,12 +19,14 @@ from fourtop.cli._common import (
     confirm,
     console,
     default_folders,
+    nonempty,
     positive_int,
     random_seed,
+    seed_count,
     use_terminal_progress,
 )
 from fourtop.errors import FourtopError, JobFolderError, ParameterError
-from fourtop.jobtracker import SETTINGS_FILE
+from fourtop.jobtracker import SETTINGS_FILE, import_command
 
 if TYPE_CHECKING:
     from fourtop.backends.base import RunSettings, SubmitReport, WorkUnit
@@ -51,7 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="local backend: worker processes; batch backends: see docs/batch.md (default 2)",
     )
     parser.add_argument(
-        "-n", "--seeds", type=int, default=500, metavar="N", help="seeds to draw (default 500)"
+        "-n",
+        "--seeds",
+        type=seed_count,
+        default=500,
+        metavar="N",
+        help="seeds to draw (default 500, at most 100000)",
     )
     parser.add_argument("--test", action="store_true", help="submit only one job")
     parser.add_argument(
@@ -65,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-l",
         "--varlist",
+        type=nonempty,
         default="all",
         help="'all' (the default 76 variables) or a file of variable names, one per line",
     )
@@ -79,6 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--params",
+        type=nonempty,
         metavar="JSON",
         default=None,
         help="network hyperparameters for every job: a JSON file or an inline JSON object "
@@ -108,7 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="backend option, repeatable (e.g. request_memory=2GB; see docs/batch.md)",
     )
-    parser.add_argument("folders", nargs="*", help="job folders (default: condor_log*)")
+    parser.add_argument(
+        "folders", nargs="*", type=nonempty, help="job folders (default: condor_log*)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -241,6 +253,7 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
         with folder.lock(what="fourtop submit"):
             existing = [j.seed for j in folder.jobs or [] if j.subseed is None]
             n = 1 if args.test else args.seeds
+            _check_seed_count(n, len(varlist), len(existing))
             seeds = draw_seeds(varlist, n, rng, groups, exclude=existing)
             jobs: list[Job] = []
             for seed in seeds:
@@ -261,6 +274,19 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
 
             shutil.rmtree(folder.path, ignore_errors=True)
         raise
+
+
+def _check_seed_count(n: int, nvars: int, existing: int) -> None:
+    """Refuse at once more seeds than distinct ones exist (>= 2 of ``nvars`` variables)."""
+    from fourtop.seeds import MIN_INCLUDED
+
+    possible = 2**nvars - sum(math.comb(nvars, k) for k in range(MIN_INCLUDED))
+    if n > possible - existing:
+        more = f", {existing} of them already in the folder" if existing else ""
+        raise ParameterError(
+            f"-n {n}: only {possible} distinct seeds of at least {MIN_INCLUDED} variables exist "
+            f"over {nvars} variables{more}"
+        )
 
 
 def _check_device(settings: RunSettings, backend: Any) -> None:
@@ -319,7 +345,7 @@ def _open_or_create(path: str | None, nvars: int) -> JobFolder:
             raise JobFolderError(f"{p}: is a compacted folder; submit into a job folder")
         if folder.jobs is None:
             raise JobFolderError(
-                f"{p}: has no spec file; import it first with 'fourtop folders -i VARLIST {p}' "
+                f"{p}: has no spec file; import it first with '{import_command(p)}' "
                 "or submit into a new folder"
             )
         if folder.jobs and len(folder.jobs[0].seed.variables) != nvars:
@@ -466,7 +492,7 @@ def _resubmit(args: argparse.Namespace, backend: Any) -> int:
                 continue
         if folder.jobs is None:
             raise JobFolderError(
-                f"{path}: has no spec file; import it first with 'fourtop folders -i all {path}'"
+                f"{path}: has no spec file; import it first with '{import_command(path)}'"
             )
         with folder.lock(what="fourtop submit -r"):
             status |= _resubmit_folder(args, backend, folder, path)

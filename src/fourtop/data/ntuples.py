@@ -191,6 +191,12 @@ def check_weights(arrays: SplitArrays, sources: tuple[str, str]) -> None:
         if not np.isfinite(w).all():
             raise DataError(f"{source}: the {what} weights are not finite (NaN or infinite)")
         total = float(w.sum())
+        if 0 < total < float(np.finfo(np.float32).tiny) * len(w):
+            raise DataError(
+                f"{source}: the {what} weights are too small to train on (they sum to "
+                f"{total:.3g}, below float32's normal range per event); scale the weight "
+                "expression up (only the shape of the weights matters for training)"
+            )
         if total > 0:
             continue
         if not w.any():

@@ -81,7 +81,7 @@ HYPERPARAMETERS: dict[str, tuple[str, Any]] = {
     "hidden_layers": ("int", 1),
     "initial_nodes": ("int", 1),
     "node_pattern": ("choice", NODE_PATTERNS),
-    "batch_power": ("int", 0),
+    "batch_power": ("int", 1),  # 2**0: one event per batch, which batch normalization refuses
     "learning_rate": ("log", 0.0),
     "regulator": ("choice", REGULATORS),
     "activation_function": ("choice", ACTIVATIONS),
@@ -220,6 +220,7 @@ def load_parameters(
         if not isinstance(user, dict):
             raise ParameterError(f"{path}: expected a JSON object of parameters")
     if tag is not None:
+        _check_tag(tag, "--tag")  # the value came from the command line, not the file
         user["tag"] = tag
     return resolve_parameters(user, num_vars, source=source)
 
@@ -287,8 +288,9 @@ def _check_tag(tag: Any, source: str) -> None:
         or any(not c.isprintable() for c in tag)
         or tag in (".", "..")
     ):
+        where = source if source == "--tag" else f"{source}: tag"
         raise ParameterError(
-            f"{source}: tag: expected a non-empty name without '/' or control characters "
+            f"{where}: expected a non-empty name without '/' or control characters "
             f"(got {json.dumps(tag)})"
         )
 

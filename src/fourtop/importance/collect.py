@@ -26,13 +26,14 @@ def open_folders(
     """Open every input as a :class:`fourtop.jobtracker.JobFolder` and refresh its jobs.
 
     A job folder without a spec file is imported with ``import_variables`` (default: the
-    76 default variables) if ``import_prompt(path)`` says yes.
+    folder's own ``fourtop-varlist.txt``, else the 76 default variables) if
+    ``import_prompt(path)`` says yes.
 
     Raises:
         JobFolderError: an input does not exist, is declined for import, or cannot be read.
         SpecError: a spec file is corrupt.
     """
-    from fourtop.jobtracker import JobFolder
+    from fourtop.jobtracker import JobFolder, import_command
     from fourtop.variables import default_variables
 
     folders = []
@@ -44,10 +45,12 @@ def open_folders(
         if folder.jobs is None:
             if import_prompt is None or not import_prompt(path):
                 raise JobFolderError(
-                    f"{path}: has no spec file; import it with 'fourtop folders -i all {path}' "
+                    f"{path}: has no spec file; import it with '{import_command(path)}' "
                     "or pass --yes"
                 )
-            folder.import_folder(list(import_variables or default_variables()))
+            known = folder.known_variables()  # the folder's own fourtop-varlist.txt
+            names = import_variables or (known[0] if known else default_variables())
+            folder.import_folder(list(names))
         elif not folder.compacted:
             folder.check()
         folders.append(folder)

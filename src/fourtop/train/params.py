@@ -80,6 +80,11 @@ class NetworkParams:
                     f"network parameter {name}={value!r}: expected one of {', '.join(choices)}"
                     + did_you_mean(str(value), choices)
                 )
+        if self.batch_size < 2 and self.regulator in ("normalization", "both"):
+            raise ParameterError(
+                f"network parameter batch_size={self.batch_size}: batch normalization "
+                f"(regulator={self.regulator!r}) needs at least 2 events per batch"
+            )
         lr = self.learning_rate
         if (
             isinstance(lr, bool)
@@ -168,7 +173,9 @@ def read_params(text: str | None, option: str = "--params") -> dict[str, Any] | 
     if text is None:
         return None
     source = option
-    if not text.lstrip().startswith("{"):
+    if not text.strip():
+        raise ParameterError(f"{option}: empty (give a JSON file or an inline JSON object)")
+    if not text.lstrip().startswith(("{", "[", '"')):
         path = Path(text)
         try:
             text = path.read_text()
