@@ -531,3 +531,22 @@ def test_long_folder_name_still_works(tmp_path, monkeypatch):
     monkeypatch.setattr("fourtop.importance.calculation.write_roc_hists", failing)
     assert main([*RUN, "--no-plots", "-f", "y" * 250, JTD]) == 130
     assert snapshot(tmp_path) == before  # the folder made for the staging is gone again
+
+
+def test_an_output_encoding_without_plus_minus_does_not_fail_a_finished_run(tmp_path):
+    """``LANG=C`` / ``PYTHONIOENCODING=ascii``: the table's ``±`` is replaced, exit 0."""
+    jobs(tmp_path)
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    cmd = [sys.executable, "-m", "fourtop.cli", "calculate", "--bootstrap", "5", "--no-plots"]
+    proc = subprocess.run(
+        [*cmd, "-f", "out", "condor_log_A.jtd"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    err = proc.stderr.decode("ascii", "replace")
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in proc.stderr
+    assert b"mean ? sem" in proc.stdout

@@ -56,6 +56,12 @@ DEMO = ["demo", "-n", "1", "--epochs", "1", "-p", "1"]
 
 CASES: list[Case] = [
     Case(
+        "seeds-beyond-reason",
+        ["demo", "-n", "99999999999", "--epochs", "1", "-p", "1"],
+        r"at most 100000 seeds per submission",
+        code=2,
+    ),
+    Case(
         "workdir-in-proc",
         [*DEMO, "--workdir", "/proc/xx"],
         r"cannot create the output folder /proc/xx: /proc: does not accept new files",

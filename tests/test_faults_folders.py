@@ -149,6 +149,22 @@ def _varlist_file(names: list[str]) -> Callable[[Path], None]:
     return setup
 
 
+def _spec_variables(names: list[str], listed: list[str] | None = None) -> Callable[[Path], None]:
+    """An imported folder whose spec's variable list was changed by hand (or corrupted),
+    beside the folder's own ``fourtop-varlist.txt`` (``listed``, default the true list)."""
+
+    def setup(root: Path) -> None:
+        import json
+
+        path = _imported(root)
+        Path(path, "fourtop-varlist.txt").write_text("\n".join(listed or V4) + "\n")
+        with sqlite3.connect(Path(path, f"{NAME}.jtd")) as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'variables'", (json.dumps(names),))
+        conn.close()
+
+    return setup
+
+
 def _varlist_dir(root: Path) -> None:
     path = mixed_folder(root)
     Path(path, "fourtop-varlist.txt").mkdir()
@@ -372,6 +388,10 @@ CASES: list[Case] = [
          r"left by an interrupted compaction, but condor_log_17\.Jun\.2020\.jtd is missing: "
          r"check the files in it and remove it by hand$", code=0,
          setup=_leftover(with_spec=False)),
+    Case("spec-list-too-short", ["folders", NAME], r"has a seed number that does not fit the spec's 1 variables; the spec is corrupt", setup=_spec_variables(["x"])),
+    Case("spec-list-too-short-compact", ["folders", "-c", "--yes", NAME], r"does not fit the spec's 1 variables", setup=_spec_variables(["x"])),
+    Case("spec-list-reordered", ["folders", NAME], r"its variable list differs from the folder's fourtop-varlist.txt: .* moved from position", setup=_spec_variables(list(reversed(V4)))),
+    Case("spec-list-reordered-calculate", ["calculate", "-f", "out", NAME], r"its variable list differs from the folder's fourtop-varlist.txt", setup=_spec_variables(list(reversed(V4)))),
 ]  # fmt: skip
 
 

@@ -77,6 +77,12 @@ def _file(root: Path) -> None:
 
 CASES: list[Case] = [
     Case(
+        "events-beyond-reason",
+        ["generate", "-n", "100000000000000", "-y", "2017", "-o", "s"],
+        r"at most 100000000 events per sample",
+        code=2,
+    ),
+    Case(
         "seed-negative",
         [*RUN, "-o", "s", "-s", "-1"],
         r"argument --seed/-s: -1 is outside 0 to 4294967295",

@@ -157,6 +157,26 @@ def _file_as_dataset(root: Path) -> None:
 LONG = "t" * 250
 
 CASES: list[Case] = [
+    # --- found by the audit
+    Case(
+        "batch-power-zero",
+        [*RUN, "ds"],
+        r"p.json: batch_power: expected an integer >= 1",
+        setup=lambda root: dataset(root, batch_power=[0, 0]),
+    ),
+    Case(
+        "tag-with-slash",
+        ["hyperopt", "-p", "p.json", "--tag", "a/b", "--device", "cpu", "ds"],
+        r"--tag: expected a non-empty name without '/'",
+        setup=dataset,
+    ),
+    Case(
+        "dataset-empty",
+        [*RUN, ""],
+        r"argument DATASET_FOLDER: the value is empty",
+        code=2,
+        setup=dataset,
+    ),
     # --- options
     Case(
         "random-seed-negative",

@@ -54,6 +54,13 @@ CASES = [
     Case("varlist-missing", ["run-job", "-l", "none.txt", SEED_JOB], r"none.txt: variable list not found", new=False),
     Case("varlist-dup", ["run-job", "-l", "dup.txt", SEED_JOB], r"listed twice", setup=_dup, new=False),
     Case("device", [*RJ, "--device", "tpu", SEED_JOB], r"invalid choice: 'tpu'", 2, new=False),
+    Case("leading-zero", [*RJ, "Keras_6vars_Seed_052"], r"Keras_6vars_Seed_052: not a job name"),
+    Case("fullwidth-digit", [*RJ, "Keras_6vars_Seed_\uff15"], r"not a job name"),
+    Case("job-dir-is-file", [*RJ, "--job-dir", "6vars.txt", SEED_JOB], r"6vars.txt: is not a folder"),
+    Case("params-inline-list", [*RJ, "--params", "[1]", SEED_JOB], r"--params: expected a JSON object"),
+    Case("params-empty", [*RJ, "--params", "", SEED_JOB], r"argument --params: the value is empty", 2),
+    Case("config-empty", [*RJ, "--config", "", SEED_JOB], r"argument --config: the value is empty", 2),
+    Case("batch-size-one", [*RJ, "--params", '{"batch_size": 1}', SEED_JOB], r"batch_size=1: batch normalization"),
 ]  # fmt: skip
 
 
