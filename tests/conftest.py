@@ -28,6 +28,15 @@ except ImportError:  # pragma: no cover
     pass
 
 
+@pytest.fixture(autouse=True)
+def _release_fault_resources():
+    """Unmount the disks and release the locks a fault-table row's setup held."""
+    yield
+    from faults import release_held
+
+    release_held()
+
+
 @pytest.fixture(scope="session")
 def tiny_samples(tmp_path_factory):
     """Synthetic 2017 samples, generated once per test session (4000 events per file)."""

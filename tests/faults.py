@@ -124,6 +124,36 @@ def check_case(case: Case, workdir: Path, capsys: pytest.CaptureFixture[str], mo
 
 # ------------------------------------------------------------------ fault environments
 
+_cleanups: list[Callable[[], object]] = []  # what rows' setups hold until their test ends
+
+
+def hold(cleanup: Callable[[], object]) -> None:
+    """Run ``cleanup`` when the current test ends (a lock to release, a disk to unmount)."""
+    _cleanups.append(cleanup)
+
+
+def release_held() -> None:
+    """Run the cleanups of :func:`hold`, newest first (tests/conftest.py does, after each test)."""
+    while _cleanups:
+        _cleanups.pop()()
+
+
+def mount_tmpfs(path: Path, options: str = "size=256k") -> Path:
+    """A tmpfs at ``path`` until the test ends (root only; the test is skipped otherwise)."""
+    if not is_root() or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {proc.stderr.strip()}")
+    hold(lambda: subprocess.run(["umount", "-l", str(path)], check=False))
+    return path
+
 
 def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0

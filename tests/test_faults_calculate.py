@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from faults import Case, check_case, fill, is_root, snapshot
+from faults import Case, check_case, fill, mount_tmpfs, snapshot
 from fourtop.cli import main
 from importance_folders import FAILED, make_folder, make_unimported_folder
 
@@ -38,32 +38,6 @@ OUTPUTS = (
     "ROC_differences_5vars.png",
 )
 RUN = ["calculate", "--bootstrap", "20"]
-
-_mounts: list[Path] = []  # tmpfs mounts a row's setup made, unmounted when its test ends
-
-
-@pytest.fixture(autouse=True)
-def _unmount():
-    yield
-    while _mounts:
-        subprocess.run(["umount", "-l", str(_mounts.pop())], check=False)
-
-
-def mount_tmpfs(path: Path, options: str = "size=256k") -> Path:
-    """A tmpfs at ``path`` (root only; the row is skipped otherwise)."""
-    if not is_root():
-        pytest.skip("mounting a tmpfs needs root")
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {proc.stderr.strip()}")
-    _mounts.append(path)
-    return path
 
 
 def remount_read_only(path: Path) -> None:

@@ -17,37 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from faults import Case, check_case, fill, is_root, snapshot
+from faults import Case, check_case, fill, mount_tmpfs, snapshot
 from fourtop.cli import main
 from fourtop.data.generate import sample_files
 
 RUN = ["generate", "-n", "100", "-y", "2017"]
 FIRST = sample_files(["2017"])[0][2]
-
-_mounts: list[Path] = []
-
-
-@pytest.fixture(autouse=True)
-def _unmount():
-    yield
-    while _mounts:
-        subprocess.run(["umount", "-l", str(_mounts.pop())], check=False)
-
-
-def mount_tmpfs(path: Path, options: str = "size=1m") -> Path:
-    if not is_root():
-        pytest.skip("mounting a tmpfs needs root")
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {proc.stderr.strip()}")
-    _mounts.append(path)
-    return path
 
 
 def earlier_samples(folder: Path) -> None:
@@ -58,16 +33,16 @@ def earlier_samples(folder: Path) -> None:
 
 
 def _read_only(root: Path) -> None:
-    earlier_samples(mount_tmpfs(root / "ro"))
+    earlier_samples(mount_tmpfs(root / "ro", "size=1m"))
     subprocess.run(["mount", "-o", "remount,ro", str(root / "ro")], check=True)
 
 
 def _full(root: Path) -> None:
-    fill(mount_tmpfs(root / "disk"), leave=64 * 1024)
+    fill(mount_tmpfs(root / "disk", "size=1m"), leave=64 * 1024)
 
 
 def _full_with_earlier(root: Path) -> None:
-    earlier_samples(mount_tmpfs(root / "disk"))
+    earlier_samples(mount_tmpfs(root / "disk", "size=1m"))
     fill(root / "disk", leave=64 * 1024)
 
 

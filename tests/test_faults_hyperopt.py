@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from faults import Case, check_case, fill, is_root, snapshot
+from faults import Case, check_case, fill, hold, mount_tmpfs, snapshot
 from fourtop.cli import main
 from test_hyperopt_selection import write_results
 
@@ -35,35 +35,6 @@ TINY = {
     "batch_power": [5, 6],
 }
 RUN = ["hyperopt", "-p", "p.json", "--tag", "t", "--device", "cpu"]
-
-_held: list = []  # mounts and open lock files a row's setup holds until its test ends
-
-
-@pytest.fixture(autouse=True)
-def _release():
-    yield
-    while _held:
-        item = _held.pop()
-        if isinstance(item, Path):
-            subprocess.run(["umount", "-l", str(item)], check=False)
-        else:
-            os.close(item)
-
-
-def mount_tmpfs(path: Path, options: str = "size=512k") -> Path:
-    if not is_root():
-        pytest.skip("mounting a tmpfs needs root")
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {proc.stderr.strip()}")
-    _held.append(path)
-    return path
 
 
 def dataset(root: Path, **params) -> Path:
@@ -82,14 +53,14 @@ def _with(**params):
 def _read_only(root: Path) -> None:
     dataset(root)
     folder = root / "ds"
-    mount_tmpfs(folder)
+    mount_tmpfs(folder, "size=512k")
     write_results(folder)
     subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
 
 
 def _full(root: Path) -> None:
     dataset(root)
-    folder = mount_tmpfs(root / "ds")
+    folder = mount_tmpfs(root / "ds", "size=512k")
     write_results(folder)
     fill(folder, leave=0)
 
@@ -112,7 +83,7 @@ def _lock_held(root: Path) -> None:
     dataset(root)
     fd = os.open(root / "ds" / ".hyperopt_t.lock", os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    _held.append(fd)
+    hold(lambda: os.close(fd))
 
 
 def _earlier_run(root: Path) -> None:

@@ -13,25 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from faults import Case, check_case, fill, is_root
+from faults import Case, check_case, fill, hold, mount_tmpfs
 from fourtop.cli import main
 from fourtop.condorlog import log_executing, log_submitted, log_terminated
 
 BASE = ["submit", "-y", "2017", "-l", "vars.txt", "--epochs", "1", "-p", "1", "--yes"]
 NO_LIST = ["submit", "-y", "2017", "--epochs", "1", "-p", "1", "--yes"]
-
-_held: list = []  # locks and mounts a row's setup holds until its test ends
-
-
-@pytest.fixture(autouse=True)
-def _release():
-    yield
-    while _held:
-        item = _held.pop()
-        if isinstance(item, Path):
-            subprocess.run(["umount", "-l", str(item)], check=False)
-        else:
-            item.release()
 
 
 def folder_with_failed_job(root: Path, *, settings: dict | None = None, name: str = "jobs") -> Path:
@@ -88,7 +75,7 @@ def _locked(root: Path) -> None:
     lock = FileLock(str(folder / ".fourtop.lock"))
     lock.acquire()
     (folder / ".fourtop.lock.info").write_text("fourtop submit -r, process 1 on elsewhere\n")
-    _held.append(lock)
+    hold(lock.release)
 
 
 def _file(root: Path) -> None:
@@ -125,19 +112,7 @@ def _params_list(root: Path) -> None:
 
 
 def _full_disk(root: Path) -> None:
-    if not is_root():
-        pytest.skip("mounting a small tmpfs needs root")
-    disk = root / "disk"
-    disk.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(disk)],
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.skip("cannot mount a tmpfs")
-    _held.append(disk)
-    fill(disk)
+    fill(mount_tmpfs(root / "disk", "size=128k"))
 
 
 def _no_path(root: Path) -> None:

@@ -86,11 +86,13 @@ def _say(msg: str, *args: object) -> None:
     logger.log(logging.INFO if LOG else logging.DEBUG, msg, *args)
 
 
-def import_command(folder: str | os.PathLike[str], *, force: bool = False) -> str:
+def import_command(
+    folder: str | os.PathLike[str], *, force: bool = False, default: str = "VARLIST"
+) -> str:
     """The ``fourtop folders -i`` command that imports ``folder``: with the folder's own
-    ``fourtop-varlist.txt`` when it has one (``fourtop submit`` writes it), else ``VARLIST``."""
+    ``fourtop-varlist.txt`` when it has one (``fourtop submit`` writes it), else ``default``."""
     listed = Path(folder, VARLIST_FILE)
-    varlist = str(listed) if listed.is_file() else "VARLIST"
+    varlist = str(listed) if listed.is_file() else default
     return f"fourtop folders -i {varlist}{' --force' if force else ''} {folder}"
 
 

@@ -44,9 +44,9 @@ def open_folders(
         folder = JobFolder(path)
         if folder.jobs is None:
             if import_prompt is None or not import_prompt(path):
+                command = import_command(path, default="all")
                 raise JobFolderError(
-                    f"{path}: has no spec file; import it with '{import_command(path)}' "
-                    "or pass --yes"
+                    f"{path}: has no spec file; import it with '{command}' or pass --yes"
                 )
             known = folder.known_variables()  # the folder's own fourtop-varlist.txt
             names = import_variables or (known[0] if known else default_variables())
