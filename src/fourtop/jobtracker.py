@@ -422,13 +422,15 @@ class JobFolder:
         if self.compacted or not data.variables:
             return
         path = Path(self.path, VARLIST_FILE)
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError):
+        if not path.is_file():
             return  # no list beside the jobs (imported folders): nothing to compare
-        listed = [line.strip() for line in text.splitlines()]
-        listed = [n for n in listed if n and not n.startswith("#")]
-        if listed and listed != list(data.variables):
+        from fourtop.variables import read_varlist
+
+        try:
+            listed = read_varlist(path)
+        except VariableError:
+            return  # an unreadable list says nothing about the spec
+        if listed != list(data.variables):
             raise SpecError(
                 f"{self._spec}: its variable list differs from the folder's {VARLIST_FILE}: "
                 f"{_list_difference(listed, data.variables)}; re-import with the right list "

@@ -25,6 +25,7 @@ from fourtop.cli._common import (
     use_terminal_progress,
 )
 from fourtop.errors import JobFolderError, OutputError, ResultsError, did_you_mean
+from fourtop.jobtracker import VARLIST_FILE
 
 HELP = "compute variable importance from finished jobs and write the result files"
 
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     nvars = len(default_variables())
 
     def ask(path: Path) -> bool:
-        own = Path(path, "fourtop-varlist.txt")
+        own = Path(path, VARLIST_FILE)
         which = f"its {own.name}" if own.is_file() else f"the default {nvars} variables"
         return confirm(f"{path} has no spec file. Import it with {which}?", yes=args.yes)
 

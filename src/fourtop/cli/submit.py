@@ -26,7 +26,7 @@ from fourtop.cli._common import (
     use_terminal_progress,
 )
 from fourtop.errors import FourtopError, JobFolderError, ParameterError
-from fourtop.jobtracker import SETTINGS_FILE, import_command
+from fourtop.jobtracker import SETTINGS_FILE, VARLIST_FILE, import_command
 
 if TYPE_CHECKING:
     from fourtop.backends.base import RunSettings, SubmitReport, WorkUnit
@@ -451,7 +451,7 @@ def _write_job_files(folder: JobFolder, jobs: Sequence[Job], settings: RunSettin
 
     written: list[Path] = []
     try:
-        varlist = Path(folder.path, "fourtop-varlist.txt")
+        varlist = Path(folder.path, VARLIST_FILE)
         had_varlist = varlist.exists()
         write_varlist(Path(folder.path), settings.varlist)  # what every .job's run-job -l reads
         if not had_varlist:
