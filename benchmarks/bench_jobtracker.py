@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from fourtop.condorlog import log_executing, log_submitted, log_terminated
+from fourtop.jobs.eventlog import log_executing, log_submitted, log_terminated
 from fourtop.jobtracker import JobFolder, Seed, job_name
 from fourtop.variables import default_variables
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from fourtop import condorlog
+from fourtop.jobs import eventlog
 from fourtop.jobtracker import Job, JobFolder, Seed, job_name
 
 #: a ROC value, FAILED (terminated without a result) or UNSTARTED (no files at all)
@@ -19,14 +19,14 @@ def _write_files(folder: Path, name: str, roc: float | str, cluster: int) -> Non
     if roc == UNSTARTED:
         return
     log = folder / f"{name}.log"
-    condorlog.log_submitted(log, cluster=cluster)
-    condorlog.log_executing(log, cluster=cluster)
+    eventlog.log_submitted(log, cluster=cluster)
+    eventlog.log_executing(log, cluster=cluster)
     if roc == FAILED:
         (folder / f"{name}.out").write_text("Traceback: training diverged\n")
-        condorlog.log_terminated(log, 1, cluster=cluster)
+        eventlog.log_terminated(log, 1, cluster=cluster)
     else:
         (folder / f"{name}.out").write_text(f"epoch 1\nROC-integral: {roc!r}\n")
-        condorlog.log_terminated(log, 0, cluster=cluster)
+        eventlog.log_terminated(log, 0, cluster=cluster)
 
 
 def make_folder(

@@ -12,10 +12,10 @@ from typing import ClassVar
 
 import pytest
 
-from fourtop import condorlog
 from fourtop.backends import condor
 from fourtop.backends.base import RunSettings, WorkUnit, get_backend
 from fourtop.errors import BackendError
+from fourtop.jobs import eventlog
 from fourtop.jobtracker import Job, JobFolder, Seed, job_name
 
 htcondor2 = pytest.importorskip("htcondor2")
@@ -277,7 +277,7 @@ def test_no_condor_at_all_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
 # ------------------------------------------------------------------ real event logs
 
 EXPECTED = {
-    # file: {cluster: state per fourtop.condorlog.read_log}
+    # file: {cluster: state per fourtop.jobs.eventlog.read_log}
     "v6_job_core_macros_sched.log": {
         1257: "terminated",
         1302: "terminated",
@@ -303,7 +303,7 @@ def _split_by_cluster(text: str) -> dict[int, str]:
 def test_real_logs_read_by_bindings_and_tracker(tmp_path: Path, name: str) -> None:
     text = (LOGS / name).read_text()
     bound = list(htcondor2.JobEventLog(str(LOGS / name)).events(0))
-    ours, problem = condorlog.parse_events(text)
+    ours, problem = eventlog.parse_events(text)
     assert problem is None
     assert [(e.cluster, e.proc, int(e.type)) for e in bound] == [
         (e.cluster, e.proc, e.code) for e in ours
@@ -312,19 +312,19 @@ def test_real_logs_read_by_bindings_and_tracker(tmp_path: Path, name: str) -> No
     for cluster, state in EXPECTED[name].items():
         log = tmp_path / f"job{cluster}.log"
         log.write_text(per_job[cluster])
-        assert condorlog.read_log(log).state == state
+        assert eventlog.read_log(log).state == state
         # with no ROC-integral in .out, a finished Condor job is a failed one (to resubmit)
-        status = condorlog.job_status(log, tmp_path / f"job{cluster}.out")
+        status = eventlog.job_status(log, tmp_path / f"job{cluster}.out")
         assert status.state == "failed"
         (tmp_path / f"job{cluster}.out").write_text("ROC-integral: 0.8125\n")
-        assert condorlog.job_status(log, tmp_path / f"job{cluster}.out").state == "finished"
+        assert eventlog.job_status(log, tmp_path / f"job{cluster}.out").state == "finished"
 
 
 def test_return_value_of_a_failed_v24_job_is_the_reason(tmp_path: Path) -> None:
     per_job = _split_by_cluster((LOGS / "v24_lsst_tiny_problems.nodes.log").read_text())
     log = tmp_path / "x.log"
     log.write_text(per_job[9231])
-    status = condorlog.job_status(log, tmp_path / "x.out")
+    status = eventlog.job_status(log, tmp_path / "x.out")
     assert status.state == "failed" and "return value 1" in status.reason
 
 
@@ -333,16 +333,16 @@ def test_held_family_is_shown_on_every_member_and_released(tmp_path: Path, sched
     get_backend("condor").submit(folder, units, _settings())
     seed = units[0].names[0]
     family_log = Path(folder.path) / f"{seed}.family.log"
-    condorlog.log_submitted(family_log, cluster=812)
+    eventlog.log_submitted(family_log, cluster=812)
     reason = "Error from slot1_3@wn: memory usage exceeded request_memory"
-    condorlog.log_held(family_log, reason, cluster=812, code=34)
+    eventlog.log_held(family_log, reason, cluster=812, code=34)
     bound = list(htcondor2.JobEventLog(str(family_log)).events(0))
     assert int(bound[-1].type) == 12 and bound[-1]["HoldReason"] == reason
     assert condor.sync_family_logs(folder.path) == 4
     assert condor.sync_family_logs(folder.path) == 0  # idempotent
     folder.check()
     assert all(j.state == "held" and j.reason == reason for j in folder.jobs)
-    condorlog.log_released(family_log, cluster=812)
+    eventlog.log_released(family_log, cluster=812)
     assert condor.sync_family_logs(folder.path) == 4
     folder.check()
     assert {j.state for j in folder.jobs} == {"queued"}
@@ -356,8 +356,8 @@ def test_removed_old_family_proc_does_not_abort_its_resubmitted_members(
     backend.submit(folder, units, _settings())
     seed = units[0].names[0]
     old_log = Path(folder.path) / f"{seed}.family.log"
-    condorlog.log_submitted(old_log, cluster=812)
-    condorlog.log_held(old_log, "memory usage exceeded request_memory", cluster=812, code=34)
+    eventlog.log_submitted(old_log, cluster=812)
+    eventlog.log_held(old_log, "memory usage exceeded request_memory", cluster=812, code=34)
     assert condor.sync_family_logs(folder.path) == 4
     # resubmit two subseeds as a new family proc (named after its first member); the old
     # proc is removed from the queue, which HTCondor records in the old family log
@@ -366,7 +366,7 @@ def test_removed_old_family_proc_does_not_abort_its_resubmitted_members(
         Path(folder.path, f"{name}.log").unlink()
     time.sleep(1.1)  # a later cluster file (they are named by the second)
     backend.submit(folder, [WorkUnit(retry)], _settings())
-    condorlog.log_aborted(old_log, "removed by fourtop submit -r", cluster=812)
+    eventlog.log_aborted(old_log, "removed by fourtop submit -r", cluster=812)
     condor.sync_family_logs(folder.path)
     folder.check()
     states = {j.name: j.state for j in folder.jobs}

@@ -10,7 +10,7 @@ import pytest
 
 from fourtop.backends import RunSettings, WorkUnit, get_backend
 from fourtop.backends.local import LocalBackend, _worker_main
-from fourtop.condorlog import read_log, read_roc_integral
+from fourtop.jobs.eventlog import read_log, read_roc_integral
 from fourtop.jobtracker import Job, JobFolder, Seed, job_name
 
 VARS = ["a", "b", "c"]

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from fourtop import condorlog
 from fourtop.backends.base import RunSettings, WorkUnit, get_backend
 from fourtop.backends.slurm import sbatch_arguments, sync_queue_state, task_main
 from fourtop.errors import BackendError
+from fourtop.jobs import eventlog
 from fourtop.jobtracker import Job, JobFolder, Seed, job_name
 
 VARS = ["alpha", "beta", "gamma"]
@@ -27,20 +27,20 @@ VARS = ["alpha", "beta", "gamma"]
 FAKE_RUN_JOB = """#!{python}
 import sys
 from pathlib import Path
-from fourtop import condorlog
+from fourtop.jobs import eventlog
 args = sys.argv[1:]
 job_dir = Path(args[args.index("--job-dir") + 1])
 names = args[args.index("--job-dir") + 2:]
 for proc, name in enumerate(names):
-    condorlog.log_executing(job_dir / f"{{name}}.log", cluster=1, proc=proc)
+    eventlog.log_executing(job_dir / f"{{name}}.log", cluster=1, proc=proc)
     if "FAIL" in str(job_dir / name) or name.endswith("_Subseed_2"):
         (job_dir / f"{{name}}.err").write_text("boom\\n")
         (job_dir / f"{{name}}.out").write_text("")
-        condorlog.log_terminated(job_dir / f"{{name}}.log", 1, cluster=1, proc=proc)
+        eventlog.log_terminated(job_dir / f"{{name}}.log", 1, cluster=1, proc=proc)
         continue
     (job_dir / f"{{name}}.out").write_text(f"ROC-integral: 0.{{len(name)}}\\n")
     (job_dir / f"{{name}}.err").write_text("")
-    condorlog.log_terminated(job_dir / f"{{name}}.log", 0, cluster=1, proc=proc)
+    eventlog.log_terminated(job_dir / f"{{name}}.log", 0, cluster=1, proc=proc)
 """
 
 
@@ -130,7 +130,7 @@ def test_task_wrapper_closes_logs_when_run_job_crashes(tmp_path: Path) -> None:
     folder, units = _folder(tmp_path / "jobs", ["110"])
     names = list(units[0].names)
     for name in names:
-        condorlog.log_submitted(Path(folder.path, f"{name}.log"), cluster=0)
+        eventlog.log_submitted(Path(folder.path, f"{name}.log"), cluster=0)
     units_file = tmp_path / "units.json"
     units_file.write_text(
         json.dumps(
@@ -155,7 +155,7 @@ def test_vanished_task_is_closed_by_queue_sync(tmp_path: Path, monkeypatch) -> N
     (slurm_dir / "units-x.json").write_text(json.dumps({"units": [list(units[0].names)]}))
     (slurm_dir / "jobs.tsv").write_text("77\tunits-x.json\n")
     for name in units[0].names:
-        condorlog.log_submitted(Path(folder.path, f"{name}.log"), cluster=0)
+        eventlog.log_submitted(Path(folder.path, f"{name}.log"), cluster=0)
     monkeypatch.setattr("fourtop.backends.slurm._queued_tasks", lambda: {"77_0"})
     assert sync_queue_state(folder.path) == 0  # still queued: left alone
     monkeypatch.setattr("fourtop.backends.slurm._queued_tasks", lambda: set())
@@ -176,7 +176,7 @@ def test_queue_sync_leaves_a_resubmitted_job_to_its_latest_array(tmp_path: Path,
         (slurm_dir / units_name).write_text(json.dumps({"units": [names]}))
     (slurm_dir / "jobs.tsv").write_text("77\tunits-a.json\n78\tunits-b.json\n")
     for name in names:
-        condorlog.log_submitted(Path(folder.path, f"{name}.log"), cluster=0)
+        eventlog.log_submitted(Path(folder.path, f"{name}.log"), cluster=0)
     monkeypatch.setattr("fourtop.backends.slurm._queued_tasks", lambda: {"78_0"})
     assert sync_queue_state(folder.path) == 0
     folder.check()

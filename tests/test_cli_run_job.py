@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from fourtop import condorlog, runner
 from fourtop.cli import main
+from fourtop.jobs import eventlog, execute
 from train_data import make_arrays
 
 VARS = [f"var{i}" for i in range(6)]
@@ -24,7 +24,7 @@ FAMILY = [
 @pytest.fixture
 def varlist(tmp_path, monkeypatch):
     data = make_arrays(n_vars=6, n_events=150, seed=3)
-    monkeypatch.setattr(runner, "_load", lambda *args: data)
+    monkeypatch.setattr(execute, "_load", lambda *args: data)
     path = tmp_path / "6vars.txt"
     path.write_text("\n".join(VARS) + "\n")
     return str(path)
@@ -63,7 +63,7 @@ def test_family_with_job_dir(varlist, tmp_path, capsys):
         == 0
     )
     for name in FAMILY:
-        status = condorlog.job_status(job_dir / f"{name}.log", job_dir / f"{name}.out")
+        status = eventlog.job_status(job_dir / f"{name}.log", job_dir / f"{name}.out")
         assert status.state == "finished"
     assert capsys.readouterr().out == ""
 
@@ -89,7 +89,7 @@ def test_failed_job_in_job_dir_exits_1(varlist, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"fourtop run-job: failed: {bad}: " in err and "1 of 2 jobs failed" in err
     assert (
-        condorlog.job_status(tmp_path / f"{SEED_JOB}.log", tmp_path / f"{SEED_JOB}.out").state
+        eventlog.job_status(tmp_path / f"{SEED_JOB}.log", tmp_path / f"{SEED_JOB}.out").state
         == "finished"
     )
     assert (tmp_path / f"{bad}.err").read_text().strip()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fourtop.cli import main
-from fourtop.condorlog import log_terminated, read_roc_integral
+from fourtop.jobs.eventlog import log_terminated, read_roc_integral
 from fourtop.jobtracker import JobFolder
 
 VARS = ["AK4HTpMETpLepPt", "NJets_JetSubCalc", "minMleppBjet", "centrality"]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from fourtop.cli import main
-from fourtop.condorlog import EXECUTING, log_terminated, parse_events
+from fourtop.jobs.eventlog import EXECUTING, log_terminated, parse_events
 from fourtop.jobtracker import JobFolder
 
 

@@ -24,8 +24,8 @@ import pytest
 
 import fourtop
 from fourtop.cli import main
+from fourtop.jobs.specfile import read_spec
 from fourtop.jobtracker import JobFolder
-from fourtop.spec import read_spec
 
 VARS = ["AK4HTpMETpLepPt", "NJets_JetSubCalc", "minMleppBjet", "centrality"]
 SUBMIT = ["submit", "-y", "2017", "-l", "vars.txt", "--epochs", "1", "-p", "1", "--yes"]

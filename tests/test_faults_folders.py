@@ -23,7 +23,7 @@ import pytest
 from filelock import FileLock
 
 from faults import Case, check_case, fill, small_disk
-from fourtop import spec
+from fourtop.jobs import specfile as spec
 from fourtop.jobtracker import JobFolder
 from test_jobtracker import V4, finish_all, mixed_folder, write_job
 

@@ -24,8 +24,15 @@ import pytest
 
 from faults import changes, fill, small_disk, snapshot
 from fourtop.errors import FourtopError, JobFolderError, OutputError, SpecError, VariableError
+from fourtop.jobs.specfile import (
+    JobRecord,
+    SpecWriteError,
+    delete_jobs,
+    read_spec,
+    update_spec,
+    write_spec,
+)
 from fourtop.jobtracker import Job, JobFolder, Seed, job_name, parse_job_name
-from fourtop.spec import JobRecord, SpecWriteError, delete_jobs, read_spec, update_spec, write_spec
 from test_jobtracker import V4, finish_all, mixed_folder
 
 NAME = "condor_log_17.Jun.2020"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from faults import Case, check_case, fill, small_disk
-from fourtop import runner
 from fourtop.cli import main
+from fourtop.jobs import execute
 from train_data import make_arrays
 
 VARS = [f"var{i}" for i in range(6)]
@@ -20,7 +20,7 @@ RJ = ["run-job", "-l", "6vars.txt"]
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     data = make_arrays(n_vars=6, n_events=150, seed=3)
-    monkeypatch.setattr(runner, "_load", lambda *args: data)
+    monkeypatch.setattr(execute, "_load", lambda *args: data)
     (tmp_path / "6vars.txt").write_text("\n".join(VARS) + "\n")
     (tmp_path / "jobs").mkdir()
     return tmp_path

@@ -15,7 +15,7 @@ import pytest
 
 from faults import Case, check_case, fill, hold, mount_tmpfs
 from fourtop.cli import main
-from fourtop.condorlog import log_executing, log_submitted, log_terminated
+from fourtop.jobs.eventlog import log_executing, log_submitted, log_terminated
 
 BASE = ["submit", "-y", "2017", "-l", "vars.txt", "--epochs", "1", "-p", "1", "--yes"]
 NO_LIST = ["submit", "-y", "2017", "--epochs", "1", "-p", "1", "--yes"]
@@ -202,7 +202,7 @@ def test_missing_settings_given_explicitly_resubmit_with_a_warning_and_are_kept(
 
 
 def test_resubmission_keeps_the_earlier_log_history(sample_workdir):
-    from fourtop.condorlog import parse_events
+    from fourtop.jobs.eventlog import parse_events
 
     folder = folder_with_failed_job(
         sample_workdir, settings={"year": "2017", "params": {"epochs": 1}}

@@ -16,6 +16,9 @@ import pytest
 
 import fourtop.jobtracker as jt
 from fourtop.errors import JobFolderError, SpecError, VariableError
+from fourtop.jobs import compaction
+from fourtop.jobs import folder as folder_module
+from fourtop.jobs.specfile import SpecWriteError, read_spec
 from fourtop.jobtracker import Job, JobFolder, Seed, job_name, parse_job_name
 
 DATA = Path(__file__).parent / "data" / "event_logs"
@@ -439,27 +442,27 @@ def test_compaction_failure_leaves_folder(
     folder.check()
     snapshot = _snapshot(path)
     if failure == "readback":
-        real = jt.read_spec
+        real = compaction.read_spec
 
         def wrong(p: object) -> object:
             data = real(p)
             return type(data)(data.variables, data.jobs[:-1])
 
-        monkeypatch.setattr(jt, "read_spec", wrong)
+        monkeypatch.setattr(compaction, "read_spec", wrong)
         match = "does not read back identical"
     elif failure == "rename":
 
         def no_rename(*_: object) -> None:
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr(jt.os, "rename", no_rename)
+        monkeypatch.setattr(compaction.os, "rename", no_rename)
         match = "compaction failed, folder kept"
     else:
 
         def disk_full(*_: object, **__: object) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(jt, "write_spec", disk_full)
+        monkeypatch.setattr(compaction, "write_spec", disk_full)
         match = "No space left"
     with pytest.raises((JobFolderError, OSError), match=match):
         folder.compact_folder()
@@ -478,7 +481,7 @@ def test_compaction_rmtree_failure_keeps_data(
     def half_delete(p: object) -> None:
         raise OSError(16, "Device or resource busy")
 
-    monkeypatch.setattr(jt.shutil, "rmtree", half_delete)
+    monkeypatch.setattr(compaction.shutil, "rmtree", half_delete)
     JobFolder(path).compact_folder()
     assert len(JobFolder(path.with_name(path.name + ".jtd"))) == 7
     assert "could not all be deleted" in caplog.text
@@ -596,7 +599,7 @@ def test_unreadable_jobs_counted_apart(tmp_path: Path) -> None:
 def test_check_keeps_going_when_the_spec_cannot_be_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from fourtop.spec import SpecWriteError
+    from fourtop.jobs.specfile import SpecWriteError
 
     path = _finished_folder(tmp_path)
     (path / "Keras_4vars_Seed_3.out").write_text("ROC-integral: 0.55\n")
@@ -604,7 +607,7 @@ def test_check_keeps_going_when_the_spec_cannot_be_written(
     def read_only(*_: object, **__: object) -> None:
         raise SpecWriteError(f"{path}: cannot write spec file (read-only file system)")
 
-    monkeypatch.setattr(jt, "update_spec", read_only)
+    monkeypatch.setattr(folder_module, "update_spec", read_only)
     folder = JobFolder(path)
     folder.check()
     job = next(j for j in folder.jobs if j.name == "Keras_4vars_Seed_3")
@@ -659,7 +662,7 @@ def test_compaction_refuses_failed_jobs_unless_forced(tmp_path: Path) -> None:
     JobFolder(path).compact_folder(force=True)
     compacted = JobFolder(tmp_path / f"{path.name}.jtd")
     assert [j.name for j in compacted.get_resubmit_list()] == [FAILED_JOB]
-    assert jt.read_spec(compacted.spec_path).files == {
+    assert read_spec(compacted.spec_path).files == {
         jt.VARLIST_FILE: "a\nb\nc\nd\n",
         jt.SETTINGS_FILE: '{"year": "2017"}\n',
     }
@@ -697,20 +700,20 @@ def test_extract_failed_names_and_failures(tmp_path: Path, monkeypatch: pytest.M
     spec = tmp_path / f"{path.name}.jtd"
     path.mkdir()  # the old name is taken again
     (tmp_path / f"{path.name}_resubmit").mkdir()
-    real = jt.os.rename
+    real = compaction.os.rename
 
     def fail(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(jt.os, "rename", fail)
+    monkeypatch.setattr(compaction.os, "rename", fail)
     before = spec.read_bytes()
-    with pytest.raises(jt.SpecWriteError, match=r"_resubmit_2: no space left on device; nothing"):
+    with pytest.raises(SpecWriteError, match=r"_resubmit_2: no space left on device; nothing"):
         JobFolder(spec).extract_failed()
     assert spec.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted(
         [path.name, f"{path.name}_resubmit", spec.name]
     )
-    monkeypatch.setattr(jt.os, "rename", real)
+    monkeypatch.setattr(compaction.os, "rename", real)
     restored = JobFolder(spec).extract_failed()
     assert Path(restored.path).name == f"{path.name}_resubmit_2"
     assert [j.name for j in restored.jobs] == [FAILED_JOB]

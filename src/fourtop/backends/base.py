@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from fourtop.errors import BackendError, did_you_mean
 
 if TYPE_CHECKING:
-    from fourtop.jobtracker import JobFolder
+    from fourtop.jobs.folder import JobFolder
 
 __all__ = [
     "BACKENDS",

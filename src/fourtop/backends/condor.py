@@ -20,7 +20,7 @@ Files in the job folder (what ``fourtop.jobtracker`` reads):
 Every value from the user (paths, options) reaches the job through HTCondor's
 new-style argument quoting, never a shell: the executable is Python itself (or
 ``--option executable=PATH``), ``$`` is written as ``$(DOLLAR)``, and job names are
-restricted to plain characters (see `fourtop.backends._batch.check_names`).
+restricted to plain characters (see `fourtop.backends.batch.check_names`).
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fourtop import condorlog
-from fourtop.backends import _batch
+from fourtop.backends import batch
 from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
 from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
+from fourtop.jobs import eventlog
 
 __all__ = [
     "BACKEND_CLASS",
@@ -112,7 +112,7 @@ def _classad_string(text: str) -> str:
 
 
 def _path_value(path: Path | str, what: str) -> str:
-    _batch.check_path(Path(path), what)
+    batch.check_path(Path(path), what)
     return _no_macros(str(path))
 
 
@@ -121,7 +121,7 @@ def _path_value(path: Path | str, what: str) -> str:
 
 def _data_files(settings: RunSettings, folder: Path, *, create: bool) -> dict[str, Path]:
     """Files a job needs when they are transferred: varlist, config, cached arrays."""
-    files = {"varlist": folder / _batch.VARLIST_FILE}
+    files = {"varlist": folder / batch.VARLIST_FILE}
     if settings.config:
         files["config"] = Path(settings.config).resolve()
     arrays = settings.options.get("arrays")
@@ -148,11 +148,11 @@ def _cache_file(settings: RunSettings, *, create: bool) -> Path:
 
 def _common(settings: RunSettings, folder: Path, *, create: bool) -> tuple[dict[str, str], list]:
     """Submit commands shared by every proc, and the run-job arguments before the names."""
-    transfer = _batch.option_bool(settings, "transfer", False)
-    cmd = _batch.fourtop_command(settings)
+    transfer = batch.option_bool(settings, "transfer", False)
+    cmd = batch.fourtop_command(settings)
     if transfer:
         files = _data_files(settings, folder, create=create)
-        args = _batch.run_job_arguments(
+        args = batch.run_job_arguments(
             settings,
             files["varlist"].name,
             config=files["config"].name if "config" in files else None,
@@ -160,7 +160,7 @@ def _common(settings: RunSettings, folder: Path, *, create: bool) -> tuple[dict[
         )
         inputs = ",".join(_path_value(p, f"--option {k} file") for k, p in files.items())
     else:
-        args = _batch.run_job_arguments(settings, str(folder / _batch.VARLIST_FILE))
+        args = batch.run_job_arguments(settings, str(folder / batch.VARLIST_FILE))
         inputs = ""
     gpus = settings.options.get("request_gpus", "1" if settings.device == "cuda" else "0")
     commands: dict[str, str] = {
@@ -205,7 +205,7 @@ def render_job_file(name: str, settings: RunSettings, folder: Path) -> str:
     It runs the job alone (not as part of a family), with HTCondor writing
     ``<name>.out/.err/.log`` in the job folder.
     """
-    _batch.check_names([WorkUnit((name,))])
+    batch.check_names([WorkUnit((name,))])
     folder = Path(folder).resolve()
     commands, pre = _common(settings, folder, create=False)
     commands.update(
@@ -244,7 +244,7 @@ def cluster_description(
     of HTCondor's own output/error/log) and ``FtArgs`` (the job names, with
     ``--job-dir .`` for a family).
     """
-    _batch.check_names(units)
+    batch.check_names(units)
     folder = Path(folder).resolve()
     commands, pre = _common(settings, folder, create=create)
     arguments = format_arguments(pre)
@@ -362,8 +362,8 @@ class CondorBackend(Backend):
     def check(self, settings: RunSettings) -> None:
         """HTCondor must be reachable (bindings or condor_submit); options must be valid."""
         _method(settings)
-        _batch.option_int(settings, "retries", 3, minimum=1)
-        _batch.option_float(settings, "retry_delay", 2.0)
+        batch.option_int(settings, "retries", 3, minimum=1)
+        batch.option_float(settings, "retry_delay", 2.0)
         _common(settings, Path.cwd(), create=False)
 
     def submit(
@@ -379,31 +379,31 @@ class CondorBackend(Backend):
         if not units:
             return report
         method = _method(settings)
-        attempts = _batch.option_int(settings, "retries", 3, minimum=1)
-        delay = _batch.option_float(settings, "retry_delay", 2.0)
-        _batch.write_varlist(job_dir, settings.varlist)
+        attempts = batch.option_int(settings, "retries", 3, minimum=1)
+        delay = batch.option_float(settings, "retry_delay", 2.0)
+        batch.write_varlist(job_dir, settings.varlist)
         description, items = cluster_description(units, settings, job_dir, create=True)
         if any(job_dir.glob("fourtop-condor-*.sub")):  # submitted before: a resubmission
             remove_stale(job_dir, units, method)
         members = [n for u in units if u.is_family for n in u.names]
-        _batch.record_submitted(job_dir, members)
+        batch.record_submitted(job_dir, members)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         sub_file = job_dir / f"fourtop-condor-{stamp}-{os.getpid()}.sub"
         atomic_write_text(sub_file, description + queue_statement(items), what="submit file")
         try:
             if method == "bindings":
-                cluster = _batch.retry(
+                cluster = batch.retry(
                     lambda: _submit_bindings(description, items),
                     "HTCondor submission",
                     attempts,
                     delay,
                 )
             else:
-                cluster = _batch.retry(
+                cluster = batch.retry(
                     lambda: _submit_command(sub_file), "condor_submit", attempts, delay
                 )
         except BackendError as exc:
-            _batch.mark_unsubmitted(job_dir, members, str(exc))
+            batch.mark_unsubmitted(job_dir, members, str(exc))
             report.failed = [(n, str(exc)) for u in units for n in u.names]
             return report
         log.info("submitted cluster %d (%d procs) from %s", cluster, len(units), sub_file)
@@ -428,22 +428,22 @@ def sync_family_logs(folder: str | os.PathLike[str]) -> int:
     written = 0
     families = _family_members(root)
     for seed, members in families.items():
-        status = condorlog.read_log(root / f"{seed}{FAMILY_SUFFIX}.log")
+        status = eventlog.read_log(root / f"{seed}{FAMILY_SUFFIX}.log")
         for proc, name in enumerate(members):
             member_log = root / f"{name}.log"
-            mine = condorlog.read_log(member_log)
+            mine = eventlog.read_log(member_log)
             if mine.state not in ("queued", "held", "missing", "empty"):
                 continue  # running or done: the member's own writer is in charge
             if status.state == "held" and not (
                 mine.state == "held" and mine.reason == status.reason
             ):
-                condorlog.log_held(member_log, status.reason or "held", cluster=0, proc=proc)
+                eventlog.log_held(member_log, status.reason or "held", cluster=0, proc=proc)
             elif status.state == "aborted":
-                condorlog.log_aborted(
+                eventlog.log_aborted(
                     member_log, status.reason or "removed from the queue", cluster=0, proc=proc
                 )
             elif status.state in ("queued", "running") and mine.state == "held":
-                condorlog.log_released(member_log, cluster=0, proc=proc)
+                eventlog.log_released(member_log, cluster=0, proc=proc)
             else:
                 continue
             written += 1

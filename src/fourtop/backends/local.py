@@ -1,7 +1,7 @@
 """The local backend: a pool of worker processes on this machine.
 
 Each worker is a long-lived process (started with ``spawn``, so it imports torch
-once) that runs one work unit at a time through :func:`fourtop.runner.run_unit`,
+once) that runs one work unit at a time through :func:`fourtop.jobs.execute.run_unit`,
 which writes every job's ``.out``, ``.err`` and HTCondor-format ``.log``. The pool
 watches each worker's process sentinel: a worker that dies (segfault, out of
 memory, killed) turns its unit's unfinished jobs into failed jobs with the
@@ -24,11 +24,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from fourtop import condorlog
 from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
 from fourtop.errors import OutputError
 from fourtop.fileio import atomic_write_text, describe_os_error
-from fourtop.jobtracker import JobFolder
+from fourtop.jobs import eventlog
+from fourtop.jobs.folder import JobFolder
 
 __all__ = ["BACKEND_CLASS", "LocalBackend"]
 
@@ -43,7 +43,7 @@ def _worker_main(conn: Connection, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    from fourtop.runner import run_unit
+    from fourtop.jobs.execute import run_unit
 
     while True:
         try:
@@ -105,7 +105,7 @@ class LocalBackend(Backend):
             for name in unit.names:
                 proc_of[name] = len(proc_of)
                 try:
-                    condorlog.log_submitted(
+                    eventlog.log_submitted(
                         job_dir / f"{name}.log", cluster=cluster, proc=proc_of[name]
                     )
                 except OSError as exc:
@@ -198,7 +198,7 @@ def _death_reason(exitcode: int | None) -> str:
 
 def _result(out: Path) -> float | None:
     """The job's ROC integral if its ``.out`` holds one."""
-    return condorlog.read_roc_integral(out) if out.is_file() else None
+    return eventlog.read_roc_integral(out) if out.is_file() else None
 
 
 def _mark_failed(
@@ -217,7 +217,7 @@ def _mark_failed(
             with open(job_dir / f"{name}.err", "a") as err:
                 err.write(f"fourtop: {reason}\n")
             atomic_write_text(out, f"fourtop: job failed: {reason}\n", what="job file")
-            condorlog.log_terminated(
+            eventlog.log_terminated(
                 job_dir / f"{name}.log", return_value=1, cluster=cluster, proc=proc_of[name]
             )
         except (OSError, OutputError) as exc:  # a full disk: the failure stays in the report
@@ -234,7 +234,7 @@ def _mark_aborted(job_dir: Path, unit: WorkUnit, cluster: int, proc_of: dict[str
                 atomic_write_text(
                     out, "fourtop: job aborted: interrupted (Ctrl-C or SIGTERM)\n", what="job file"
                 )
-                condorlog.log_aborted(
+                eventlog.log_aborted(
                     job_dir / f"{name}.log",
                     "interrupted (Ctrl-C or SIGTERM)",
                     cluster=cluster,

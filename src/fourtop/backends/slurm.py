@@ -35,11 +35,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fourtop import condorlog
-from fourtop.backends import _batch
+from fourtop.backends import batch
 from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
 from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
+from fourtop.jobs import eventlog
 
 __all__ = ["BACKEND_CLASS", "SlurmBackend", "sbatch_arguments", "sync_queue_state", "task_main"]
 
@@ -67,7 +67,7 @@ _OPEN_STATES = ("queued", "running", "missing", "empty")
 
 def sbatch_arguments(settings: RunSettings, folder: Path, n_tasks: int, script: Path) -> list[str]:
     """The ``sbatch`` command line (a list) for an array of ``n_tasks`` tasks."""
-    throttle = _batch.option_int(settings, "throttle", settings.processes, minimum=0)
+    throttle = batch.option_int(settings, "throttle", settings.processes, minimum=0)
     array = f"0-{n_tasks - 1}" + (f"%{throttle}" if throttle else "")
     slurm_dir = folder / SLURM_DIR
     name = "fourtop_" + re.sub(r"[^A-Za-z0-9_.+-]", "_", folder.name)
@@ -78,9 +78,9 @@ def sbatch_arguments(settings: RunSettings, folder: Path, n_tasks: int, script: 
         f"--job-name={name}",
         f"--output={slurm_dir}/%A_%a.txt",
         f"--chdir={folder}",
-        f"--cpus-per-task={_batch.option_int(settings, 'cpus', 1, minimum=1)}",
+        f"--cpus-per-task={batch.option_int(settings, 'cpus', 1, minimum=1)}",
     ]
-    gpus = _batch.option_int(settings, "gpus", 1 if settings.device == "cuda" else 0)
+    gpus = batch.option_int(settings, "gpus", 1 if settings.device == "cuda" else 0)
     if gpus:
         args.append(f"--gpus={gpus}")
     for key in ("mem", "time", "partition", "account"):
@@ -94,7 +94,7 @@ def sbatch_arguments(settings: RunSettings, folder: Path, n_tasks: int, script: 
         args.append(f"--{key}={_plain(key, value)}" if str(value) else f"--{key}")
     args.append(str(script))
     for arg in args:
-        _batch.check_path(Path(arg), "sbatch argument")
+        batch.check_path(Path(arg), "sbatch argument")
     return args
 
 
@@ -130,8 +130,8 @@ class SlurmBackend(Backend):
             raise BackendError(
                 "sbatch not found: run fourtop submit --backend slurm on a SLURM login node"
             )
-        _batch.option_int(settings, "retries", 3, minimum=1)
-        _batch.option_float(settings, "retry_delay", 2.0)
+        batch.option_int(settings, "retries", 3, minimum=1)
+        batch.option_float(settings, "retry_delay", 2.0)
         sbatch_arguments(settings, Path.cwd(), 1, Path.cwd() / "check.sh")
 
     def submit(
@@ -146,15 +146,15 @@ class SlurmBackend(Backend):
         report = SubmitReport()
         if not units:
             return report
-        _batch.check_names(units)
-        _batch.check_path(job_dir, "job folder")
+        batch.check_names(units)
+        batch.check_path(job_dir, "job folder")
         if shutil.which("sbatch") is None:
             raise BackendError(
                 "sbatch not found: run fourtop submit --backend slurm on a SLURM login node"
             )
-        attempts = _batch.option_int(settings, "retries", 3, minimum=1)
-        delay = _batch.option_float(settings, "retry_delay", 2.0)
-        varlist = _batch.write_varlist(job_dir, settings.varlist)
+        attempts = batch.option_int(settings, "retries", 3, minimum=1)
+        delay = batch.option_float(settings, "retry_delay", 2.0)
+        varlist = batch.write_varlist(job_dir, settings.varlist)
         slurm_dir = job_dir / SLURM_DIR
         slurm_dir.mkdir(exist_ok=True)
         tag = f"{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
@@ -163,8 +163,8 @@ class SlurmBackend(Backend):
             units_file,
             json.dumps(
                 {
-                    "command": _batch.fourtop_command(settings),
-                    "arguments": _batch.run_job_arguments(settings, str(varlist)),
+                    "command": batch.fourtop_command(settings),
+                    "arguments": batch.run_job_arguments(settings, str(varlist)),
                     "job_dir": str(job_dir),
                     "units": [list(u.names) for u in units],
                 },
@@ -182,11 +182,11 @@ class SlurmBackend(Backend):
         )
         args = sbatch_arguments(settings, job_dir, len(units), script)
         names = [n for u in units for n in u.names]
-        _batch.record_submitted(job_dir, names)
+        batch.record_submitted(job_dir, names)
         try:
-            job_id = _batch.retry(lambda: _sbatch(args), "sbatch", attempts, delay)
+            job_id = batch.retry(lambda: _sbatch(args), "sbatch", attempts, delay)
         except BackendError as exc:
-            _batch.mark_unsubmitted(job_dir, names, str(exc))
+            batch.mark_unsubmitted(job_dir, names, str(exc))
             report.failed = [(n, str(exc)) for n in names]
             return report
         with open(slurm_dir / JOBS_FILE, "a") as fh:
@@ -248,9 +248,9 @@ def sync_queue_state(folder: str | os.PathLike[str]) -> int:
     for name, (job_id, index, proc) in latest.items():
         if f"{job_id}_{index}" in live:
             continue
-        status = condorlog.read_log(root / f"{name}.log")
+        status = eventlog.read_log(root / f"{name}.log")
         if status.state in ("queued", "running") and not _has_result(root, name):
-            condorlog.log_aborted(
+            eventlog.log_aborted(
                 root / f"{name}.log",
                 f"SLURM task {job_id}_{index} left the queue without finishing "
                 f"(see {SLURM_DIR}/{job_id}_{index}.txt)",
@@ -262,7 +262,7 @@ def sync_queue_state(folder: str | os.PathLike[str]) -> int:
 
 
 def _has_result(root: Path, name: str) -> bool:
-    return condorlog.read_out(root / f"{name}.out")[1] is not None
+    return eventlog.read_out(root / f"{name}.out")[1] is not None
 
 
 # ------------------------------------------------------------------ the array task
@@ -292,13 +292,13 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
     reason = f"run-job killed by signal {-rc}" if rc < 0 else f"run-job exited with code {rc}"
     for proc, name in enumerate(names):
         log_path = job_dir / f"{name}.log"
-        if condorlog.read_log(log_path).state in _OPEN_STATES and not _has_result(job_dir, name):
+        if eventlog.read_log(log_path).state in _OPEN_STATES and not _has_result(job_dir, name):
             with open(job_dir / f"{name}.err", "a") as err:
                 err.write(f"fourtop: {reason} before finishing this job\n")
             if rc < 0:
-                condorlog.log_aborted(log_path, reason, cluster=job_id, proc=proc)
+                eventlog.log_aborted(log_path, reason, cluster=job_id, proc=proc)
             else:
-                condorlog.log_terminated(log_path, return_value=rc or 1, cluster=job_id, proc=proc)
+                eventlog.log_terminated(log_path, return_value=rc or 1, cluster=job_id, proc=proc)
     return 0 if rc == 0 else 1
 
 

@@ -25,7 +25,7 @@ from fourtop.cli._common import (
     use_terminal_progress,
 )
 from fourtop.errors import JobFolderError, OutputError, ResultsError, did_you_mean
-from fourtop.jobtracker import VARLIST_FILE
+from fourtop.jobs.layout import VARLIST_FILE
 
 HELP = "compute variable importance from finished jobs and write the result files"
 

@@ -104,7 +104,7 @@ def _cwd() -> str:
 
 def _clean(paths: list[Path]) -> None:
     """Remove what interrupted compactions left beside the folders (and say so)."""
-    from fourtop.jobtracker import clean_leftovers
+    from fourtop.jobs.compaction import clean_leftovers
 
     parents = dict.fromkeys(_parent(p) for p in paths)
     for parent in parents:
@@ -152,7 +152,8 @@ def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
 
 def _compact(path: Path, args: argparse.Namespace) -> int:
     from fourtop.backends import sync_batch_state
-    from fourtop.jobtracker import JobFolder, import_command
+    from fourtop.jobs.folder import JobFolder
+    from fourtop.jobs.importing import import_command
 
     folder = JobFolder(path)
     if folder.compacted:
@@ -196,7 +197,8 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
 
 def _info(path: Path, args: argparse.Namespace) -> int:
     from fourtop.backends import sync_batch_state
-    from fourtop.jobtracker import JobFolder, import_command
+    from fourtop.jobs.folder import JobFolder
+    from fourtop.jobs.importing import import_command
 
     folder = JobFolder(path)
     if folder.jobs is None:

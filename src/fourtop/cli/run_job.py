@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fourtop.runner import run_unit
+    from fourtop.jobs.execute import run_unit
     from fourtop.train.params import NetworkParams, read_params
     from fourtop.variables import read_varlist
 

@@ -218,8 +218,8 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
     import numpy as np
 
     from fourtop.data.config import load_config
+    from fourtop.jobs.draw import draw_seeds
     from fourtop.jobtracker import Job, job_name
-    from fourtop.seeds import draw_seeds
     from fourtop.variables import check_known, read_varlist
 
     if args.seeds < 1:
@@ -278,7 +278,7 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
 
 def _check_seed_count(n: int, nvars: int, existing: int) -> None:
     """Refuse at once more seeds than distinct ones exist (>= 2 of ``nvars`` variables)."""
-    from fourtop.seeds import MIN_INCLUDED
+    from fourtop.jobs.draw import MIN_INCLUDED
 
     possible = 2**nvars - sum(math.comb(nvars, k) for k in range(MIN_INCLUDED))
     if n > possible - existing:
@@ -322,7 +322,7 @@ def _create_jobs(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) 
 def _correlated(config: Any, year: str, varlist: list[str], threshold: float) -> list[list[str]]:
     from fourtop.data.correlation import correlation_matrix
     from fourtop.data.ntuples import load_split
-    from fourtop.seeds import correlated_groups
+    from fourtop.jobs.draw import correlated_groups
 
     if use_terminal_progress():
         with console.status("loading the importance split for the correlation matrix"):
@@ -445,7 +445,7 @@ def _load_settings(folder_path: Path) -> dict[str, Any] | None:
 def _write_job_files(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) -> list[Path]:
     """Write every job's ``.job`` file (atomically) and the variable list; returns the new
     files (to remove again if what follows fails)."""
-    from fourtop.backends._batch import write_varlist
+    from fourtop.backends.batch import write_varlist
     from fourtop.backends.condor import render_job_file
     from fourtop.fileio import atomic_write_text
 

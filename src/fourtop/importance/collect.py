@@ -33,7 +33,8 @@ def open_folders(
         JobFolderError: an input does not exist, is declined for import, or cannot be read.
         SpecError: a spec file is corrupt.
     """
-    from fourtop.jobtracker import JobFolder, import_command
+    from fourtop.jobs.folder import JobFolder
+    from fourtop.jobs.importing import import_command
     from fourtop.variables import default_variables
 
     folders = []

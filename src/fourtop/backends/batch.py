@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fourtop import condorlog
 from fourtop.backends.base import RunSettings, WorkUnit
 from fourtop.errors import BackendError, OutputError
 from fourtop.fileio import atomic_write_text, describe_os_error
-from fourtop.jobtracker import VARLIST_FILE
+from fourtop.jobs import eventlog
+from fourtop.jobs.layout import VARLIST_FILE
 
 __all__ = [
     "VARLIST_FILE",
@@ -168,7 +168,7 @@ def record_submitted(folder: Path, names: Iterable[str], cluster: int = 0) -> No
     """
     for proc, name in enumerate(names):
         try:
-            condorlog.log_submitted(folder / f"{name}.log", cluster=cluster, proc=proc)
+            eventlog.log_submitted(folder / f"{name}.log", cluster=cluster, proc=proc)
         except OSError as exc:
             raise OutputError(
                 f"cannot write the job event log {describe_os_error(exc, folder / f'{name}.log')}"
@@ -180,7 +180,7 @@ def mark_unsubmitted(folder: Path, names: Iterable[str], reason: str) -> None:
     failed (resubmittable) rather than queued forever."""
     for proc, name in enumerate(names):
         try:
-            condorlog.log_aborted(
+            eventlog.log_aborted(
                 folder / f"{name}.log", f"submission failed: {reason}", cluster=0, proc=proc
             )
         except OSError as exc:  # the report still says the submission failed

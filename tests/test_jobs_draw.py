@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fourtop.errors import VariableError
-from fourtop.seeds import MIN_INCLUDED, correlated_groups, draw_seeds, family_of
+from fourtop.jobs.draw import MIN_INCLUDED, correlated_groups, draw_seeds, family_of
 
 VARS = [f"v{i}" for i in range(12)]
 

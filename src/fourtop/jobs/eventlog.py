@@ -16,7 +16,7 @@ a number in [0, 1] has no result (the job failed, with the value in the reason).
 ``unreadable``: neither finished nor failed, so it is never resubmitted or deleted.
 
 Example:
-    >>> from fourtop.condorlog import parse_events
+    >>> from fourtop.jobs.eventlog import parse_events
     >>> events, problem = parse_events(
     ...     "000 (12.000.000) 05/02 10:11:12 Job submitted from host: <1.2.3.4:9618>\\n...\\n")
     >>> events[0].code, events[0].cluster, problem

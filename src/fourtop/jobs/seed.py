@@ -146,8 +146,13 @@ class Seed:
         self._variables, self._index, self._bits = names, index, number
 
     @classmethod
-    def _make(cls, variables: tuple[str, ...], number: int) -> Seed:
-        """Fast constructor for already validated lists (used when loading specs)."""
+    def trusted(cls, variables: tuple[str, ...], number: int) -> Seed:
+        """A seed from a variable tuple and number already checked (loading specs): no checks.
+
+        Example:
+            >>> Seed.trusted(("a", "b"), 2).included
+            ['a']
+        """
         seed = cls.__new__(cls)
         seed._variables, seed._index, seed._bits = variables, _index(variables), number
         return seed
@@ -157,6 +162,11 @@ class Seed:
     def variables(self) -> list[str]:
         """The variable names, in order."""
         return list(self._variables)
+
+    @property
+    def variable_tuple(self) -> tuple[str, ...]:
+        """The variable names as the seed holds them (a tuple, not copied)."""
+        return self._variables
 
     @property
     def states(self) -> MutableMapping[str, bool]:
@@ -207,14 +217,14 @@ class Seed:
         """One seed per included variable with that variable switched off, in list order."""
         n = len(self._variables)
         return [
-            Seed._make(self._variables, self._bits & ~(1 << (n - 1 - i)))
+            Seed.trusted(self._variables, self._bits & ~(1 << (n - 1 - i)))
             for i in range(n)
             if self._bits >> (n - 1 - i) & 1
         ]
 
     def copy(self) -> Seed:
         """An independent seed with the same variables and bits."""
-        return Seed._make(self._variables, self._bits)
+        return Seed.trusted(self._variables, self._bits)
 
     def save_to(self, path: str | os.PathLike[str]) -> None:
         """Save the seed to ``path`` as JSON (the original pickled it), all at once.
@@ -281,7 +291,7 @@ class Seed:
                 pickle of the original tool (not loaded for safety), is not a fourtop
                 seed file, or has a newer format version.
         """
-        from fourtop.spec import looks_like_pickle
+        from fourtop.jobs.specfile import looks_like_pickle
 
         path = check_path(path, "Seed.load_from: path", SpecError)
         try:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from fourtop import spec
 from fourtop.errors import SpecError
-from fourtop.spec import JobRecord, delete_jobs, read_spec, update_spec, write_spec
+from fourtop.jobs import specfile as spec
+from fourtop.jobs.specfile import JobRecord, delete_jobs, read_spec, update_spec, write_spec
 
 VARS = [f"v{i}" for i in range(76)]
 BIG = (1 << 76) - 1
@@ -157,7 +157,7 @@ def test_malformed_variables_meta(tmp_path: Path) -> None:
 
 _KILLER = textwrap.dedent("""
     import os, sys
-    from fourtop.spec import JobRecord, update_spec
+    from fourtop.jobs.specfile import JobRecord, update_spec
     def rows():
         for i in range(30000):
             if i == 29000:
@@ -181,7 +181,7 @@ def test_killed_writer_leaves_previous_state(tmp_path: Path) -> None:
 
 _WRITER = textwrap.dedent("""
     import sys
-    from fourtop.spec import JobRecord, update_spec
+    from fourtop.jobs.specfile import JobRecord, update_spec
     path, prefix = sys.argv[1], sys.argv[2]
     for i in range(60):
         update_spec(path, [JobRecord(f"{prefix}{i}", i + 1, None, "finished", i / 100, None,
@@ -225,7 +225,7 @@ def test_bad_rows_are_never_used_silently(
     bad = JobRecord("bad", 3, 1, "finished", 0.8, None, True, "5:6/7:8")
     write_spec(path, VARS, [good, bad])
     _set(path, "bad", column, value)
-    with caplog.at_level("WARNING", logger="fourtop.spec"):
+    with caplog.at_level("WARNING", logger="fourtop.jobs.specfile"):
         data = read_spec(path)
     assert data.jobs[0] == good
     assert data.jobs[1] == JobRecord(

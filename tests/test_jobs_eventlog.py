@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fourtop import condorlog
-from fourtop.condorlog import (
+from fourtop.jobs import eventlog
+from fourtop.jobs.eventlog import (
     job_status,
     log_aborted,
     log_executing,
@@ -163,7 +163,7 @@ def test_job_status(
     status = job_status(log_path, out_path)
     assert status.state == state
     assert status.has_outfile == (out is not None)
-    assert status.state in condorlog.JOB_STATES
+    assert status.state in eventlog.JOB_STATES
     if words is None:
         assert status.reason is None
     else:
@@ -236,7 +236,7 @@ def _deny(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
             raise PermissionError(13, "Permission denied", str(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(condorlog, "open", fake_open, raising=False)
+    monkeypatch.setattr(eventlog, "open", fake_open, raising=False)
 
 
 @pytest.mark.parametrize(
@@ -252,7 +252,7 @@ def test_unreadable_out_is_unreadable_not_failed(
     out_path.write_text(out)
     _deny(monkeypatch, out_path)
     status = job_status(log_path, out_path)
-    assert status == condorlog.JobStatus(
+    assert status == eventlog.JobStatus(
         "unreadable", None, f"cannot read {out_path} (permission denied)", True
     )
     assert read_out(out_path) == (True, None, f"cannot read {out_path} (permission denied)")
@@ -262,7 +262,7 @@ def test_unreadable_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     log_path, out_path = tmp_path / "j.log", tmp_path / "j.out"
     log_path.write_bytes((DATA / "abnormal.log").read_bytes())
     _deny(monkeypatch, log_path)
-    assert read_log(log_path) == condorlog.LogStatus(
+    assert read_log(log_path) == eventlog.LogStatus(
         "unreadable", f"cannot read {log_path} (permission denied)"
     )
     status = job_status(log_path, out_path)  # no .out: running? failed? nobody can tell
@@ -278,8 +278,8 @@ def test_unreadable_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_unreadable_is_a_job_state_neither_finished_nor_failed() -> None:
-    assert "unreadable" in condorlog.JOB_STATES
-    assert condorlog.JOB_STATES[:6] == (
+    assert "unreadable" in eventlog.JOB_STATES
+    assert eventlog.JOB_STATES[:6] == (
         "unstarted",
         "queued",
         "running",

@@ -35,9 +35,9 @@ from datetime import datetime
 from pathlib import Path
 
 from fourtop import __version__
-from fourtop.condorlog import JOB_STATES
 from fourtop.errors import OutputError, SpecError
 from fourtop.fileio import clean_stale, describe_os_error, temporary_name
+from fourtop.jobs.eventlog import JOB_STATES
 
 __all__ = [
     "APPLICATION_ID",
@@ -301,7 +301,7 @@ def _record(path: Path, row: tuple) -> JobRecord:
 def read_spec(path: str | os.PathLike[str]) -> SpecData:
     """Read a whole spec file.
 
-    A job row whose state is not one of :data:`fourtop.condorlog.JOB_STATES`, or whose
+    A job row whose state is not one of :data:`fourtop.jobs.eventlog.JOB_STATES`, or whose
     ROC integral is not a finite number in [0, 1] (or does not go with its state), is never
     used as it is: the job is returned failed, with the bad value in its ``reason`` and no
     cached stamp (so a job folder re-reads its files), and a warning is logged.

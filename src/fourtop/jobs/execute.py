@@ -26,7 +26,7 @@ from fourtop.fileio import atomic_write_text, describe_os_error
 
 if TYPE_CHECKING:
     from fourtop.data.ntuples import SplitArrays
-    from fourtop.jobtracker import Seed
+    from fourtop.jobs.seed import Seed
 
 __all__ = ["derive_random_seed", "run_unit"]
 
@@ -137,7 +137,7 @@ def _group_by_seed(
     names: list[str], variables: list[str], finish: Callable[[str, float | str, list[str]], None]
 ) -> list[tuple[Seed, list[tuple[str, list[str]]]]]:
     """Decode names; returns [(seed, [(name, its variables), ...]), ...]; bad names fail."""
-    from fourtop.jobtracker import parse_job_name
+    from fourtop.jobs.names import parse_job_name
 
     groups: dict[int, tuple[Seed, list[tuple[str, list[str]]]]] = {}
     for name in names:
@@ -227,12 +227,12 @@ class _JobFiles:
     def executing(self, name: str) -> None:
         if not self.log_events:
             return
-        from fourtop import condorlog
+        from fourtop.jobs import eventlog
 
         path = self.job_dir / f"{name}.log"
         self._ids[name] = _event_ids(path)
         cluster, proc = self._ids[name]
-        condorlog.log_executing(path, cluster=cluster, proc=proc)
+        eventlog.log_executing(path, cluster=cluster, proc=proc)
 
     def finish(self, name: str, value: float | str, info: list[str]) -> None:
         ok = isinstance(value, float)
@@ -240,20 +240,20 @@ class _JobFiles:
         atomic_write_text(self.job_dir / f"{name}.err", "" if ok else f"{value}\n", what="job file")
         atomic_write_text(self.job_dir / f"{name}.out", "\n".join(lines) + "\n", what="job file")
         if self.log_events:
-            from fourtop import condorlog
+            from fourtop.jobs import eventlog
 
             cluster, proc = self._ids.get(name) or _event_ids(self.job_dir / f"{name}.log")
-            condorlog.log_terminated(
+            eventlog.log_terminated(
                 self.job_dir / f"{name}.log", 0 if ok else 1, cluster=cluster, proc=proc
             )
 
 
 def _event_ids(log_path: Path) -> tuple[int, int]:
     """(cluster, proc) of the job's last logged event (its submission), else (pid, 0)."""
-    from fourtop import condorlog
+    from fourtop.jobs import eventlog
 
     try:
-        events, _ = condorlog.parse_events(log_path.read_text(errors="replace"))
+        events, _ = eventlog.parse_events(log_path.read_text(errors="replace"))
     except OSError:
         events = []
     if events:

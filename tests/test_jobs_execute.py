@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fourtop import condorlog, runner
 from fourtop.errors import DataError, JobFolderError
+from fourtop.jobs import eventlog, execute
 from fourtop.jobtracker import Seed, job_name
 from train_data import make_arrays
 
@@ -24,7 +24,7 @@ def arrays(monkeypatch):
         calls.append(year)
         return data
 
-    monkeypatch.setattr(runner, "_load", load)
+    monkeypatch.setattr(execute, "_load", load)
     return calls
 
 
@@ -40,23 +40,23 @@ def run(names, job_dir, **kw):
         job_dir=job_dir, variables=VARS, year="2017", config_path=None, params=PARAMS, random_seed=9
     )
     settings.update(kw)
-    return runner.run_unit(names, **settings)
+    return execute.run_unit(names, **settings)
 
 
 def test_family_writes_every_jobs_files(tmp_path, arrays):
     names = family_names()
     for i, name in enumerate(names):  # as a backend would have submitted them
-        condorlog.log_submitted(tmp_path / f"{name}.log", cluster=77, proc=i)
+        eventlog.log_submitted(tmp_path / f"{name}.log", cluster=77, proc=i)
     results = run(names, tmp_path)
     assert arrays == ["2017"]  # the data is loaded once for the whole family
     assert set(results) == set(names) and all(isinstance(v, float) for v in results.values())
     for i, name in enumerate(names):
-        status = condorlog.job_status(tmp_path / f"{name}.log", tmp_path / f"{name}.out")
+        status = eventlog.job_status(tmp_path / f"{name}.log", tmp_path / f"{name}.out")
         assert status.state == "finished" and status.roc_integral == results[name]
         assert (tmp_path / f"{name}.err").read_text() == ""
-        log = condorlog.parse_events((tmp_path / f"{name}.log").read_text())[0]
+        log = eventlog.parse_events((tmp_path / f"{name}.log").read_text())[0]
         assert [(e.code, e.cluster, e.proc) for e in log] == [(0, 77, i), (1, 77, i), (5, 77, i)]
-        assert condorlog.read_log(tmp_path / f"{name}.log").return_value == 0
+        assert eventlog.read_log(tmp_path / f"{name}.log").return_value == 0
         out = (tmp_path / f"{name}.out").read_text()
         assert f"Job: {name}\n" in out and "5 network(s) of seed 53" in out
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
@@ -72,9 +72,9 @@ def test_member_alone_agrees_with_its_family(tmp_path, arrays):
 
 
 def test_random_seed_derives_from_base_and_seed_number():
-    assert runner.derive_random_seed(None, 53) == runner.derive_random_seed(0, 53)
-    assert runner.derive_random_seed(1, 53) != runner.derive_random_seed(0, 53)
-    assert runner.derive_random_seed(0, 2**76 - 1) != runner.derive_random_seed(0, 2**76 - 2)
+    assert execute.derive_random_seed(None, 53) == execute.derive_random_seed(0, 53)
+    assert execute.derive_random_seed(1, 53) != execute.derive_random_seed(0, 53)
+    assert execute.derive_random_seed(0, 2**76 - 1) != execute.derive_random_seed(0, 2**76 - 2)
 
 
 def test_bad_name_fails_only_that_job(tmp_path, arrays):
@@ -83,9 +83,9 @@ def test_bad_name_fails_only_that_job(tmp_path, arrays):
     assert isinstance(results[names[0]], float) and isinstance(results[names[1]], float)
     for bad in names[2:]:
         assert isinstance(results[bad], str)
-        status = condorlog.job_status(tmp_path / f"{bad}.log", tmp_path / f"{bad}.out")
+        status = eventlog.job_status(tmp_path / f"{bad}.log", tmp_path / f"{bad}.out")
         assert status.state == "failed"
-        assert condorlog.read_log(tmp_path / f"{bad}.log").return_value == 1
+        assert eventlog.read_log(tmp_path / f"{bad}.log").return_value == 1
         assert (tmp_path / f"{bad}.err").read_text().strip() == results[bad]
     assert results[names[2]] == (
         "Keras_6vars_Seed_oops: not a job name (expected Keras_<N>vars_Seed_<n>[_Subseed_<m>])"
@@ -97,7 +97,7 @@ def test_load_failure_fails_every_job(tmp_path, monkeypatch):
     def load(*args):
         raise DataError("/data/TTTT_split0.root: tree 'ljmet' not found")
 
-    monkeypatch.setattr(runner, "_load", load)
+    monkeypatch.setattr(execute, "_load", load)
     names = family_names("000011")
     results = run(names, tmp_path)
     assert set(results.values()) == {"/data/TTTT_split0.root: tree 'ljmet' not found"}
@@ -110,10 +110,10 @@ def test_unexpected_exception_is_a_failed_job(tmp_path, monkeypatch):
     def load(*args):
         raise MemoryError("cannot allocate")
 
-    monkeypatch.setattr(runner, "_load", load)
+    monkeypatch.setattr(execute, "_load", load)
     (name,) = family_names("000001")[:1]
     results = run([name], tmp_path)
-    assert results[name].startswith("MemoryError: cannot allocate (at test_runner.py:")
+    assert results[name].startswith("MemoryError: cannot allocate (at test_jobs_execute.py:")
 
 
 def test_bad_params_fail_every_job(tmp_path, arrays):
@@ -166,7 +166,7 @@ def test_end_to_end_on_generated_samples(samples, tmp_path, monkeypatch):
     names = [job_name(76, seed, None)] + [job_name(76, seed, s) for s in seed.subseeds()]
     results = run(names, tmp_path, variables=variables)
     assert all(isinstance(v, float) for v in results.values()), results
-    cache = cache_path(load_config(None), "2017", runner.IMPORTANCE_SPLIT)
+    cache = cache_path(load_config(None), "2017", execute.IMPORTANCE_SPLIT)
     assert cache.is_file()
     again = run(names[:1], None, variables=variables, arrays_path=cache)
     assert again[names[0]] == pytest.approx(results[names[0]], abs=1e-6)

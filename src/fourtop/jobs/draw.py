@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from fourtop.errors import VariableError
-from fourtop.jobtracker import Seed
+from fourtop.jobs.seed import Seed
 
 __all__ = ["correlated_groups", "draw_seeds", "family_of"]
 
