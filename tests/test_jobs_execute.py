@@ -9,6 +9,7 @@ import pytest
 from fourtop.errors import DataError, JobFolderError
 from fourtop.jobs import eventlog, execute
 from fourtop.jobtracker import Seed, job_name
+from fourtop.splits import Split
 from train_data import make_arrays
 
 VARS = [f"var{i}" for i in range(6)]
@@ -166,7 +167,7 @@ def test_end_to_end_on_generated_samples(samples, tmp_path, monkeypatch):
     names = [job_name(76, seed, None)] + [job_name(76, seed, s) for s in seed.subseeds()]
     results = run(names, tmp_path, variables=variables)
     assert all(isinstance(v, float) for v in results.values()), results
-    cache = cache_path(load_config(None), "2017", execute.IMPORTANCE_SPLIT)
+    cache = cache_path(load_config(None), "2017", Split.IMPORTANCE)
     assert cache.is_file()
     again = run(names[:1], None, variables=variables, arrays_path=cache)
     assert again[names[0]] == pytest.approx(results[names[0]], abs=1e-6)

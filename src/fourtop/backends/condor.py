@@ -40,6 +40,7 @@ from fourtop.backends.base import Backend, ProgressCallback, RunSettings, Submit
 from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
+from fourtop.splits import Split
 
 __all__ = [
     "BACKEND_CLASS",
@@ -140,9 +141,9 @@ def _cache_file(settings: RunSettings, *, create: bool) -> Path:
     except ImportError as exc:  # pragma: no cover - the data module ships with fourtop
         raise BackendError(f"cannot locate the cached arrays to transfer: {exc}") from None
     config = load_config(settings.config)
-    path = Path(cache_path(config, settings.year, 0))
+    path = Path(cache_path(config, settings.year, Split.IMPORTANCE))
     if create and not path.is_file():
-        load_split(config, settings.year, 0)
+        load_split(config, settings.year, Split.IMPORTANCE)
     return path
 
 

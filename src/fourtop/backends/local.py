@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.env import OMP_THREADS_ENV
 from fourtop.errors import OutputError
 from fourtop.fileio import atomic_write_text, describe_os_error
 from fourtop.jobs import eventlog
@@ -39,7 +40,7 @@ def _worker_main(conn: Connection, threads: int) -> None:
     """Worker loop: receive (names, kwargs), run the unit, send back its results."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     _die_with_parent()
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault(OMP_THREADS_ENV, str(threads))
     import torch
 
     torch.set_num_threads(threads)

@@ -37,6 +37,7 @@ from typing import Any
 
 from fourtop.backends import batch
 from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.env import SLURM_ARRAY_JOB_ENV, SLURM_ARRAY_TASK_ENV
 from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
@@ -277,10 +278,10 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
     """
     spec = json.loads(Path(units_file).read_text())
     if task_id is None:
-        task_id = int(os.environ["SLURM_ARRAY_TASK_ID"])
+        task_id = int(os.environ[SLURM_ARRAY_TASK_ENV])
     names = spec["units"][task_id]
     job_dir = Path(spec["job_dir"])
-    job_id = int(os.environ.get("SLURM_ARRAY_JOB_ID", "0") or 0)
+    job_id = int(os.environ.get(SLURM_ARRAY_JOB_ENV, "0") or 0)
     argv = [*spec["command"], *spec["arguments"], "--job-dir", str(job_dir), *names]
     child = subprocess.Popen(argv, cwd=job_dir)
 

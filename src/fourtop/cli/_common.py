@@ -11,14 +11,14 @@ from pathlib import Path
 
 from rich.console import Console
 
+from fourtop.env import CI_ENV, CONFIG_ENV
+
 #: Width when writing to a file or a pipe (rich's 80 columns would squeeze the tables).
 _PIPE_WIDTH = 120
 
 #: Messages for the user go to stderr, results to stdout.
 console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPE_WIDTH)
 out = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
-
-CONFIG_ENV = "FOURTOP_CONFIG"
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +141,7 @@ def default_folders(include_specs: bool = True) -> list[Path]:
 
 def use_terminal_progress() -> bool:
     """Progress bars only where a person is watching (stderr is a terminal, not CI)."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
+    return sys.stderr.isatty() and not os.environ.get(CI_ENV)
 
 
 class PlainProgress:

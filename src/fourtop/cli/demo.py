@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fourtop.cli._common import RANDOM_SEED_MAX, console, out, positive_int, random_seed, seed_count
 from fourtop.errors import ConfigError, OutputError, TrainingError
+from fourtop.splits import Split
 
 HELP = "run the whole pipeline on the embedded default data (generate, submit, calculate)"
 
@@ -73,7 +74,7 @@ def _samples_present(year: str) -> bool:
     from fourtop.data.config import load_config
 
     config = load_config(None)
-    files = config.files(year, 0)
+    files = config.files(year, Split.IMPORTANCE)
     return all(Path(f).is_file() for f in (*files.signal, *files.background))
 
 

@@ -19,6 +19,7 @@ from fourtop.cli._common import (
     random_seed,
 )
 from fourtop.errors import ResultsError
+from fourtop.splits import Split
 
 if TYPE_CHECKING:
     from fourtop.hyperopt.params import HyperoptParameters
@@ -106,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise ResultsError(f"{folder}: dataset folder not found")
     config = load_config(args.config)
-    config.files(args.year, 1)  # an unknown dataset key fails here, before any work
+    config.files(
+        args.year, Split.OPTIMIZATION
+    )  # an unknown dataset key fails here, before any work
     selection = select_variables(
         folder,
         args.sort_order,

@@ -27,6 +27,7 @@ from fourtop.cli._common import (
 )
 from fourtop.errors import FourtopError, JobFolderError, ParameterError
 from fourtop.jobtracker import SETTINGS_FILE, VARLIST_FILE, import_command
+from fourtop.splits import Split
 
 if TYPE_CHECKING:
     from fourtop.backends.base import RunSettings, SubmitReport, WorkUnit
@@ -240,7 +241,9 @@ def _submit(args: argparse.Namespace, backend: Any) -> int:
     settings = _settings(args, varlist, saved or {})  # adding seeds to a folder: its settings
     backend.check(settings)  # an unusable backend or option: refused before any folder exists
     _check_device(settings, backend)
-    config.files(settings.year, 0)  # an unknown dataset key: refused before any folder exists
+    config.files(
+        settings.year, Split.IMPORTANCE
+    )  # an unknown dataset key: refused before any folder exists
     rng = np.random.default_rng(settings.random_seed)
 
     groups = _correlated(config, settings.year, varlist, args.correlation / 100.0)
@@ -326,9 +329,9 @@ def _correlated(config: Any, year: str, varlist: list[str], threshold: float) ->
 
     if use_terminal_progress():
         with console.status("loading the importance split for the correlation matrix"):
-            arrays = load_split(config, year, 0)
+            arrays = load_split(config, year, Split.IMPORTANCE)
     else:
-        arrays = load_split(config, year, 0)
+        arrays = load_split(config, year, Split.IMPORTANCE)
     corr = correlation_matrix(arrays, varlist)
     return correlated_groups(corr, varlist, threshold)
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from fourtop.data.formula import Formula
-from fourtop.data.paths import CONFIG_ENV, default_data_dir
+from fourtop.data.paths import default_data_dir
+from fourtop.env import CONFIG_ENV
 from fourtop.errors import ConfigError, ExpressionError, did_you_mean
 from fourtop.fileio import describe_os_error
 from fourtop.variables import VariableInfo, default_variable_info

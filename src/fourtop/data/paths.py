@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CACHE_ENV", "CONFIG_ENV", "DATA_ENV", "default_cache_dir", "default_data_dir"]
+from fourtop.env import CACHE_ENV, CONFIG_ENV, DATA_ENV, XDG_CACHE_ENV, XDG_DATA_ENV
 
-DATA_ENV = "FOURTOP_DATA"
-CACHE_ENV = "FOURTOP_CACHE"
-CONFIG_ENV = "FOURTOP_CONFIG"
+__all__ = ["CACHE_ENV", "CONFIG_ENV", "DATA_ENV", "default_cache_dir", "default_data_dir"]
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -26,7 +24,7 @@ def default_data_dir() -> Path:
     value = os.environ.get(DATA_ENV)
     if value:
         return Path(value).expanduser()
-    return _xdg("XDG_DATA_HOME", ".local/share") / "fourtop" / "samples"
+    return _xdg(XDG_DATA_ENV, ".local/share") / "fourtop" / "samples"
 
 
 def default_cache_dir() -> Path:
@@ -37,4 +35,4 @@ def default_cache_dir() -> Path:
     value = os.environ.get(CACHE_ENV)
     if value:
         return Path(value).expanduser()
-    return _xdg("XDG_CACHE_HOME", ".cache") / "fourtop"
+    return _xdg(XDG_CACHE_ENV, ".cache") / "fourtop"

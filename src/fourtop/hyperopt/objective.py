@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from fourtop.errors import TrainingError
 from fourtop.hyperopt.search import Objective, TrialOutcome
+from fourtop.splits import Split
 
 if TYPE_CHECKING:
     from fourtop.data.ntuples import SplitArrays
 
-__all__ = ["OPTIMIZATION_SPLIT", "load_optimization_data", "training_objective"]
+__all__ = ["load_optimization_data", "training_objective"]
 
 #: the sample split reserved for hyperparameter optimization (0: importance, 2: final training)
-OPTIMIZATION_SPLIT = 1
 
 
 def load_optimization_data(config_path: str | None, year: str) -> tuple[Any, SplitArrays]:
@@ -35,7 +35,7 @@ def load_optimization_data(config_path: str | None, year: str) -> tuple[Any, Spl
     from fourtop.data.ntuples import load_split
 
     config = load_config(config_path)
-    return config, load_split(config, year, OPTIMIZATION_SPLIT)
+    return config, load_split(config, year, Split.OPTIMIZATION)
 
 
 def training_objective(

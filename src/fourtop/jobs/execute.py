@@ -23,6 +23,7 @@ import numpy as np
 
 from fourtop.errors import FourtopError, JobFolderError
 from fourtop.fileio import atomic_write_text, describe_os_error
+from fourtop.splits import Split
 
 if TYPE_CHECKING:
     from fourtop.data.ntuples import SplitArrays
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["derive_random_seed", "run_unit"]
 
 log = logging.getLogger(__name__)
-
-#: the ntuple split that variable-importance jobs train on (split1: hyperopt, split2: final)
-IMPORTANCE_SPLIT = 0
 
 
 def derive_random_seed(base: int | None, seed_number: int) -> int:
@@ -160,7 +158,7 @@ def _load(year: str, config_path: Path | None, arrays_path: Path | None) -> Spli
         return ntuples.read_cache_file(Path(arrays_path))
     from fourtop.data.config import load_config
 
-    return ntuples.load_split(load_config(config_path), year, IMPORTANCE_SPLIT)
+    return ntuples.load_split(load_config(config_path), year, Split.IMPORTANCE)
 
 
 def _run_family(
