@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import fourtop.hyperopt.outputs as outputs
 from fourtop.errors import OutputError, ParameterError, ResultsError, TrainingError
 from fourtop.fileio import clean_stale, describe_os_error
-from fourtop.hyperopt import outputs
 from fourtop.hyperopt.lock import TagLock
 from fourtop.hyperopt.outputs import HyperoptFiles
 from fourtop.hyperopt.params import Choice, HyperoptParameters, IntRange, LogRange
