@@ -14,9 +14,10 @@ the leftovers of a dead process (killed mid-write) from those of a live one.
 
 Example:
     >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> atomic_write_text(folder / "a.txt", "hello\\n")
-    >>> (folder / "a.txt").read_text(), sorted(p.name for p in folder.iterdir())
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = pathlib.Path(tmp)
+    ...     atomic_write_text(folder / "a.txt", "hello\\n")
+    ...     (folder / "a.txt").read_text(), sorted(p.name for p in folder.iterdir())
     ('hello\\n', ['a.txt'])
 """
 
