@@ -12,8 +12,7 @@ from typing import ClassVar
 
 import pytest
 
-from fourtop.backends import condor
-from fourtop.backends.base import RunSettings, WorkUnit, get_backend
+from fourtop.backends import RunSettings, WorkUnit, condor, get_backend
 from fourtop.errors import BackendError
 from fourtop.jobs import eventlog
 from fourtop.jobtracker import Job, JobFolder, Seed, job_name

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fourtop.backends.base import RunSettings, WorkUnit, get_backend
+from fourtop.backends import RunSettings, WorkUnit, get_backend
 from fourtop.backends.slurm import sbatch_arguments, sync_queue_state, task_main
 from fourtop.errors import BackendError
 from fourtop.jobs import eventlog

@@ -1,77 +1,55 @@
-"""The interface every batch backend implements, and lookup by name.
+"""The interface every backend implements: submit, sync, cancel, declared capabilities.
 
-A backend takes work units (one job, or a seed with its subseeds trained
-together) for a job folder and runs or submits them. Whatever the backend,
-each job ends up with its own ``.out``, ``.err`` and ``.log`` in the folder,
-so the job tracker reads every backend's jobs the same way.
+A backend takes the work units of a job folder (:class:`~fourtop.jobs.tasks.WorkUnit`:
+one job, or several run by one process) and runs or submits them, whatever their task
+kind (:mod:`fourtop.jobs.tasks`). Whatever the backend, each job ends up with its own
+``.out``, ``.err`` and ``.log`` in the folder, so the job tracker reads every backend's
+jobs the same way. The backends are looked up by name in :mod:`fourtop.backends`
+(imported only when asked for); this module imports none of them.
 """
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from fourtop.errors import BackendError, did_you_mean
+from fourtop.backends.options import BackendOptions
+from fourtop.jobs.tasks import RunSettings, WorkUnit
 
 if TYPE_CHECKING:
     from fourtop.jobs.folder import JobFolder
 
 __all__ = [
-    "BACKENDS",
     "Backend",
+    "Capabilities",
     "ProgressCallback",
     "RunSettings",
     "SubmitReport",
     "WorkUnit",
-    "get_backend",
-    "sync_batch_state",
 ]
-
-#: backend name -> module under fourtop.backends (imported only when asked for)
-BACKENDS: dict[str, str] = {"local": "local", "condor": "condor", "slurm": "slurm"}
 
 
 @dataclass(frozen=True)
-class WorkUnit:
-    """What one process runs: a single job, or a seed family (the seed job first)."""
-
-    names: tuple[str, ...]
-
-    @property
-    def is_family(self) -> bool:
-        return len(self.names) > 1
-
-
-@dataclass
-class RunSettings:
-    """How the jobs of one submission are trained, shared by every backend.
+class Capabilities:
+    """What a backend can do, so that callers never ask for it by name.
 
     Attributes:
-        year: dataset key of the configuration (``-y``).
-        varlist: the full ordered variable list that decodes the job names.
-        config: dataset configuration file, or None for the default.
-        params: network hyperparameters (``NetworkParams.to_dict()``), None = default.
-        processes: ``-p``: local worker processes; SLURM: the array throttle ``%P``;
-            unused by HTCondor (see docs/batch.md).
-        random_seed: base random seed of the trainings; None = derived per job.
-        families: train a seed and its subseeds as one batched unit.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        options: backend-specific settings (e.g. ``request_memory``).
+        waits: ``submit`` returns only once the jobs have run (and reports progress as
+            they finish); otherwise it returns once they are queued.
+        runs_here: the jobs run on this machine (``--device cuda`` needs a GPU here).
+        arrays: one submission is one array or cluster of many units.
+        holds: the batch system can hold jobs (a held job is resubmitted by ``-r``).
+        cancels: :meth:`Backend.cancel` removes queued or running jobs.
     """
 
-    year: str
-    varlist: list[str]
-    config: Path | None = None
-    params: dict[str, Any] | None = None
-    processes: int = 2
-    random_seed: int | None = None
-    families: bool = True
-    device: str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)
+    waits: bool = False
+    runs_here: bool = False
+    arrays: bool = False
+    holds: bool = False
+    cancels: bool = False
 
 
 @dataclass
@@ -83,30 +61,38 @@ class SubmitReport:
     finished: bool = False  # True when the backend ran the jobs to completion (local)
 
 
-#: progress(done_names, failed_names) called as units complete (local backend).
+#: progress(done_names, failed_names) called as units complete (backends that wait).
 ProgressCallback = Callable[[Sequence[str], Sequence[str]], None]
 
 
 class Backend(ABC):
-    """A place to run training jobs."""
+    """A place to run jobs: implement :meth:`submit`, :meth:`sync` and :meth:`cancel`,
+    declare :attr:`capabilities` and the :attr:`options` class."""
 
+    #: the name it is looked up by (``--backend NAME``)
     name: ClassVar[str]
+    #: what it can do
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: its typed ``--option`` settings and their defaults
+    options: ClassVar[type[BackendOptions]] = BackendOptions
+
+    def read_options(self, settings: RunSettings) -> BackendOptions:
+        """``settings.options`` read into this backend's options class.
+
+        Raises:
+            BackendError: an unknown option, or a bad value.
+        """
+        return self.options.parse(settings.options)
 
     def check(self, settings: RunSettings) -> None:
         """Refuse settings this backend cannot use, before anything is created on disk.
 
-        Checks that the batch system's tools are there and that every ``--option`` is one
-        this backend knows (the default refuses every option).
+        The default checks the options; batch backends also check that their tools are here.
 
         Raises:
             BackendError: the backend is unavailable here, or an option is unknown/invalid.
         """
-        if settings.options:
-            keys = ", ".join(sorted(settings.options))
-            raise BackendError(
-                f"--option {keys}: the {self.name} backend takes no options "
-                "(options are for condor and slurm, see docs/batch.md)"
-            )
+        self.read_options(settings)
 
     @abstractmethod
     def submit(
@@ -116,26 +102,27 @@ class Backend(ABC):
         settings: RunSettings,
         progress: ProgressCallback | None = None,
     ) -> SubmitReport:
-        """Run or submit ``units`` of ``folder``; never raise for a single job's failure."""
+        """Run or submit ``units`` of ``folder``; never raise for a single job's failure.
 
+        Every job of ``units`` ends up in the report, submitted or failed; a job whose
+        submission failed has its log closed, so it is ``failed`` and resubmittable.
+        """
 
-def get_backend(name: str) -> Backend:
-    """Return a backend instance by name, importing its module only now."""
-    if name not in BACKENDS:
-        raise BackendError(f"unknown backend {name!r}{did_you_mean(name, BACKENDS)}")
-    module = importlib.import_module(f"fourtop.backends.{BACKENDS[name]}")
-    return module.BACKEND_CLASS()
+    @abstractmethod
+    def sync(self, folder: str | Path) -> int:
+        """Bring the batch system's view of the folder's jobs into their logs.
 
+        Returns the number of job logs changed (0 for a backend whose jobs write their own
+        state, such as the local pool). Never raises because the batch system is away.
+        """
 
-def sync_batch_state(folder_path: str | Path) -> None:
-    """Bring batch-system state into the jobs' own logs before the tracker reads them.
+    @abstractmethod
+    def cancel(self, folder: str | Path, names: Collection[str] | None = None) -> int:
+        """Remove the folder's queued or running jobs (``names``, default all) from the
+        batch system; their logs then show them aborted (failed, resubmittable).
 
-    HTCondor writes a held family proc's events to the family log only, and a SLURM
-    task that vanished from the queue leaves its jobs' logs open; both are copied into
-    the member logs here. Cheap for folders that never saw a batch system.
-    """
-    from fourtop.backends.condor import sync_family_logs
-    from fourtop.backends.slurm import sync_queue_state
+        Returns the number of jobs (or units) asked to stop.
 
-    sync_family_logs(folder_path)
-    sync_queue_state(folder_path)
+        Raises:
+            BackendError: the batch system refused.
+        """

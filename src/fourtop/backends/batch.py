@@ -1,39 +1,36 @@
 """Pieces shared by the batch backends (HTCondor, SLURM).
 
-What a batch node runs is ``fourtop run-job``; this module builds its argument
-vector (a list: never a shell line), writes the variable list a submission's jobs
-decode their names with, checks job names, records ``000 submitted`` events for
-jobs whose ``.log`` the scheduler itself does not write, and retries a failed
+What a batch node runs is ``fourtop`` with the arguments of the unit's task kind
+(:mod:`fourtop.jobs.tasks`), an argument vector (a list: never a shell line). This
+module checks job names and paths, finds the program that is ``fourtop`` on a node,
+records ``000 submitted`` events for jobs whose ``.log`` the scheduler itself does not
+write, closes the logs of jobs whose submission failed, and retries a failed
 submission a few times with backoff.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fourtop.backends.base import RunSettings, WorkUnit
+from fourtop.backends.options import BatchOptions
 from fourtop.errors import BackendError, OutputError
-from fourtop.fileio import atomic_write_text, describe_os_error
+from fourtop.fileio import describe_os_error
 from fourtop.jobs import eventlog
-from fourtop.jobs.layout import VARLIST_FILE
+from fourtop.jobs.tasks import WorkUnit
 
 __all__ = [
-    "VARLIST_FILE",
     "check_names",
+    "check_path",
     "fourtop_command",
     "mark_unsubmitted",
-    "option_int",
     "record_submitted",
     "retry",
-    "run_job_arguments",
-    "write_varlist",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,97 +64,17 @@ def check_path(path: Path, what: str) -> None:
         raise BackendError(f"{what} {str(path)!r}: a path with a line break cannot be submitted")
 
 
-def option_int(settings: RunSettings, key: str, default: int, minimum: int = 0) -> int:
-    """Read an integer backend option (``--option key=N``), with a one-line error."""
-    raw = settings.options.get(key, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise BackendError(f"--option {key}={raw!r}: expected a whole number") from None
-    if value < minimum:
-        raise BackendError(f"--option {key}={raw!r}: must be at least {minimum}")
-    return value
-
-
-def option_float(settings: RunSettings, key: str, default: float) -> float:
-    """Read a non-negative float backend option."""
-    raw = settings.options.get(key, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise BackendError(f"--option {key}={raw!r}: expected a number") from None
-    if value < 0:
-        raise BackendError(f"--option {key}={raw!r}: must not be negative")
-    return value
-
-
-def option_bool(settings: RunSettings, key: str, default: bool) -> bool:
-    """Read a yes/no backend option."""
-    raw = settings.options.get(key, default)
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "yes", "true", "on"):
-        return True
-    if text in ("0", "no", "false", "off"):
-        return False
-    raise BackendError(f"--option {key}={raw!r}: expected yes or no")
-
-
-def fourtop_command(settings: RunSettings) -> list[str]:
+def fourtop_command(options: BatchOptions) -> list[str]:
     """The program (and leading arguments) that behaves as ``fourtop`` on a node.
 
     ``--option executable=PATH`` names one (a ``fourtop`` script in a virtual
     environment on a shared filesystem, or a container wrapper); the default is
     this Python running ``-m fourtop.cli``.
     """
-    exe = settings.options.get("executable")
+    exe = options.executable
     if exe:
         return [str(exe)]
     return [sys.executable, "-m", "fourtop.cli"]
-
-
-def write_varlist(folder: Path, varlist: Sequence[str]) -> Path:
-    """Write the variable list into the job folder (atomically) and return its path."""
-    path = folder / VARLIST_FILE
-    text = "".join(f"{name}\n" for name in varlist)
-    try:
-        if path.is_file() and path.read_text() == text:
-            return path
-    except (OSError, UnicodeDecodeError):
-        pass  # rewritten below
-    atomic_write_text(path, text, what="variable list")
-    return path
-
-
-def run_job_arguments(
-    settings: RunSettings,
-    varlist: str,
-    *,
-    config: str | None = None,
-    arrays: str | None = None,
-) -> list[str]:
-    """The ``run-job`` arguments shared by every job of a submission (no names, no job dir).
-
-    Args:
-        settings: the submission's settings.
-        varlist: the variable-list path as the node will see it.
-        config: configuration path as the node sees it (default: ``settings.config``).
-        arrays: a cached-arrays file shipped with the job (``--arrays``).
-    """
-    args = ["run-job", "-y", settings.year, "-l", varlist]
-    cfg = config if config is not None else (str(settings.config) if settings.config else None)
-    if cfg:
-        args += ["--config", cfg]
-    if settings.params:
-        args += ["--params", json.dumps(settings.params, sort_keys=True, separators=(",", ":"))]
-    if settings.random_seed is not None:
-        args += ["--random-seed", str(settings.random_seed)]
-    if arrays:
-        args += ["--arrays", arrays]
-    if settings.device and settings.device != "auto":
-        args += ["--device", settings.device]
-    return args
 
 
 def record_submitted(folder: Path, names: Iterable[str], cluster: int = 0) -> None:

@@ -20,7 +20,9 @@ Files in the job folder (what ``fourtop.jobtracker`` reads):
 Every value from the user (paths, options) reaches the job through HTCondor's
 new-style argument quoting, never a shell: the executable is Python itself (or
 ``--option executable=PATH``), ``$`` is written as ``$(DOLLAR)``, and job names are
-restricted to plain characters (see `fourtop.backends.batch.check_names`).
+restricted to plain characters (see `fourtop.backends.batch.check_names`). What a proc
+runs is its task kind's command (:mod:`fourtop.jobs.tasks`): ``fourtop run-job`` for
+importance jobs.
 """
 
 from __future__ import annotations
@@ -30,20 +32,30 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fourtop.backends import batch
-from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.backends.base import (
+    Backend,
+    Capabilities,
+    ProgressCallback,
+    RunSettings,
+    SubmitReport,
+    WorkUnit,
+)
+from fourtop.backends.options import CondorOptions
 from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
-from fourtop.splits import Split
+from fourtop.jobs.tasks import TaskKind, get_task_kind
+
+if TYPE_CHECKING:
+    from fourtop.jobs.folder import JobFolder
 
 __all__ = [
-    "BACKEND_CLASS",
     "CondorBackend",
     "cluster_description",
     "format_arguments",
@@ -54,23 +66,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: backend options that are fourtop's; every other ``--option key=value`` is a submit command
-OWN_OPTIONS = frozenset(
-    {
-        "executable",
-        "transfer",
-        "arrays",
-        "retries",
-        "retry_delay",
-        "submit_method",
-        "request_memory",
-        "request_cpus",
-        "request_gpus",
-        "request_disk",
-    }
-)
-_DEFAULTS = {"request_memory": "2GB", "request_cpus": "1", "request_disk": "1GB"}
-_SUBMIT_KEY = re.compile(r"^\+?[A-Za-z_][A-Za-z0-9_.]*$")
 FAMILY_SUFFIX = ".family"
 
 
@@ -120,74 +115,43 @@ def _path_value(path: Path | str, what: str) -> str:
 # ------------------------------------------------------------------ descriptions
 
 
-def _data_files(settings: RunSettings, folder: Path, *, create: bool) -> dict[str, Path]:
-    """Files a job needs when they are transferred: varlist, config, cached arrays."""
-    files = {"varlist": folder / batch.VARLIST_FILE}
-    if settings.config:
-        files["config"] = Path(settings.config).resolve()
-    arrays = settings.options.get("arrays")
-    if arrays:
-        files["arrays"] = Path(arrays).resolve()
-    else:
-        files["arrays"] = _cache_file(settings, create=create)
-    return files
-
-
-def _cache_file(settings: RunSettings, *, create: bool) -> Path:
-    """The cached importance-split arrays of this dataset (made now if ``create``)."""
-    try:
-        from fourtop.data.config import load_config
-        from fourtop.data.ntuples import cache_path, load_split
-    except ImportError as exc:  # pragma: no cover - the data module ships with fourtop
-        raise BackendError(f"cannot locate the cached arrays to transfer: {exc}") from None
-    config = load_config(settings.config)
-    path = Path(cache_path(config, settings.year, Split.IMPORTANCE))
-    if create and not path.is_file():
-        load_split(config, settings.year, Split.IMPORTANCE)
-    return path
-
-
-def _common(settings: RunSettings, folder: Path, *, create: bool) -> tuple[dict[str, str], list]:
-    """Submit commands shared by every proc, and the run-job arguments before the names."""
-    transfer = batch.option_bool(settings, "transfer", False)
-    cmd = batch.fourtop_command(settings)
-    if transfer:
-        files = _data_files(settings, folder, create=create)
-        args = batch.run_job_arguments(
-            settings,
-            files["varlist"].name,
-            config=files["config"].name if "config" in files else None,
-            arrays=files["arrays"].name,
-        )
+def _common(
+    settings: RunSettings, folder: Path, *, create: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Submit commands shared by every proc, and the node's arguments before a unit's own."""
+    options = CondorOptions.parse(settings.options)
+    kind = get_task_kind(settings.task)
+    cmd = batch.fourtop_command(options)
+    arrays = Path(options.arrays) if options.arrays else None
+    if options.transfer:
+        files = kind.input_files(settings, folder, transfer=True, arrays=arrays, create=create)
+        seen = {role: path.name for role, path in files.items()}
         inputs = ",".join(_path_value(p, f"--option {k} file") for k, p in files.items())
     else:
-        args = batch.run_job_arguments(settings, str(folder / batch.VARLIST_FILE))
+        files = kind.input_files(settings, folder, transfer=False)
+        seen = {role: str(path) for role, path in files.items()}
         inputs = ""
-    gpus = settings.options.get("request_gpus", "1" if settings.device == "cuda" else "0")
+    args = kind.node_arguments(settings, seen)
+    gpus = options.request_gpus
+    if gpus is None:
+        gpus = "1" if settings.device == "cuda" else "0"
     commands: dict[str, str] = {
         "universe": "vanilla",
         "executable": _path_value(cmd[0], "--option executable"),
         "transfer_executable": "False",
         "initialdir": _path_value(folder, "job folder"),
-        "request_memory": str(settings.options.get("request_memory", _DEFAULTS["request_memory"])),
-        "request_cpus": str(settings.options.get("request_cpus", _DEFAULTS["request_cpus"])),
-        "request_disk": str(settings.options.get("request_disk", _DEFAULTS["request_disk"])),
-        "should_transfer_files": "YES" if transfer else "IF_NEEDED",
+        "request_memory": options.request_memory,
+        "request_cpus": options.request_cpus,
+        "request_disk": options.request_disk,
+        "should_transfer_files": "YES" if options.transfer else "IF_NEEDED",
         "when_to_transfer_output": "ON_EXIT",
         "+FourtopFolder": _classad_string(str(folder)),
     }
-    if str(gpus) not in ("", "0"):
-        commands["request_gpus"] = str(gpus)
+    if gpus not in ("", "0"):
+        commands["request_gpus"] = gpus
     if inputs:
         commands["transfer_input_files"] = inputs
-    for key, value in settings.options.items():
-        if key in OWN_OPTIONS:
-            continue
-        if not _SUBMIT_KEY.match(key):
-            raise BackendError(f"--option {key}=...: not a valid HTCondor submit command name")
-        if "\n" in str(value) or "\r" in str(value):
-            raise BackendError(f"--option {key}: a line break cannot be submitted to HTCondor")
-        commands[key] = str(value)
+    commands.update(options.extra)
     for key in ("request_memory", "request_cpus", "request_disk", "request_gpus"):
         if key in commands and ("\n" in commands[key] or not commands[key].strip()):
             raise BackendError(f"--option {key}={commands[key]!r}: not a valid value")
@@ -226,14 +190,12 @@ def _batch_name(folder: Path) -> str:
     return "fourtop_" + re.sub(r"[^A-Za-z0-9_.+-]", "_", folder.name)
 
 
-def _unit_items(unit: WorkUnit) -> dict[str, str]:
-    if unit.is_family:
-        return {
-            "FtUnit": unit.names[0],
-            "FtStem": unit.names[0] + FAMILY_SUFFIX,
-            "FtArgs": " ".join(["--job-dir", ".", *unit.names]),
-        }
-    return {"FtUnit": unit.names[0], "FtStem": unit.names[0], "FtArgs": unit.names[0]}
+def _unit_items(unit: WorkUnit, kind: TaskKind) -> dict[str, str]:
+    """One proc's item data: a single job lets HTCondor write its files; a family proc
+    writes its members' files itself (``job_dir`` ``.``, the initial dir)."""
+    stem = unit.names[0] + (FAMILY_SUFFIX if unit.is_family else "")
+    args = kind.unit_arguments(unit, "." if unit.is_family else None)
+    return {"FtUnit": unit.names[0], "FtStem": stem, "FtArgs": " ".join(args)}
 
 
 def cluster_description(
@@ -259,7 +221,7 @@ def cluster_description(
             "batch_name": _batch_name(folder),
         }
     )
-    return _render(commands, ""), [_unit_items(u) for u in units]
+    return _render(commands, ""), [_unit_items(u, get_task_kind(settings.task)) for u in units]
 
 
 def queue_statement(items: Sequence[dict[str, str]]) -> str:
@@ -279,10 +241,8 @@ def _bindings() -> Any | None:
     return htcondor2
 
 
-def _method(settings: RunSettings) -> str:
-    method = str(settings.options.get("submit_method", "auto"))
-    if method not in ("auto", "bindings", "command"):
-        raise BackendError(f"--option submit_method={method!r}: expected auto, bindings or command")
+def _method(options: CondorOptions) -> str:
+    method = options.submit_method
     if method == "auto":
         method = "bindings" if _bindings() is not None else "command"
     if method == "bindings" and _bindings() is None:
@@ -324,34 +284,60 @@ def _submit_command(sub_file: Path) -> int:
     return int(match[1])
 
 
+def _remove_procs(folder: Path, procs: Sequence[str] | None, method: str) -> None:
+    """Remove the folder's procs named ``procs`` (None: all of the folder's) from the queue.
+
+    Raises:
+        BackendError: the schedd or ``condor_rm`` refused (an empty queue is no error).
+    """
+    constraint = f"FourtopFolder == {_classad_string(str(folder))}"
+    if procs is not None:
+        unit_test = " || ".join(f"FourtopUnit == {_classad_string(n)}" for n in procs)
+        constraint += f" && ({unit_test})"
+    constraint = constraint.replace("$(DOLLAR)", "$")
+    if method == "bindings":
+        htcondor2 = _bindings()
+        assert htcondor2 is not None
+        try:
+            htcondor2.Schedd().act(htcondor2.JobAction.Remove, constraint)
+        except htcondor2.HTCondorException as exc:
+            raise BackendError(f"HTCondor refused to remove the jobs: {exc}") from None
+        return
+    try:
+        proc = subprocess.run(
+            ["condor_rm", "-constraint", constraint],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BackendError(f"condor_rm failed: {exc}") from None
+    text = " ".join((proc.stderr or proc.stdout).split())
+    if proc.returncode != 0 and "matching" not in text.lower():  # "no jobs matching": done
+        raise BackendError(f"condor_rm exited with {proc.returncode}: {text[:300]}")
+
+
+def _procs_of(folder: Path, names: Iterable[str]) -> list[str]:
+    """The procs (named by their first job) of the latest submission of each job."""
+    latest = _latest_procs(folder)
+    return sorted({latest.get(n, (n, False))[0] for n in names})
+
+
 def remove_stale(folder: Path, units: Sequence[WorkUnit], method: str) -> None:
     """Remove earlier procs of these units' jobs still in the queue (held ones, before ``-r``).
 
     A job's earlier proc is the one of its latest submission, which may be a family proc
     named after another job (a partial family resubmitted in a new proc).
     """
-    latest = _latest_procs(folder)
-    names = sorted({latest.get(n, (n, False))[0] for u in units for n in u.names})
-    if not names:
+    procs = _procs_of(folder, (n for u in units for n in u.names))
+    if not procs:
         return
-    unit_test = " || ".join(f"FourtopUnit == {_classad_string(n)}" for n in names)
-    constraint = f"FourtopFolder == {_classad_string(str(folder))} && ({unit_test})"
-    constraint = constraint.replace("$(DOLLAR)", "$")
     try:
-        if method == "bindings":
-            htcondor2 = _bindings()
-            assert htcondor2 is not None
-            htcondor2.Schedd().act(htcondor2.JobAction.Remove, constraint)
-        else:
-            subprocess.run(
-                ["condor_rm", "-constraint", constraint],
-                capture_output=True,
-                check=False,
-                timeout=120,
-            )
+        _remove_procs(folder, procs, method)
     except Exception as exc:  # the queue may simply not hold them; never block a submission
         log.warning(
-            "could not remove earlier procs of %d unit(s) from the queue: %s", len(names), exc
+            "could not remove earlier procs of %d unit(s) from the queue: %s", len(procs), exc
         )
 
 
@@ -359,17 +345,17 @@ class CondorBackend(Backend):
     """Submit one HTCondor cluster per call; returns without waiting for the jobs."""
 
     name = "condor"
+    capabilities = Capabilities(arrays=True, holds=True, cancels=True)
+    options = CondorOptions
 
     def check(self, settings: RunSettings) -> None:
         """HTCondor must be reachable (bindings or condor_submit); options must be valid."""
-        _method(settings)
-        batch.option_int(settings, "retries", 3, minimum=1)
-        batch.option_float(settings, "retry_delay", 2.0)
+        _method(self.read_options(settings))
         _common(settings, Path.cwd(), create=False)
 
     def submit(
         self,
-        folder: Any,
+        folder: JobFolder,
         units: Sequence[WorkUnit],
         settings: RunSettings,
         progress: ProgressCallback | None = None,
@@ -379,10 +365,10 @@ class CondorBackend(Backend):
         report = SubmitReport()
         if not units:
             return report
-        method = _method(settings)
-        attempts = batch.option_int(settings, "retries", 3, minimum=1)
-        delay = batch.option_float(settings, "retry_delay", 2.0)
-        batch.write_varlist(job_dir, settings.varlist)
+        options = self.read_options(settings)
+        method = _method(options)
+        attempts, delay = options.retries, options.retry_delay
+        get_task_kind(settings.task).prepare(job_dir, settings)
         description, items = cluster_description(units, settings, job_dir, create=True)
         if any(job_dir.glob("fourtop-condor-*.sub")):  # submitted before: a resubmission
             remove_stale(job_dir, units, method)
@@ -404,12 +390,27 @@ class CondorBackend(Backend):
                     lambda: _submit_command(sub_file), "condor_submit", attempts, delay
                 )
         except BackendError as exc:
-            batch.mark_unsubmitted(job_dir, members, str(exc))
+            # HTCondor never wrote the single jobs' logs: every job gets its failure here
+            batch.mark_unsubmitted(job_dir, [n for u in units for n in u.names], str(exc))
             report.failed = [(n, str(exc)) for u in units for n in u.names]
             return report
         log.info("submitted cluster %d (%d procs) from %s", cluster, len(units), sub_file)
         report.submitted = [n for u in units for n in u.names]
         return report
+
+    def sync(self, folder: str | Path) -> int:
+        """Copy held/released/removed family procs into their members' logs."""
+        return sync_family_logs(folder)
+
+    def cancel(self, folder: str | Path, names: Collection[str] | None = None) -> int:
+        """Remove the folder's procs (those running ``names``, default all) from the queue;
+        HTCondor logs their removal, and :meth:`sync` copies it into family members' logs."""
+        root = Path(folder).resolve()
+        procs = None if names is None else _procs_of(root, names)
+        if procs == []:
+            return 0
+        _remove_procs(root, procs, _method(CondorOptions()))
+        return len(procs) if procs is not None else len(set(_latest_procs(root).values()))
 
 
 # ------------------------------------------------------------------ family holds
@@ -483,6 +484,3 @@ def _family_members(root: Path) -> dict[str, list[str]]:
         if family:
             families.setdefault(unit, []).append(name)
     return families
-
-
-BACKEND_CLASS = CondorBackend

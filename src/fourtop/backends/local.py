@@ -1,8 +1,9 @@
 """The local backend: a pool of worker processes on this machine.
 
 Each worker is a long-lived process (started with ``spawn``, so it imports torch
-once) that runs one work unit at a time through :func:`fourtop.jobs.execute.run_unit`,
-which writes every job's ``.out``, ``.err`` and HTCondor-format ``.log``. The pool
+once) that runs one work unit at a time through its task kind's ``run``
+(:mod:`fourtop.jobs.tasks`), which writes every job's ``.out``, ``.err`` and
+HTCondor-format ``.log``. The pool
 watches each worker's process sentinel: a worker that dies (segfault, out of
 memory, killed) turns its unit's unfinished jobs into failed jobs with the
 reason in ``.err``, and a fresh worker takes its place. Ctrl-C stops the pool:
@@ -18,33 +19,41 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.backends.base import (
+    Backend,
+    Capabilities,
+    ProgressCallback,
+    RunSettings,
+    SubmitReport,
+    WorkUnit,
+)
 from fourtop.env import OMP_THREADS_ENV
 from fourtop.errors import OutputError
-from fourtop.fileio import atomic_write_text, describe_os_error
+from fourtop.fileio import describe_os_error
 from fourtop.jobs import eventlog
 from fourtop.jobs.folder import JobFolder
+from fourtop.jobs.jobfiles import close_unfinished
 
-__all__ = ["BACKEND_CLASS", "LocalBackend"]
+__all__ = ["LocalBackend"]
 
 log = logging.getLogger(__name__)
 
 
 def _worker_main(conn: Connection, threads: int) -> None:
-    """Worker loop: receive (names, kwargs), run the unit, send back its results."""
+    """Worker loop: receive (names, job folder, settings), run the unit, send back its results."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     _die_with_parent()
     os.environ.setdefault(OMP_THREADS_ENV, str(threads))
     import torch
 
     torch.set_num_threads(threads)
-    from fourtop.jobs.execute import run_unit
+    from fourtop.jobs.tasks import get_task_kind
 
     while True:
         try:
@@ -53,9 +62,9 @@ def _worker_main(conn: Connection, threads: int) -> None:
             return
         if message is None:
             return
-        names, kwargs = message
+        names, job_dir, settings = message
         try:
-            results: dict[str, Any] = run_unit(names, **kwargs)
+            results: dict[str, Any] = get_task_kind(settings.task).run(names, job_dir, settings)
         except Exception as exc:  # run_unit reports per job; this is a last resort
             results = {name: f"{type(exc).__name__}: {exc}" for name in names}
         conn.send(results)
@@ -89,6 +98,7 @@ class LocalBackend(Backend):
     """Run units in ``settings.processes`` worker processes and wait for all of them."""
 
     name = "local"
+    capabilities = Capabilities(waits=True, runs_here=True)
     #: what each worker process runs (a module-level function, as ``spawn`` requires)
     worker_main = staticmethod(_worker_main)
 
@@ -114,15 +124,7 @@ class LocalBackend(Backend):
                         "cannot write the job event log "
                         + describe_os_error(exc, job_dir / f"{name}.log")
                     ) from None
-        kwargs = {
-            "job_dir": job_dir,
-            "variables": list(settings.varlist),
-            "year": settings.year,
-            "config_path": settings.config,
-            "params": settings.params,
-            "random_seed": settings.random_seed,
-            "device": settings.device,
-        }
+        self.read_options(settings)
         report = SubmitReport(submitted=list(proc_of), finished=True)
         n_workers = max(1, min(settings.processes, len(units)))
         threads = max(1, (os.cpu_count() or 1) // n_workers)
@@ -151,7 +153,7 @@ class LocalBackend(Backend):
                 for w in workers:
                     if w.unit is None and pending:
                         w.unit = pending.popleft()
-                        w.conn.send((list(w.unit.names), kwargs))
+                        w.conn.send((list(w.unit.names), job_dir, settings))
                 busy = [w for w in workers if w.unit is not None]
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
                 for i, w in enumerate(workers):
@@ -171,7 +173,10 @@ class LocalBackend(Backend):
                         unit, w.unit = w.unit, None
                         reason = _death_reason(w.process.exitcode)
                         log.warning("worker died (%s) running %s", reason, unit.names[0])
-                        finish(unit, _mark_failed(job_dir, unit, reason, cluster, proc_of))
+                        closed = close_unfinished(
+                            job_dir, unit.names, reason, ids=lambda n: (cluster, proc_of[n])
+                        )
+                        finish(unit, closed)
                         w.conn.close()
                         workers[i] = start_worker()
         except KeyboardInterrupt:
@@ -180,12 +185,26 @@ class LocalBackend(Backend):
                 if w.unit is not None:
                     w.process.kill()
                     w.process.join()
-                    _mark_aborted(job_dir, w.unit, cluster, proc_of)
+                    close_unfinished(
+                        job_dir,
+                        w.unit.names,
+                        "interrupted (Ctrl-C or SIGTERM)",
+                        aborted=True,
+                        ids=lambda n: (cluster, proc_of[n]),
+                    )
                     w.unit = None
             raise
         finally:
             _shutdown(workers)
         return report
+
+    def sync(self, folder: str | Path) -> int:
+        """Nothing to sync: a local job writes its own state, and none outlives ``submit``."""
+        return 0
+
+    def cancel(self, folder: str | Path, names: Collection[str] | None = None) -> int:
+        """Nothing to cancel: ``submit`` returns only after its jobs ran (Ctrl-C stops them)."""
+        return 0
 
 
 def _death_reason(exitcode: int | None) -> str:
@@ -195,54 +214,6 @@ def _death_reason(exitcode: int | None) -> str:
         except ValueError:
             return f"worker process killed by signal {-exitcode}"
     return f"worker process exited with code {exitcode}"
-
-
-def _result(out: Path) -> float | None:
-    """The job's ROC integral if its ``.out`` holds one."""
-    return eventlog.read_roc_integral(out) if out.is_file() else None
-
-
-def _mark_failed(
-    job_dir: Path, unit: WorkUnit, reason: str, cluster: int, proc_of: dict[str, int]
-) -> dict[str, Any]:
-    """Record a crashed unit: jobs without a result get the reason in ``.err``."""
-    results: dict[str, Any] = {}
-    for name in unit.names:
-        out = job_dir / f"{name}.out"
-        roc = _result(out)
-        if roc is not None:
-            results[name] = roc
-            continue
-        results[name] = reason
-        try:
-            with open(job_dir / f"{name}.err", "a") as err:
-                err.write(f"fourtop: {reason}\n")
-            atomic_write_text(out, f"fourtop: job failed: {reason}\n", what="job file")
-            eventlog.log_terminated(
-                job_dir / f"{name}.log", return_value=1, cluster=cluster, proc=proc_of[name]
-            )
-        except (OSError, OutputError) as exc:  # a full disk: the failure stays in the report
-            log.error("%s: could not record the failure: %s", name, exc)
-    return results
-
-
-def _mark_aborted(job_dir: Path, unit: WorkUnit, cluster: int, proc_of: dict[str, int]) -> None:
-    """Ctrl-C: jobs in flight without a result are aborted (finished without a result)."""
-    for name in unit.names:
-        out = job_dir / f"{name}.out"
-        if _result(out) is None:
-            try:
-                atomic_write_text(
-                    out, "fourtop: job aborted: interrupted (Ctrl-C or SIGTERM)\n", what="job file"
-                )
-                eventlog.log_aborted(
-                    job_dir / f"{name}.log",
-                    "interrupted (Ctrl-C or SIGTERM)",
-                    cluster=cluster,
-                    proc=proc_of[name],
-                )
-            except (OSError, OutputError) as exc:
-                log.error("%s: could not record the interruption: %s", name, exc)
 
 
 def _shutdown(workers: list[_Worker], grace: float = 2.0) -> None:
@@ -262,6 +233,3 @@ def _shutdown(workers: list[_Worker], grace: float = 2.0) -> None:
             w.process.kill()
             w.process.join()
         w.conn.close()
-
-
-BACKEND_CLASS = LocalBackend

@@ -30,45 +30,43 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fourtop.backends import batch
-from fourtop.backends.base import Backend, ProgressCallback, RunSettings, SubmitReport, WorkUnit
+from fourtop.backends.base import (
+    Backend,
+    Capabilities,
+    ProgressCallback,
+    RunSettings,
+    SubmitReport,
+    WorkUnit,
+)
+from fourtop.backends.options import SlurmOptions
 from fourtop.env import SLURM_ARRAY_JOB_ENV, SLURM_ARRAY_TASK_ENV
 from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
+from fourtop.jobs.jobfiles import close_unfinished, has_result
+from fourtop.jobs.tasks import get_task_kind
 
-__all__ = ["BACKEND_CLASS", "SlurmBackend", "sbatch_arguments", "sync_queue_state", "task_main"]
+if TYPE_CHECKING:
+    from fourtop.jobs.folder import JobFolder
+
+__all__ = ["SlurmBackend", "sbatch_arguments", "sync_queue_state", "task_main"]
 
 log = logging.getLogger(__name__)
 
 SLURM_DIR = "slurm"
 JOBS_FILE = "jobs.tsv"
-OWN_OPTIONS = frozenset(
-    {
-        "executable",
-        "throttle",
-        "retries",
-        "retry_delay",
-        "cpus",
-        "mem",
-        "gpus",
-        "time",
-        "partition",
-        "account",
-    }
-)
-_SBATCH_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
-_OPEN_STATES = ("queued", "running", "missing", "empty")
 
 
 def sbatch_arguments(settings: RunSettings, folder: Path, n_tasks: int, script: Path) -> list[str]:
     """The ``sbatch`` command line (a list) for an array of ``n_tasks`` tasks."""
-    throttle = batch.option_int(settings, "throttle", settings.processes, minimum=0)
+    options = SlurmOptions.parse(settings.options)
+    throttle = settings.processes if options.throttle is None else options.throttle
     array = f"0-{n_tasks - 1}" + (f"%{throttle}" if throttle else "")
     slurm_dir = folder / SLURM_DIR
     name = "fourtop_" + re.sub(r"[^A-Za-z0-9_.+-]", "_", folder.name)
@@ -79,20 +77,17 @@ def sbatch_arguments(settings: RunSettings, folder: Path, n_tasks: int, script: 
         f"--job-name={name}",
         f"--output={slurm_dir}/%A_%a.txt",
         f"--chdir={folder}",
-        f"--cpus-per-task={batch.option_int(settings, 'cpus', 1, minimum=1)}",
+        f"--cpus-per-task={options.cpus}",
     ]
-    gpus = batch.option_int(settings, "gpus", 1 if settings.device == "cuda" else 0)
+    gpus = options.gpus if options.gpus is not None else (1 if settings.device == "cuda" else 0)
     if gpus:
         args.append(f"--gpus={gpus}")
     for key in ("mem", "time", "partition", "account"):
-        if key in settings.options:
-            args.append(f"--{key}={_plain(key, settings.options[key])}")
-    for key, value in settings.options.items():
-        if key in OWN_OPTIONS:
-            continue
-        if not _SBATCH_KEY.match(key):
-            raise BackendError(f"--option {key}=...: not an sbatch option name")
-        args.append(f"--{key}={_plain(key, value)}" if str(value) else f"--{key}")
+        value = getattr(options, key)
+        if value is not None:
+            args.append(f"--{key}={_plain(key, value)}")
+    for key, value in options.extra.items():
+        args.append(f"--{key}={value}" if value else f"--{key}")
     args.append(str(script))
     for arg in args:
         batch.check_path(Path(arg), "sbatch argument")
@@ -124,6 +119,8 @@ class SlurmBackend(Backend):
     """Submit one SLURM job array per call; returns without waiting for the jobs."""
 
     name = "slurm"
+    capabilities = Capabilities(arrays=True, cancels=True)
+    options = SlurmOptions
 
     def check(self, settings: RunSettings) -> None:
         """sbatch must be here, and the options must make a valid sbatch line."""
@@ -131,13 +128,12 @@ class SlurmBackend(Backend):
             raise BackendError(
                 "sbatch not found: run fourtop submit --backend slurm on a SLURM login node"
             )
-        batch.option_int(settings, "retries", 3, minimum=1)
-        batch.option_float(settings, "retry_delay", 2.0)
+        self.read_options(settings)
         sbatch_arguments(settings, Path.cwd(), 1, Path.cwd() / "check.sh")
 
     def submit(
         self,
-        folder: Any,
+        folder: JobFolder,
         units: Sequence[WorkUnit],
         settings: RunSettings,
         progress: ProgressCallback | None = None,
@@ -153,9 +149,10 @@ class SlurmBackend(Backend):
             raise BackendError(
                 "sbatch not found: run fourtop submit --backend slurm on a SLURM login node"
             )
-        attempts = batch.option_int(settings, "retries", 3, minimum=1)
-        delay = batch.option_float(settings, "retry_delay", 2.0)
-        varlist = batch.write_varlist(job_dir, settings.varlist)
+        options = self.read_options(settings)
+        kind = get_task_kind(settings.task)
+        kind.prepare(job_dir, settings)
+        files = kind.input_files(settings, job_dir, transfer=False)
         slurm_dir = job_dir / SLURM_DIR
         slurm_dir.mkdir(exist_ok=True)
         tag = f"{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
@@ -164,10 +161,13 @@ class SlurmBackend(Backend):
             units_file,
             json.dumps(
                 {
-                    "command": batch.fourtop_command(settings),
-                    "arguments": batch.run_job_arguments(settings, str(varlist)),
+                    "command": batch.fourtop_command(options),
+                    "arguments": kind.node_arguments(
+                        settings, {role: str(path) for role, path in files.items()}
+                    ),
                     "job_dir": str(job_dir),
                     "units": [list(u.names) for u in units],
+                    "unit_arguments": [kind.unit_arguments(u, str(job_dir)) for u in units],
                 },
                 indent=1,
             ),
@@ -185,7 +185,9 @@ class SlurmBackend(Backend):
         names = [n for u in units for n in u.names]
         batch.record_submitted(job_dir, names)
         try:
-            job_id = batch.retry(lambda: _sbatch(args), "sbatch", attempts, delay)
+            job_id = batch.retry(
+                lambda: _sbatch(args), "sbatch", options.retries, options.retry_delay
+            )
         except BackendError as exc:
             batch.mark_unsubmitted(job_dir, names, str(exc))
             report.failed = [(n, str(exc)) for n in names]
@@ -195,6 +197,35 @@ class SlurmBackend(Backend):
         log.info("submitted SLURM array job %d (%d tasks)", job_id, len(units))
         report.submitted = names
         return report
+
+    def sync(self, folder: str | Path) -> int:
+        """Close the logs of jobs whose array task left the queue without finishing."""
+        return sync_queue_state(folder)
+
+    def cancel(self, folder: str | Path, names: Collection[str] | None = None) -> int:
+        """``scancel`` the folder's array tasks (those running ``names``, default all);
+        :meth:`sync` then closes the logs the killed tasks left open."""
+        tasks = sorted(
+            {
+                f"{j}_{i}"
+                for n, (j, i, _) in _latest_tasks(Path(folder)).items()
+                if names is None or n in names
+            }
+        )
+        if not tasks:
+            return 0
+        if shutil.which("scancel") is None:
+            raise BackendError("scancel not found: cancel on a SLURM login node")
+        try:
+            proc = subprocess.run(
+                ["scancel", *tasks], capture_output=True, text=True, check=False, timeout=120
+            )
+        except subprocess.TimeoutExpired:
+            raise BackendError("scancel did not answer within 120 s") from None
+        if proc.returncode != 0:
+            message = " ".join((proc.stderr or proc.stdout).split())[:300]
+            raise BackendError(f"scancel exited with {proc.returncode}: {message}")
+        return len(tasks)
 
 
 # ------------------------------------------------------------------ queue state
@@ -217,6 +248,29 @@ def _queued_tasks() -> set[str] | None:
     return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
 
 
+def _latest_tasks(root: Path) -> dict[str, tuple[str, int, int]]:
+    """job name -> (array job id, task index, proc) of its latest submission.
+
+    A resubmitted job is in several arrays: only its latest submission says where it is.
+    """
+    latest: dict[str, tuple[str, int, int]] = {}
+    jobs_file = root / SLURM_DIR / JOBS_FILE
+    try:
+        lines = jobs_file.read_text().splitlines()
+    except OSError:
+        return latest
+    for line in lines:
+        job_id, _, units_name = line.partition("\t")
+        try:
+            units = json.loads((root / SLURM_DIR / units_name).read_text())["units"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for index, names in enumerate(units):
+            for proc, name in enumerate(names):
+                latest[name] = (job_id, index, proc)
+    return latest
+
+
 def sync_queue_state(folder: str | os.PathLike[str]) -> int:
     """Close the logs of jobs whose array task left the queue without finishing.
 
@@ -234,23 +288,13 @@ def sync_queue_state(folder: str | os.PathLike[str]) -> int:
     if live is None:
         log.warning("squeue did not answer; SLURM job states not refreshed")
         return 0
-    # a resubmitted job is in several arrays: only its latest submission says where it is
-    latest: dict[str, tuple[str, int, int]] = {}  # name -> (job id, task index, proc)
-    for line in jobs_file.read_text().splitlines():
-        job_id, _, units_name = line.partition("\t")
-        try:
-            units = json.loads((root / SLURM_DIR / units_name).read_text())["units"]
-        except (OSError, ValueError, KeyError):
-            continue
-        for index, names in enumerate(units):
-            for proc, name in enumerate(names):
-                latest[name] = (job_id, index, proc)
+    latest = _latest_tasks(root)
     closed = 0
     for name, (job_id, index, proc) in latest.items():
         if f"{job_id}_{index}" in live:
             continue
         status = eventlog.read_log(root / f"{name}.log")
-        if status.state in ("queued", "running") and not _has_result(root, name):
+        if status.state in ("queued", "running") and not has_result(root, name):
             eventlog.log_aborted(
                 root / f"{name}.log",
                 f"SLURM task {job_id}_{index} left the queue without finishing "
@@ -260,10 +304,6 @@ def sync_queue_state(folder: str | os.PathLike[str]) -> int:
             )
             closed += 1
     return closed
-
-
-def _has_result(root: Path, name: str) -> bool:
-    return eventlog.read_out(root / f"{name}.out")[1] is not None
 
 
 # ------------------------------------------------------------------ the array task
@@ -282,7 +322,9 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
     names = spec["units"][task_id]
     job_dir = Path(spec["job_dir"])
     job_id = int(os.environ.get(SLURM_ARRAY_JOB_ENV, "0") or 0)
-    argv = [*spec["command"], *spec["arguments"], "--job-dir", str(job_dir), *names]
+    unit_arguments = spec.get("unit_arguments")  # absent in units files before 0.2
+    tail = unit_arguments[task_id] if unit_arguments else ["--job-dir", str(job_dir), *names]
+    argv = [*spec["command"], *spec["arguments"], *tail]
     child = subprocess.Popen(argv, cwd=job_dir)
 
     def forward(signum: int, _frame: Any) -> None:
@@ -291,19 +333,16 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
     signal.signal(signal.SIGTERM, forward)
     rc = child.wait()
     reason = f"run-job killed by signal {-rc}" if rc < 0 else f"run-job exited with code {rc}"
-    for proc, name in enumerate(names):
-        log_path = job_dir / f"{name}.log"
-        if eventlog.read_log(log_path).state in _OPEN_STATES and not _has_result(job_dir, name):
-            with open(job_dir / f"{name}.err", "a") as err:
-                err.write(f"fourtop: {reason} before finishing this job\n")
-            if rc < 0:
-                eventlog.log_aborted(log_path, reason, cluster=job_id, proc=proc)
-            else:
-                eventlog.log_terminated(log_path, return_value=rc or 1, cluster=job_id, proc=proc)
+    close_unfinished(
+        job_dir,
+        names,
+        f"{reason} before finishing this job",
+        aborted=rc < 0,
+        ids=lambda name: (job_id, names.index(name)),
+        only_open=True,
+    )
     return 0 if rc == 0 else 1
 
-
-BACKEND_CLASS = SlurmBackend
 
 if __name__ == "__main__":
     sys.exit(task_main(sys.argv[1]))

@@ -11,7 +11,6 @@ A failure never escapes as an exception: it becomes that job's error.
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import time
 import traceback
@@ -22,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fourtop.errors import FourtopError, JobFolderError
-from fourtop.fileio import atomic_write_text, describe_os_error
+from fourtop.fileio import describe_os_error
+from fourtop.jobs.jobfiles import JobFiles
 from fourtop.splits import Split
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def run_unit(
         what = "is not a folder" if Path(job_dir).exists() else "job folder does not exist"
         raise JobFolderError(f"{job_dir}: {what}")
     names = list(dict.fromkeys(names))
-    writer = _JobFiles(Path(job_dir), log_events) if job_dir is not None else None
+    writer = JobFiles(Path(job_dir), log_events) if job_dir is not None else None
     if writer is not None:
         for name in names:
             try:
@@ -212,48 +212,3 @@ def _error_text(exc: BaseException) -> str:
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last else ""
     return f"{type(exc).__name__}: {exc}{where}"
-
-
-class _JobFiles:
-    """Writes one job's ``.out``, ``.err`` and ``.log`` events."""
-
-    def __init__(self, job_dir: Path, log_events: bool) -> None:
-        self.job_dir = job_dir
-        self.log_events = log_events
-        self._ids: dict[str, tuple[int, int]] = {}
-
-    def executing(self, name: str) -> None:
-        if not self.log_events:
-            return
-        from fourtop.jobs import eventlog
-
-        path = self.job_dir / f"{name}.log"
-        self._ids[name] = _event_ids(path)
-        cluster, proc = self._ids[name]
-        eventlog.log_executing(path, cluster=cluster, proc=proc)
-
-    def finish(self, name: str, value: float | str, info: list[str]) -> None:
-        ok = isinstance(value, float)
-        lines = [*info, f"ROC-integral: {value!r}"] if ok else [*info, f"Failed: {value}"]
-        atomic_write_text(self.job_dir / f"{name}.err", "" if ok else f"{value}\n", what="job file")
-        atomic_write_text(self.job_dir / f"{name}.out", "\n".join(lines) + "\n", what="job file")
-        if self.log_events:
-            from fourtop.jobs import eventlog
-
-            cluster, proc = self._ids.get(name) or _event_ids(self.job_dir / f"{name}.log")
-            eventlog.log_terminated(
-                self.job_dir / f"{name}.log", 0 if ok else 1, cluster=cluster, proc=proc
-            )
-
-
-def _event_ids(log_path: Path) -> tuple[int, int]:
-    """(cluster, proc) of the job's last logged event (its submission), else (pid, 0)."""
-    from fourtop.jobs import eventlog
-
-    try:
-        events, _ = eventlog.parse_events(log_path.read_text(errors="replace"))
-    except OSError:
-        events = []
-    if events:
-        return events[-1].cluster, events[-1].proc
-    return os.getpid(), 0

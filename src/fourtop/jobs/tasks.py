@@ -1,0 +1,305 @@
+"""Task kinds: what a backend runs, registered by name.
+
+A backend (local pool, HTCondor, SLURM) runs *work units*: one job, or several jobs one
+process runs together (a seed and its subseeds, trained as one batched model). What a
+unit does is its *task kind*: it knows how jobs group into units, the command line a
+batch node runs for a unit, the files that command reads, how to run a unit in this
+process (the local workers), and how a job's result is read. Backends run any kind
+without knowing it, so a new kind of job (a final-training fold, applying the classifier
+to one ntuple) plugs in here without touching any backend.
+
+The kind ``importance`` (variable-importance jobs and seed families) is built in. A new
+kind subclasses :class:`TaskKind` and is registered by name with
+:func:`register_task_kind` (or listed in :data:`TASK_KINDS` as ``"module:Class"``, imported
+only when asked for).
+
+Example:
+    >>> kind = get_task_kind("importance")
+    >>> kind.unit_arguments(WorkUnit(("Keras_3vars_Seed_6", "Keras_3vars_Seed_6_Subseed_2")), ".")
+    ['--job-dir', '.', 'Keras_3vars_Seed_6', 'Keras_3vars_Seed_6_Subseed_2']
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from fourtop.errors import ParameterError, did_you_mean
+from fourtop.fileio import atomic_write_text
+from fourtop.jobs import eventlog
+from fourtop.jobs.layout import VARLIST_FILE
+from fourtop.splits import Split
+
+if TYPE_CHECKING:
+    from fourtop.jobs.job import Job
+
+__all__ = [
+    "TASK_KINDS",
+    "ImportanceTask",
+    "RunSettings",
+    "TaskKind",
+    "WorkUnit",
+    "get_task_kind",
+    "register_task_kind",
+]
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """What one process runs: a single job, or several run together (a seed family,
+    the seed job first)."""
+
+    names: tuple[str, ...]
+
+    @property
+    def is_family(self) -> bool:
+        """True when the unit runs more than one job."""
+        return len(self.names) > 1
+
+
+@dataclass
+class RunSettings:
+    """How the jobs of one submission are run, shared by every backend.
+
+    Attributes:
+        year: dataset key of the configuration (``-y``).
+        varlist: the full ordered variable list that decodes the job names.
+        config: dataset configuration file, or None for the default.
+        params: network hyperparameters (``NetworkParams.to_dict()``), None = default.
+        processes: ``-p``: local worker processes; SLURM: the array throttle ``%P``;
+            unused by HTCondor (see docs/batch.md).
+        random_seed: base random seed of the trainings; None = derived per job.
+        families: run a seed and its subseeds as one batched unit.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        options: backend options as given (``--option KEY=VALUE``); each backend reads
+            them into its typed options (:mod:`fourtop.backends.options`).
+        task: the task kind of the jobs (:func:`get_task_kind`).
+    """
+
+    year: str
+    varlist: list[str]
+    config: Path | None = None
+    params: dict[str, Any] | None = None
+    processes: int = 2
+    random_seed: int | None = None
+    families: bool = True
+    device: str = "auto"
+    options: dict[str, Any] = field(default_factory=dict)
+    task: str = "importance"
+
+
+class TaskKind(ABC):
+    """A kind of job a backend can run (see the module documentation)."""
+
+    #: the name the kind is registered under (``RunSettings.task``)
+    name: ClassVar[str]
+
+    @abstractmethod
+    def units(self, jobs: Sequence[Job], settings: RunSettings) -> list[WorkUnit]:
+        """Group ``jobs`` into the units one process each runs."""
+
+    def prepare(self, folder: Path, settings: RunSettings) -> None:  # noqa: B027 - optional
+        """Write what every unit of a submission reads into the job folder (default: nothing)."""
+
+    @abstractmethod
+    def input_files(
+        self,
+        settings: RunSettings,
+        folder: Path,
+        *,
+        transfer: bool,
+        arrays: Path | None = None,
+        create: bool = True,
+    ) -> dict[str, Path]:
+        """The files a unit's command reads, by role (e.g. ``varlist``, ``config``).
+
+        With ``transfer`` (a batch system copies them to the node) this includes the data
+        the command would otherwise read from shared storage; ``arrays`` names such a file,
+        and ``create`` makes a missing one now (False: only say where it will be).
+        """
+
+    @abstractmethod
+    def node_arguments(self, settings: RunSettings, files: Mapping[str, str]) -> list[str]:
+        """The ``fourtop`` arguments shared by every unit of a submission (no job names).
+
+        ``files`` maps the roles of :meth:`input_files` to the paths as the node sees them.
+        """
+
+    @abstractmethod
+    def unit_arguments(self, unit: WorkUnit, job_dir: str | None) -> list[str]:
+        """The arguments naming one unit's jobs, after :meth:`node_arguments`.
+
+        ``job_dir`` is the job folder as the node sees it: the command writes every job's
+        files there. None (single-job units only): the batch system writes the job's
+        ``.out``/``.err``/``.log`` itself and the command prints the result on stdout.
+        """
+
+    @abstractmethod
+    def run(self, names: Sequence[str], job_dir: Path, settings: RunSettings) -> dict[str, Any]:
+        """Run one unit in this process, writing every job's files in ``job_dir``.
+
+        Returns:
+            job name -> its result (a float) or the error text (a str). Never raises for
+            one job's failure.
+        """
+
+    def read_result(self, out: Path) -> float | None:
+        """The result a job's ``.out`` holds, or None (default: its ROC integral)."""
+        return eventlog.read_roc_integral(out)
+
+
+# ---------------------------------------------------------------- the importance kind
+
+
+def _family_key(job: Job) -> str:
+    return job.seed.binary
+
+
+class ImportanceTask(TaskKind):
+    """Variable-importance jobs: one network per job, a seed family as one batched model.
+
+    A node runs ``fourtop run-job``: one job prints ``ROC-integral: <x>`` on stdout (the
+    original tool's ``remote.py``); with ``--job-dir`` it writes every job's files.
+    """
+
+    name = "importance"
+
+    def units(self, jobs: Sequence[Job], settings: RunSettings) -> list[WorkUnit]:
+        """One unit per job, or one per seed family (seed job first) with ``families``."""
+        if not settings.families:
+            return [WorkUnit((job.name,)) for job in jobs]
+        grouped: dict[str, list[Job]] = {}
+        for job in jobs:
+            grouped.setdefault(_family_key(job), []).append(job)
+        units = []
+        for members in grouped.values():
+            members.sort(key=lambda j: j.subseed is not None)  # the seed job first
+            units.append(WorkUnit(tuple(j.name for j in members)))
+        return units
+
+    def prepare(self, folder: Path, settings: RunSettings) -> None:
+        """Write the variable list every job decodes its name with (``run-job -l``)."""
+        write_varlist(folder, settings.varlist)
+
+    def input_files(
+        self,
+        settings: RunSettings,
+        folder: Path,
+        *,
+        transfer: bool,
+        arrays: Path | None = None,
+        create: bool = True,
+    ) -> dict[str, Path]:
+        files = {"varlist": folder / VARLIST_FILE}
+        if settings.config:
+            files["config"] = Path(settings.config).resolve() if transfer else settings.config
+        if transfer:
+            files["arrays"] = (
+                Path(arrays).resolve() if arrays else cached_arrays(settings, create=create)
+            )
+        return files
+
+    def node_arguments(self, settings: RunSettings, files: Mapping[str, str]) -> list[str]:
+        args = ["run-job", "-y", settings.year, "-l", files["varlist"]]
+        if files.get("config"):
+            args += ["--config", files["config"]]
+        if settings.params:
+            args += ["--params", json.dumps(settings.params, sort_keys=True, separators=(",", ":"))]
+        if settings.random_seed is not None:
+            args += ["--random-seed", str(settings.random_seed)]
+        if files.get("arrays"):
+            args += ["--arrays", files["arrays"]]
+        if settings.device and settings.device != "auto":
+            args += ["--device", settings.device]
+        return args
+
+    def unit_arguments(self, unit: WorkUnit, job_dir: str | None) -> list[str]:
+        if job_dir is None:
+            if unit.is_family:
+                raise ParameterError("a unit of several jobs needs a job folder to write into")
+            return [unit.names[0]]
+        return ["--job-dir", job_dir, *unit.names]
+
+    def run(self, names: Sequence[str], job_dir: Path, settings: RunSettings) -> dict[str, Any]:
+        from fourtop.jobs.execute import run_unit
+
+        return dict(
+            run_unit(
+                names,
+                job_dir=job_dir,
+                variables=list(settings.varlist),
+                year=settings.year,
+                config_path=settings.config,
+                params=settings.params,
+                random_seed=settings.random_seed,
+                device=settings.device,
+            )
+        )
+
+
+def write_varlist(folder: Path, varlist: Sequence[str]) -> Path:
+    """Write the variable list into the job folder (atomically, only if it changed)."""
+    path = folder / VARLIST_FILE
+    text = "".join(f"{name}\n" for name in varlist)
+    try:
+        if path.is_file() and path.read_text() == text:
+            return path
+    except (OSError, UnicodeDecodeError):
+        pass  # rewritten below
+    atomic_write_text(path, text, what="variable list")
+    return path
+
+
+def cached_arrays(settings: RunSettings, *, create: bool = True) -> Path:
+    """The cache file of the importance split's arrays (made now if missing and ``create``),
+    shipped to batch nodes that read no ntuples."""
+    from fourtop.data.config import load_config
+    from fourtop.data.ntuples import cache_path, load_split
+
+    config = load_config(settings.config)
+    path = Path(cache_path(config, settings.year, Split.IMPORTANCE))
+    if create and not path.is_file():
+        load_split(config, settings.year, Split.IMPORTANCE)
+    return path
+
+
+# ---------------------------------------------------------------- the registry
+
+#: task kind name -> ``"module:Class"``, imported when first asked for
+TASK_KINDS: dict[str, str] = {"importance": "fourtop.jobs.tasks:ImportanceTask"}
+_LOADED: dict[str, TaskKind] = {}
+
+
+def register_task_kind(kind: type[TaskKind] | str, name: str | None = None) -> None:
+    """Register a task kind: a :class:`TaskKind` subclass, or ``"module:Class"`` to import
+    only when asked for (then ``name`` is required)."""
+    if isinstance(kind, str):
+        if name is None:
+            raise ParameterError(f"register_task_kind({kind!r}): a lazy kind needs its name")
+        TASK_KINDS[name] = kind
+        _LOADED.pop(name, None)
+        return
+    key = name or kind.name
+    TASK_KINDS[key] = f"{kind.__module__}:{kind.__qualname__}"
+    _LOADED[key] = kind()
+
+
+def get_task_kind(name: str) -> TaskKind:
+    """The task kind registered as ``name``.
+
+    Raises:
+        ParameterError: no kind of that name (the message suggests a close one).
+    """
+    if name in _LOADED:
+        return _LOADED[name]
+    if name not in TASK_KINDS:
+        raise ParameterError(f"unknown task kind {name!r}{did_you_mean(name, TASK_KINDS)}")
+    module_name, _, class_name = TASK_KINDS[name].partition(":")
+    kind = getattr(importlib.import_module(module_name), class_name)()
+    _LOADED[name] = kind
+    return kind
