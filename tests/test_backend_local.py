@@ -24,7 +24,7 @@ def fake_worker(conn, threads):
         message = conn.recv()
         if message is None:
             return
-        names, job_dir, _settings = message
+        names, job_dir, _settings, _target = message
         if any(n.endswith(CRASH) for n in names):
             os.kill(os.getpid(), signal.SIGKILL)
         for name in names:

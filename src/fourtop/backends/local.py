@@ -39,6 +39,7 @@ from fourtop.fileio import describe_os_error
 from fourtop.jobs import eventlog
 from fourtop.jobs.folder import JobFolder
 from fourtop.jobs.jobfiles import close_unfinished
+from fourtop.jobs.tasks import task_target
 
 __all__ = ["LocalBackend"]
 
@@ -46,14 +47,15 @@ log = logging.getLogger(__name__)
 
 
 def _worker_main(conn: Connection, threads: int) -> None:
-    """Worker loop: receive (names, job folder, settings), run the unit, send back its results."""
+    """Worker loop: receive (names, job folder, settings, task kind), run the unit, send back
+    its results."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     _die_with_parent()
     os.environ.setdefault(OMP_THREADS_ENV, str(threads))
     import torch
 
     torch.set_num_threads(threads)
-    from fourtop.jobs.tasks import get_task_kind
+    from fourtop.jobs.tasks import TASK_KINDS, get_task_kind, register_task_kind
 
     while True:
         try:
@@ -62,8 +64,10 @@ def _worker_main(conn: Connection, threads: int) -> None:
             return
         if message is None:
             return
-        names, job_dir, settings = message
+        names, job_dir, settings, target = message
         try:
+            if TASK_KINDS.get(settings.task) != target:  # registered at run time in the parent
+                register_task_kind(target, settings.task)
             results: dict[str, Any] = get_task_kind(settings.task).run(names, job_dir, settings)
         except Exception as exc:  # run_unit reports per job; this is a last resort
             results = {name: f"{type(exc).__name__}: {exc}" for name in names}
@@ -125,6 +129,7 @@ class LocalBackend(Backend):
                         + describe_os_error(exc, job_dir / f"{name}.log")
                     ) from None
         self.read_options(settings)
+        target = task_target(settings.task)  # an unknown kind fails here, not in a worker
         report = SubmitReport(submitted=list(proc_of), finished=True)
         n_workers = max(1, min(settings.processes, len(units)))
         threads = max(1, (os.cpu_count() or 1) // n_workers)
@@ -153,7 +158,7 @@ class LocalBackend(Backend):
                 for w in workers:
                     if w.unit is None and pending:
                         w.unit = pending.popleft()
-                        w.conn.send((list(w.unit.names), job_dir, settings))
+                        w.conn.send((list(w.unit.names), job_dir, settings, target))
                 busy = [w for w in workers if w.unit is not None]
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
                 for i, w in enumerate(workers):

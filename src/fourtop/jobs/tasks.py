@@ -46,6 +46,7 @@ __all__ = [
     "WorkUnit",
     "get_task_kind",
     "register_task_kind",
+    "task_target",
 ]
 
 
@@ -287,6 +288,18 @@ def register_task_kind(kind: type[TaskKind] | str, name: str | None = None) -> N
     key = name or kind.name
     TASK_KINDS[key] = f"{kind.__module__}:{kind.__qualname__}"
     _LOADED[key] = kind()
+
+
+def task_target(name: str) -> str:
+    """Where the kind ``name`` lives (``"module:Class"``), for a process that has to import
+    it by itself (a spawned worker does not see kinds registered at run time).
+
+    Raises:
+        ParameterError: no kind of that name.
+    """
+    if name not in TASK_KINDS:
+        raise ParameterError(f"unknown task kind {name!r}{did_you_mean(name, TASK_KINDS)}")
+    return TASK_KINDS[name]
 
 
 def get_task_kind(name: str) -> TaskKind:
