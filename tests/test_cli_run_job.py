@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from fourtop.cli import main
-from fourtop.jobs import eventlog, execute
-from train_data import make_arrays
+from fourtop.jobs import eventlog
+from train_data import arrays_file
 
 VARS = [f"var{i}" for i in range(6)]
 PARAMS = json.dumps({"hidden_layers": 2, "initial_nodes": 8, "batch_size": 64, "epochs": 1})
@@ -21,22 +22,58 @@ FAMILY = [
 ]
 
 
+def arrays_of(varlist: str) -> str:
+    """The events file written beside the variable list (``run-job --arrays``)."""
+    return str(Path(varlist).with_name("six.npz"))
+
+
 @pytest.fixture
-def varlist(tmp_path, monkeypatch):
-    data = make_arrays(n_vars=6, n_events=150, seed=3)
-    monkeypatch.setattr(execute, "_load", lambda *args: data)
+def varlist(tmp_path):
+    arrays_file(tmp_path / "six.npz", n_vars=6, n_events=150, seed=3)
     path = tmp_path / "6vars.txt"
     path.write_text("\n".join(VARS) + "\n")
     return str(path)
 
 
 def test_one_job_prints_its_roc_integral(varlist, capsys):
-    assert main(["run-job", "-l", varlist, "--params", PARAMS, "--random-seed", "3", SEED_JOB]) == 0
+    assert (
+        main(
+            [
+                "run-job",
+                "-l",
+                varlist,
+                "--arrays",
+                arrays_of(varlist),
+                "--params",
+                PARAMS,
+                "--random-seed",
+                "3",
+                SEED_JOB,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("ROC-integral: ")
     value = float(out.split(":")[1])
     assert 0 <= value <= 1
-    assert main(["run-job", "-l", varlist, "--params", PARAMS, "--random-seed", "3", SEED_JOB]) == 0
+    assert (
+        main(
+            [
+                "run-job",
+                "-l",
+                varlist,
+                "--arrays",
+                arrays_of(varlist),
+                "--params",
+                PARAMS,
+                "--random-seed",
+                "3",
+                SEED_JOB,
+            ]
+        )
+        == 0
+    )
     assert float(capsys.readouterr().out.split(":")[1]) == value  # reproducible
 
 
@@ -51,6 +88,8 @@ def test_family_with_job_dir(varlist, tmp_path, capsys):
                 "run-job",
                 "-l",
                 varlist,
+                "--arrays",
+                arrays_of(varlist),
                 "--params",
                 str(params_file),
                 "--job-dir",
@@ -76,6 +115,8 @@ def test_failed_job_in_job_dir_exits_1(varlist, tmp_path, capsys):
                 "run-job",
                 "-l",
                 varlist,
+                "--arrays",
+                arrays_of(varlist),
                 "--params",
                 PARAMS,
                 "--job-dir",
@@ -114,18 +155,32 @@ def test_failed_job_in_job_dir_exits_1(varlist, tmp_path, capsys):
 )
 def test_errors_are_one_line_with_exit_1(varlist, tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
-    assert main(["run-job", "-l", varlist, *args]) == 1
+    assert main(["run-job", "-l", varlist, "--arrays", arrays_of(varlist), *args]) == 1
     captured = capsys.readouterr()
     assert captured.err.startswith("fourtop run-job: error: ")
     assert message in captured.err and captured.err.count("\n") == 1
     assert captured.out == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["6vars.txt"]  # nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["6vars.txt", "six.npz"]  # no more
 
 
 def test_params_file_must_hold_an_object(varlist, tmp_path, capsys):
     path = tmp_path / "p.json"
     path.write_text("[1, 2]")
-    assert main(["run-job", "-l", varlist, "--params", str(path), SEED_JOB]) == 1
+    assert (
+        main(
+            [
+                "run-job",
+                "-l",
+                varlist,
+                "--arrays",
+                arrays_of(varlist),
+                "--params",
+                str(path),
+                SEED_JOB,
+            ]
+        )
+        == 1
+    )
     assert f"{path}: expected a JSON object of network parameters" in capsys.readouterr().err
 
 

@@ -7,20 +7,18 @@ import pytest
 
 from faults import Case, check_case, fill, small_disk
 from fourtop.cli import main
-from fourtop.jobs import execute
-from train_data import make_arrays
+from train_data import arrays_file
 
 VARS = [f"var{i}" for i in range(6)]
 SEED_JOB = "Keras_6vars_Seed_52"  # 110100: var0, var1, var3
 SUB_JOB = "Keras_6vars_Seed_52_Subseed_20"
 PARAMS = '{"hidden_layers": 1, "initial_nodes": 4, "batch_size": 64, "epochs": 1}'
-RJ = ["run-job", "-l", "6vars.txt"]
+RJ = ["run-job", "-l", "6vars.txt", "--arrays", "six.npz"]
 
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    data = make_arrays(n_vars=6, n_events=150, seed=3)
-    monkeypatch.setattr(execute, "_load", lambda *args: data)
+    arrays_file(tmp_path / "six.npz", n_vars=6, n_events=150, seed=3)
     (tmp_path / "6vars.txt").write_text("\n".join(VARS) + "\n")
     (tmp_path / "jobs").mkdir()
     return tmp_path

@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
+from fourtop.data import ntuples
 from fourtop.errors import DataError, JobFolderError
 from fourtop.jobs import eventlog, execute
 from fourtop.jobtracker import Seed, job_name
 from fourtop.splits import Split
-from train_data import make_arrays
+from train_data import arrays_file
 
 VARS = [f"var{i}" for i in range(6)]
 PARAMS = {"hidden_layers": 2, "initial_nodes": 8, "batch_size": 64, "epochs": 1}
 
 
 @pytest.fixture
-def arrays(monkeypatch):
-    data = make_arrays(n_vars=6, n_events=200, seed=2)
+def arrays(tmp_path_factory, monkeypatch):
+    """The events of every run below: a cache file passed as ``arrays_path``, and the paths
+    the unit read it from (a spy on the public reader)."""
+    path = arrays_file(
+        tmp_path_factory.mktemp("arrays") / "six.npz", n_vars=6, n_events=200, seed=2
+    )
     calls = []
+    real = ntuples.read_cache_file
 
-    def load(year, config_path, arrays_path):
-        calls.append(year)
-        return data
+    def spy(where):
+        calls.append(Path(where))
+        return real(where)
 
-    monkeypatch.setattr(execute, "_load", load)
+    monkeypatch.setattr(ntuples, "read_cache_file", spy)
+    monkeypatch.setattr(sys.modules[__name__], "ARRAYS", path)
     return calls
+
+
+#: the cache file of the ``arrays`` fixture (set by it)
+ARRAYS: Path | None = None
 
 
 def family_names(bits: str = "110101") -> list[str]:
@@ -38,7 +50,13 @@ def family_names(bits: str = "110101") -> list[str]:
 
 def run(names, job_dir, **kw):
     settings = dict(
-        job_dir=job_dir, variables=VARS, year="2017", config_path=None, params=PARAMS, random_seed=9
+        job_dir=job_dir,
+        variables=VARS,
+        year="2017",
+        config_path=None,
+        params=PARAMS,
+        random_seed=9,
+        arrays_path=ARRAYS,
     )
     settings.update(kw)
     return execute.run_unit(names, **settings)
@@ -49,7 +67,7 @@ def test_family_writes_every_jobs_files(tmp_path, arrays):
     for i, name in enumerate(names):  # as a backend would have submitted them
         eventlog.log_submitted(tmp_path / f"{name}.log", cluster=77, proc=i)
     results = run(names, tmp_path)
-    assert arrays == ["2017"]  # the data is loaded once for the whole family
+    assert arrays == [ARRAYS]  # the data is loaded once for the whole family
     assert set(results) == set(names) and all(isinstance(v, float) for v in results.values())
     for i, name in enumerate(names):
         status = eventlog.job_status(tmp_path / f"{name}.log", tmp_path / f"{name}.out")
@@ -98,9 +116,9 @@ def test_load_failure_fails_every_job(tmp_path, monkeypatch):
     def load(*args):
         raise DataError("/data/TTTT_split0.root: tree 'ljmet' not found")
 
-    monkeypatch.setattr(execute, "_load", load)
+    monkeypatch.setattr(ntuples, "load_split", load)
     names = family_names("000011")
-    results = run(names, tmp_path)
+    results = run(names, tmp_path, arrays_path=None)
     assert set(results.values()) == {"/data/TTTT_split0.root: tree 'ljmet' not found"}
     for name in names:
         assert "tree 'ljmet' not found" in (tmp_path / f"{name}.err").read_text()
@@ -111,9 +129,9 @@ def test_unexpected_exception_is_a_failed_job(tmp_path, monkeypatch):
     def load(*args):
         raise MemoryError("cannot allocate")
 
-    monkeypatch.setattr(execute, "_load", load)
+    monkeypatch.setattr(ntuples, "read_cache_file", load)
     (name,) = family_names("000001")[:1]
-    results = run([name], tmp_path)
+    results = run([name], tmp_path, arrays_path=tmp_path / "any.npz")
     assert results[name].startswith("MemoryError: cannot allocate (at test_jobs_execute.py:")
 
 

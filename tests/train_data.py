@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from fourtop.data.ntuples import SplitArrays
+from fourtop.data.ntuples import SplitArrays, write_cache_file
 
 
 def make_arrays(
@@ -36,3 +37,9 @@ def make_arrays(
         background=bkg,
         background_weight=weights(),
     )
+
+
+def arrays_file(path: Path, **kwargs: object) -> Path:
+    """:func:`make_arrays` written as a cache file (``run-job --arrays``, ``arrays_path``)."""
+    write_cache_file(path, make_arrays(**kwargs))  # type: ignore[arg-type]
+    return path

@@ -33,7 +33,14 @@ from fourtop.data.paths import default_cache_dir
 from fourtop.errors import DataError, FourtopError, OutputError, VariableError, did_you_mean
 from fourtop.fileio import atomic_output, clean_stale, describe_os_error
 
-__all__ = ["SplitArrays", "cache_path", "check_weights", "load_split", "read_cache_file"]
+__all__ = [
+    "SplitArrays",
+    "cache_path",
+    "check_weights",
+    "load_split",
+    "read_cache_file",
+    "write_cache_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -240,8 +247,9 @@ def _read_cached(path: Path, config: DatasetConfig) -> SplitArrays | None:
     return arrays
 
 
-def _write_cache(path: Path, arrays: SplitArrays) -> None:
-    """Write the cache file atomically; a folder this call made is removed if that fails.
+def write_cache_file(path: Path, arrays: SplitArrays) -> None:
+    """Write ``arrays`` as a cache file (what :func:`read_cache_file` and ``run-job --arrays``
+    read), atomically; a folder this call made is removed if that fails.
 
     Raises:
         OutputError: the file could not be written (the folder is full, read-only, ...).
@@ -305,7 +313,7 @@ def load_split(
     )
     check_weights(arrays, sources)
     try:
-        _write_cache(path, arrays)
+        write_cache_file(path, arrays)
     except OutputError as exc:  # the cache is an optimisation: go on without it
         log.warning("not caching the arrays: %s", exc)
     return arrays
