@@ -33,12 +33,13 @@ from fourtop.data.paths import default_data_dir
 from fourtop.env import CONFIG_ENV
 from fourtop.errors import ConfigError, ExpressionError, did_you_mean
 from fourtop.fileio import describe_os_error
+from fourtop.splits import Split
 from fourtop.variables import VariableInfo, default_variable_info
 
 __all__ = ["SPLITS", "DatasetConfig", "SampleFiles", "default_config_path", "load_config"]
 
-#: split number -> what it is used for
-SPLITS = {0: "importance", 1: "optimization", 2: "final training"}
+#: the split numbers a configuration names files for (see :class:`fourtop.splits.Split`)
+SPLITS = tuple(int(split) for split in Split)
 _TOP_KEYS = {"tree", "weight", "selection", "base_dir", "variables", "datasets"}
 _FORMAT_VERSION = 1
 
