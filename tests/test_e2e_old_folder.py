@@ -49,3 +49,37 @@ def test_old_folders_resubmit_with_their_own_settings(old: Path) -> None:
     extracted.check()
     assert [j.name for j in extracted.result_jobs] == ["Keras_4vars_Seed_6"]
     assert "Random seed" in (old / "condor_log_b" / "Keras_4vars_Seed_6.out").read_text()
+
+
+def test_slurm_units_file_of_0_1_still_runs(tmp_path: Path) -> None:
+    """An array task queued by fourtop 0.1 runs after an upgrade: its units file has no
+    ``unit_arguments`` and the task still runs ``run-job --job-dir FOLDER NAME...``."""
+    import json
+    import sys
+
+    from fourtop.backends.slurm import task_main
+
+    seen = tmp_path / "argv.json"
+    exe = tmp_path / "fake-fourtop"
+    exe.write_text(
+        f"#!{sys.executable}\nimport json, sys\njson.dump(sys.argv[1:], open({str(seen)!r}, 'w'))\n"
+    )
+    exe.chmod(0o755)
+    names = ["Keras_4vars_Seed_6", "Keras_4vars_Seed_6_Subseed_2"]
+    units = tmp_path / "units.json"
+    units.write_text(
+        json.dumps(
+            {
+                "command": [str(exe)],
+                "arguments": ["run-job", "-y", "2017", "-l", "vars.txt"],
+                "job_dir": str(tmp_path),
+                "units": [names],
+            }
+        )
+    )
+    task_main(str(units), 0)
+    assert json.loads(seen.read_text()) == [
+        "run-job", "-y", "2017", "-l", "vars.txt", "--job-dir", str(tmp_path), *names
+    ]  # fmt: skip
+    for name in names:  # the fake wrote nothing: the wrapper closed the jobs as failed
+        assert "before finishing this job" in (tmp_path / f"{name}.err").read_text()
