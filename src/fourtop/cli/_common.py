@@ -1,24 +1,38 @@
-"""Pieces every command shares: common options, prompts, default folders, the console."""
+"""Pieces every command shares: common options, argument types, prompts, default folders.
+
+The consoles (:mod:`fourtop.cli._console`) and progress displays
+(:mod:`fourtop.cli._progress`) live in their own modules and are importable from here too.
+"""
 
 from __future__ import annotations
 
 import argparse
 import glob
-import os
 import sys
-import time
 from pathlib import Path
 
-from rich.console import Console
+from fourtop.cli._console import console, out
+from fourtop.cli._progress import PlainProgress, use_terminal_progress
+from fourtop.env import CONFIG_ENV
 
-from fourtop.env import CI_ENV, CONFIG_ENV
-
-#: Width when writing to a file or a pipe (rich's 80 columns would squeeze the tables).
-_PIPE_WIDTH = 120
-
-#: Messages for the user go to stderr, results to stdout.
-console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPE_WIDTH)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+__all__ = [
+    "MAX_SEEDS",
+    "RANDOM_SEED_MAX",
+    "PlainProgress",
+    "add_config",
+    "add_verbose",
+    "add_year",
+    "add_yes",
+    "confirm",
+    "console",
+    "default_folders",
+    "nonempty",
+    "out",
+    "positive_int",
+    "random_seed",
+    "seed_count",
+    "use_terminal_progress",
+]
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:
@@ -137,74 +151,3 @@ def default_folders(include_specs: bool = True) -> list[Path]:
         if path.is_dir() or (include_specs and path.suffix == ".jtd" and path.is_file()):
             found.append(path)
     return found
-
-
-def use_terminal_progress() -> bool:
-    """Progress bars only where a person is watching (stderr is a terminal, not CI)."""
-    return sys.stderr.isatty() and not os.environ.get(CI_ENV)
-
-
-class PlainProgress:
-    """Progress as plain lines for logs, CI and pipes (where a bar would print nothing).
-
-    A line goes out at the first update, then whenever ``every`` seconds have passed or
-    another ``step`` of the total is done, and at the end: done, failed, rate, time left.
-    """
-
-    def __init__(
-        self,
-        total: int,
-        label: str = "training",
-        *,
-        unit: str = "jobs",
-        every: float = 30.0,
-        step: float = 0.05,
-        clock: object = time.monotonic,
-    ) -> None:
-        self.total, self.label, self.unit = total, label, unit
-        self.every, self.step = every, step
-        self._clock = clock
-        self.start = clock()  # type: ignore[operator]
-        self.done = self.failed = 0
-        self._last_time: float | None = None
-        self._last_fraction = 0.0
-
-    def update(self, done: int = 0, failed: int = 0) -> None:
-        """Count ``done`` and ``failed`` more; print a line when one is due."""
-        self.done += done
-        self.failed += failed
-        now = self._clock()  # type: ignore[operator]
-        finished = self.done + self.failed
-        fraction = finished / self.total if self.total else 1.0
-        due = (
-            self._last_time is None
-            or now - self._last_time >= self.every
-            or fraction - self._last_fraction >= self.step
-            or finished >= self.total
-        )
-        if due:
-            self._last_time, self._last_fraction = now, fraction
-            console.print(self.line(now), markup=False, highlight=False, soft_wrap=True)
-
-    def line(self, now: float) -> str:
-        elapsed = max(now - self.start, 1e-9)
-        finished = self.done + self.failed
-        rate = finished / elapsed
-        text = (
-            f"{self.label}: {finished}/{self.total} {self.unit} "
-            f"({100.0 * finished / max(self.total, 1):.0f}%), {self.done} done, "
-            f"{self.failed} failed, {rate:.2f} {self.unit}/s, {_duration(elapsed)} elapsed"
-        )
-        left = self.total - finished
-        if left > 0 and rate > 0:
-            text += f", about {_duration(left / rate)} left"
-        return text
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

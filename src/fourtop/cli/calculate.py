@@ -8,28 +8,25 @@ Options as the original ``calculate.py``: ``-v``, ``-f output_folder``,
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
     add_config,
     add_verbose,
     add_yes,
     confirm,
-    console,
     default_folders,
     nonempty,
-    out,
     positive_int,
-    use_terminal_progress,
 )
-from fourtop.errors import JobFolderError, OutputError, ResultsError, did_you_mean
-from fourtop.jobs.layout import VARLIST_FILE
+from fourtop.cli._console import out, say
+from fourtop.cli._progress import step
+
+if TYPE_CHECKING:
+    from fourtop.importance.ranking import Ranking
 
 HELP = "compute variable importance from finished jobs and write the result files"
-
-log = logging.getLogger(__name__)
 
 #: most --bootstrap replicates (fourtop.importance.stats.MAX_BOOTSTRAP, without importing numpy)
 MAX_BOOTSTRAP = 100_000
@@ -94,154 +91,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _weight_and_cut(config: str | None) -> tuple[str, str]:
-    try:
-        from fourtop.data.config import load_config
-    except ImportError:  # the data package is optional for reading results
-        log.warning("dataset configuration unavailable; Weight and Cut left empty")
-        return "", ""
-    cfg = load_config(config)
-    return cfg.weight, cfg.selection
-
-
 def run(args: argparse.Namespace) -> int:
-    from fourtop import naming
-    from fourtop.importance import SORT_KEYS, calculate, collect_results, open_folders
-    from fourtop.staging import check_output_folder
-    from fourtop.variables import default_variables
+    from fourtop.importance import (
+        calculate,
+        collect_results,
+        import_question,
+        open_folders,
+        prepare_calculation,
+        ranking,
+        unreadable_jobs,
+    )
 
-    if args.sort_order not in SORT_KEYS:
-        raise ResultsError(
-            f"unknown sort order {args.sort_order!r} for -o: choose one of "
-            f"{', '.join(SORT_KEYS)}" + did_you_mean(args.sort_order, SORT_KEYS)
+    request = prepare_calculation(  # before any folder is read (an import writes a spec)
+        [Path(p) for p in args.folders] or default_folders(),
+        sort_key=args.sort_order,
+        output_folder=args.output_folder,
+        config=args.config,
+    )
+    with step("reading job folders"):
+        folders = open_folders(
+            request.paths, import_prompt=lambda p: confirm(import_question(p), yes=args.yes)
         )
-    if args.output_folder is not None and not args.output_folder.strip():
-        raise OutputError("-f: the output folder name is empty")
-    paths = [Path(p) for p in args.folders] or default_folders()
-    if not paths:
-        raise JobFolderError(
-            f"{Path.cwd()}: no condor_log* folders or .jtd files here; name the job folders"
-        )
-    for p in paths:
-        if not p.exists():
-            raise JobFolderError(f"{p}: no such job folder or .jtd file")
-    # before any folder is read (an import writes a spec): can the results be written?
-    output = check_output_folder(args.output_folder or naming.default_dataset_folder_name())
-    weight, cut = _weight_and_cut(args.config)
-    nvars = len(default_variables())
-
-    def ask(path: Path) -> bool:
-        own = Path(path, VARLIST_FILE)
-        which = f"its {own.name}" if own.is_file() else f"the default {nvars} variables"
-        return confirm(f"{path} has no spec file. Import it with {which}?", yes=args.yes)
-
-    with _status("reading job folders"):
-        folders = open_folders(paths, import_prompt=ask)
         results = collect_results(folders)
-    unreadable = [(f, j) for f in folders for j in f.jobs or [] if j.state == "unreadable"]
+    unreadable = unreadable_jobs(folders)
     if unreadable:
         folder, job = unreadable[0]
-        console.print(
+        say(
             f"warning: {len(unreadable)} job(s) have files this user cannot read and are left "
-            f"out (e.g. {job.name} in {folder.path}: {job.reason}); see 'fourtop folders -v'",
-            markup=False,
-            soft_wrap=True,
+            f"out (e.g. {job.name} in {folder.path}: {job.reason}); see 'fourtop folders -v'"
         )
-    with _status("computing importance"):
+    with step("computing importance"):
         result = calculate(
             results,
-            output,
+            request.output,
             sort_key=args.sort_order,
             increasing=args.sort_increasing,
-            weight=weight,
-            cut=cut,
+            weight=request.weight,
+            cut=request.cut,
             folders=[f.path for f in folders],
             n_boot=args.bootstrap,
             plots=not args.no_plots,
         )
-    _report(result, args)
+    _report(
+        ranking(result, sort_key=args.sort_order, increasing=args.sort_increasing, top=args.top)
+    )
     return 0
 
 
-def _status(text: str) -> contextlib.AbstractContextManager:
-    """A spinner where a person watches; in logs and CI one plain line when the step starts."""
-    if use_terminal_progress():
-        return console.status(text)
-    console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
-    return contextlib.nullcontext()
-
-
-def _fmt_interval(pair: tuple[float, float] | None, fmt: str) -> str:
-    return "" if pair is None else f"[{pair[0]:{fmt}}, {pair[1]:{fmt}}]"
-
-
-def _report(result, args: argparse.Namespace) -> None:
+def _report(shown: Ranking) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = result.table
-    counts = table.counts
-    direction = "increasing" if args.sort_increasing else "decreasing"
-    grid = Table(
-        title=f"Variable importance, by {args.sort_order} ({direction}): "
-        f"{counts['families']} seeds, {counts['differences']} differences",
-        title_justify="left",
-    )
-    for name, just in (
-        ("#", "right"),
-        ("variable", "left"),
-        ("freq", "right"),
-        ("n", "right"),
-        ("mean ± sem", "right"),
-        ("importance", "right"),
-        ("68% interval", "right"),
-        ("rank 68%", "right"),
-    ):
+    from fourtop.importance.ranking import COLUMNS
+
+    grid = Table(title=shown.title, title_justify="left")
+    for name, just in COLUMNS:
         grid.add_column(name, justify=just)
-    for i, r in enumerate(result.rows[: args.top], 1):
-        if not r.tested:
-            break
-        sem = f" ± {r.sem:.4f}" if r.sem is not None else ""
-        imp = f"{r.importance:.3f}" + ("" if r.importance_defined else " (undefined)")
-        rank = "" if r.rank_ci68 is None else f"{r.rank_ci68[0]:.0f}-{r.rank_ci68[1]:.0f}"
-        grid.add_row(
-            str(i),
-            escape(r.name),
-            str(r.freq),
-            str(r.n),
-            f"{r.mean:.4f}{sem}",
-            imp,
-            _fmt_interval(r.importance_ci68, ".2f"),
-            rank,
-        )
+    for cells in shown.rows:
+        grid.add_row(*cells[:1], escape(cells[1]), *cells[2:])
     out.print(grid)
-    tested = sum(1 for r in result.rows if r.tested)
-    if tested > args.top:
-        out.print(f"... {tested - args.top} more tested variables in the results file")
-    if table.never_tested:
+    if shown.more:
+        out.print(f"... {shown.more} more tested variables in the results file")
+    if shown.never_tested:
         out.print(
-            f"[bold]Never tested[/bold] ({len(table.never_tested)}): "
-            + escape(", ".join(table.never_tested)),
+            f"[bold]Never tested[/bold] ({len(shown.never_tested)}): "
+            + escape(", ".join(shown.never_tested)),
             soft_wrap=True,
         )
-    if table.undefined:
+    if shown.undefined:
         out.print(
             "[bold]Importance undefined[/bold] (one difference or RMS 0; set to 0): "
-            + escape(", ".join(table.undefined)),
+            + escape(", ".join(shown.undefined)),
             soft_wrap=True,
         )
-    skipped = [
-        f"{counts[k]} {label}"
-        for k, label in (
-            ("duplicates", "duplicated jobs counted once"),
-            ("no_result", "jobs without a result"),
-            ("orphan_subseeds", "subseed results whose seed has none"),
-            ("bad_roc", "of them with a ROC integral outside [0, 1] (counted as failed)"),
-        )
-        if counts.get(k)
-    ]
-    if skipped:
-        out.print("Skipped: " + "; ".join(skipped))
+    if shown.skipped:
+        out.print("Skipped: " + "; ".join(shown.skipped))
     out.print("Files:")
-    for path in result.files.values():
+    for path in shown.files:
         out.print(f"  {path}", markup=False, soft_wrap=True)

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fourtop.cli._common import (
-    add_verbose,
-    add_yes,
-    confirm,
-    console,
-    default_folders,
-    nonempty,
-    out,
-    use_terminal_progress,
-)
+from fourtop.cli._common import add_verbose, add_yes, confirm, default_folders, nonempty
+from fourtop.cli._console import out, say
+from fourtop.cli._progress import spinner
 from fourtop.errors import FourtopError
 
 if TYPE_CHECKING:
-    from fourtop.jobtracker import JobFolder
+    from fourtop.jobs.folder import JobFolder
 
 HELP = "import, compact or show the job progress of job folders"
 
@@ -62,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fourtop.jobs.summary import clean_beside
+
     if args.compact and args.varlist is not None:
         raise FourtopError("-c (compact) and -i (import) cannot be used together")
     if args.force and not args.compact and args.varlist is None:
@@ -84,14 +78,15 @@ def run(args: argparse.Namespace) -> int:
             else:
                 status |= _info(path, args)
         except FourtopError as err:
-            _say(f"fourtop folders: error: {err}")
+            say(f"fourtop folders: error: {err}")
             status = 1
         except OSError as exc:  # a last resort: every expected OS error is a FourtopError
             from fourtop.fileio import describe_os_error
 
-            _say(f"fourtop folders: error: {path}: {describe_os_error(exc)}")
+            say(f"fourtop folders: error: {path}: {describe_os_error(exc)}")
             status = 1
-    _clean(paths)
+    for removed in clean_beside(paths):  # what interrupted compactions left beside the folders
+        say(f"removed {removed}, left by an interrupted compaction")
     return status
 
 
@@ -102,50 +97,20 @@ def _cwd() -> str:
         return "the working directory (it no longer exists)"
 
 
-def _clean(paths: list[Path]) -> None:
-    """Remove what interrupted compactions left beside the folders (and say so)."""
-    from fourtop.jobs.compaction import clean_leftovers
-
-    parents = dict.fromkeys(_parent(p) for p in paths)
-    for parent in parents:
-        for removed in clean_leftovers(parent):
-            _say(f"removed {removed}, left by an interrupted compaction")
-
-
-def _parent(path: Path) -> Path:
-    try:
-        return path.resolve().parent
-    except OSError:
-        return path.parent
-
-
-def _say(message: str) -> None:
-    """A message for the user on stderr: plain text (paths may hold brackets), never wrapped."""
-    console.print(message, markup=False, soft_wrap=True)
-
-
-def _spinner(text: str) -> AbstractContextManager[object]:
-    return console.status(text) if use_terminal_progress() else nullcontext()
-
-
 def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
-    from fourtop.jobtracker import JobFolder
+    from fourtop.jobs.summary import importable_folder
 
-    if not path.is_dir():
-        what = "is a compacted spec file" if path.is_file() else "no such job folder"
-        raise FourtopError(f"{path}: {what}; only job folders can be imported")
-    folder = JobFolder(path, load=False)
-    folder.check_variable_list(varlist, force=args.force)  # before asking anything
+    folder = importable_folder(path, varlist, force=args.force)  # before asking anything
     if Path(folder.spec_path).exists() and not confirm(
         f"{path}: a spec file exists ({Path(folder.spec_path).name}); overwrite it?",
         yes=args.yes,
         default=False,
     ):
-        _say(f"{path}: spec file kept, folder not imported")
+        say(f"{path}: spec file kept, folder not imported")
         return 0
-    with _spinner(f"importing {path}"):
+    with spinner(f"importing {path}"):
         folder.import_folder(varlist, force=args.force)
-    _say(f"{path}: imported {len(folder)} jobs over {len(varlist)} variables")
+    say(f"{path}: imported {len(folder)} jobs over {len(varlist)} variables")
     _show(folder, verbose=args.verbose)
     return 0
 
@@ -153,45 +118,23 @@ def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
 def _compact(path: Path, args: argparse.Namespace) -> int:
     from fourtop.backends import sync_batch_state
     from fourtop.jobs.folder import JobFolder
-    from fourtop.jobs.importing import import_command
+    from fourtop.jobs.summary import check_compaction
 
     folder = JobFolder(path)
     if folder.compacted:
-        _say(f"{path}: already compacted ({folder.path})")
+        say(f"{path}: already compacted ({folder.path})")
         return 0
-    if folder.jobs is None:
-        raise FourtopError(
-            f"{path}: has no spec file; import it first with '{import_command(path)}'"
-        )
-    sync_batch_state(folder.path)
-    folder.check()
-    unfinished = len(folder) - sum(j.finished for j in folder)
-    if unfinished:
-        raise FourtopError(
-            f"{path}: {unfinished} of {len(folder)} jobs are not finished; "
-            "compaction refused (nothing changed)"
-        )
-    failed = len(folder.get_resubmit_list())
-    if failed and not args.force:
-        raise FourtopError(
-            f"{path}: {failed} of {len(folder)} jobs failed; 'fourtop submit -r' resubmits "
-            "them; compaction refused (nothing changed; --force compacts anyway, keeping "
-            "them as failed jobs in the .jtd)"
-        )
-    source = Path(folder.path)
-    target = source.with_name(source.name + ".jtd")
+    plan = check_compaction(folder, path, force=args.force, sync=sync_batch_state)
     if not confirm(
-        f"{path}: delete the folder and its job files, keeping only {target}?",
+        f"{path}: delete the folder and its job files, keeping only {plan.target}?",
         yes=args.yes,
         default=False,
     ):
-        _say(f"{path}: not compacted")
+        say(f"{path}: not compacted")
         return 0
     folder.compact_folder(force=args.force)
-    _say(
-        f"{path}: compacted into {folder.path}"
-        + (f" ({failed} failed jobs kept; 'fourtop submit -r' resubmits them)" if failed else "")
-    )
+    kept = f" ({plan.failed} failed jobs kept; 'fourtop submit -r' resubmits them)"
+    say(f"{path}: compacted into {folder.path}" + (kept if plan.failed else ""))
     return 0
 
 
@@ -199,76 +142,49 @@ def _info(path: Path, args: argparse.Namespace) -> int:
     from fourtop.backends import sync_batch_state
     from fourtop.jobs.folder import JobFolder
     from fourtop.jobs.importing import import_command
+    from fourtop.jobs.summary import refresh
 
     folder = JobFolder(path)
     if folder.jobs is None:
-        _say(
+        say(
             f"fourtop folders: warning: {path}: has no spec file; import it with "
             f"'{import_command(path)}'"
         )
         return 1
-    with _spinner(f"checking {path}"):
-        sync_batch_state(folder.path)
-        folder.check()
+    with spinner(f"checking {path}"):
+        refresh(folder, sync_batch_state)
     _show(folder, verbose=args.verbose)
     return 0
-
-
-def _pct(n: int, total: int) -> str:
-    return f"{n} ({100.0 * n / total:.1f}%)" if total else f"{n}"
 
 
 def _show(folder: JobFolder, *, verbose: bool) -> None:
     from rich.table import Table
 
-    stats = folder.get_stats()
-    total = int(stats["jobs"])  # type: ignore[call-overload]
-    held = folder.held_jobs
-    unreadable = folder.unreadable_jobs
-    title = folder.path + (" (compacted)" if folder.compacted else "")
-    out.print(title, markup=False, soft_wrap=True)
+    from fourtop.jobs.summary import summarize
+
+    summary = summarize(folder)
+    out.print(summary.title, markup=False, soft_wrap=True)
     table = Table(show_header=True)
-    columns = ["jobs", "finished", "failed", "unstarted", "held"]
-    columns += ["unreadable"] if unreadable else []
-    for col in [*columns, "seeds"]:
+    for col in summary.columns:
         table.add_column(col, justify="right")
-    cells = [
-        str(total),
-        _pct(stats["finished_jobs"], total),  # type: ignore[arg-type]
-        _pct(stats["failed_jobs"], total),  # type: ignore[arg-type]
-        _pct(stats["unstarted_jobs"], total),  # type: ignore[arg-type]
-        _pct(len(held), total),
-    ]
-    cells += [_pct(len(unreadable), total)] if unreadable else []
-    table.add_row(*cells, str(stats["seeds"]))
+    table.add_row(*summary.cells)
     out.print(table)
-    if unreadable:
-        out.print(
-            f"{len(unreadable)} job(s) have files this user cannot read (e.g. "
-            f"{unreadable[0].name}: {unreadable[0].reason}); they are neither failed nor "
-            "resubmitted: ask the folder's owner to make them readable",
-            markup=False,
-            soft_wrap=True,
-        )
+    if summary.unreadable_note:
+        out.print(summary.unreadable_note, markup=False, soft_wrap=True)
     if not verbose:
         return
-    counts: dict[str, int] = stats["variable_counts"]  # type: ignore[assignment]
-    if counts:
+    if summary.variable_counts:
         out.print("seeds including each variable:")
         vt = Table()
         vt.add_column("#", justify="right")
         vt.add_column("variable")
         vt.add_column("seeds", justify="right")
-        for i, (var, n) in enumerate(counts.items(), 1):
-            vt.add_row(str(i), var, str(n))
+        for row in summary.variable_counts:
+            vt.add_row(*row)
         out.print(vt)
     # one plain line per job (not a table) so names are never wrapped and lines can be grepped
-    for label, jobs in (
-        ("failed", folder.get_resubmit_list()),
-        ("held", held),
-        ("unreadable", unreadable),
-    ):
+    for label, jobs in summary.listings:
         if jobs:
             out.print(f"{label} jobs ({len(jobs)}):", markup=False, soft_wrap=True)
         for job in jobs:
-            out.print(f"  {job.name}: {job.reason or ''}", markup=False, soft_wrap=True)
+            out.print(f"  {job.name}: {job.reason}", markup=False, soft_wrap=True)

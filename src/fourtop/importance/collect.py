@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fourtop.errors import JobFolderError
 from fourtop.importance.stats import JobResult
 
-__all__ = ["collect_results", "open_folders"]
+if TYPE_CHECKING:
+    from fourtop.jobs.folder import JobFolder
+    from fourtop.jobs.job import Job
+
+__all__ = ["collect_results", "open_folders", "unreadable_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +84,9 @@ def collect_results(folders: Iterable) -> list[JobResult]:
             )
         log.info("%s: %d jobs, %d with a result", folder.path, len(folder.jobs or []), n_with)
     return results
+
+
+def unreadable_jobs(folders: Iterable[JobFolder]) -> list[tuple[JobFolder, Job]]:
+    """``(folder, job)`` for every job whose files exist but cannot be read, in folder and job
+    order: :func:`collect_results` gives them no result, so they are left out."""
+    return [(f, j) for f in folders for j in f.jobs or [] if j.state == "unreadable"]
