@@ -62,6 +62,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "backends": ("fourtop.backends",),
     "workflows": (
         "fourtop.jobs.submission",
+        "fourtop.jobs.resubmission",
+        "fourtop.jobs.running",
+        "fourtop.jobs.requests",
         "fourtop.jobs.settings",
         "fourtop.jobtracker",
         "fourtop.importance",

@@ -14,6 +14,7 @@ from pathlib import Path
 from fourtop.cli._console import console, out
 from fourtop.cli._progress import PlainProgress, use_terminal_progress
 from fourtop.env import CONFIG_ENV
+from fourtop.jobs.settings import RANDOM_SEED_MAX  # random seeds: 0 to 2**32 - 1
 
 __all__ = [
     "MAX_SEEDS",
@@ -55,10 +56,6 @@ def add_config(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"dataset configuration file (default: ${CONFIG_ENV}, else the packaged default)",
     )
-
-
-#: random seeds are 32-bit unsigned integers everywhere (numpy, torch and Optuna all take them)
-RANDOM_SEED_MAX = 2**32 - 1
 
 
 def random_seed(text: str) -> int:

@@ -13,11 +13,11 @@ from fourtop.cli._common import (
     add_config,
     add_verbose,
     add_year,
-    console,
     nonempty,
     out,
     random_seed,
 )
+from fourtop.cli._console import say
 from fourtop.errors import ResultsError
 from fourtop.splits import Split
 
@@ -127,11 +127,11 @@ def run(args: argparse.Namespace) -> int:
         pass
 
     first, last = selection.positions
-    _say(
+    say(
         f"Variables {first}-{last} by {selection.order} from {selection.source}: "
         + ", ".join(variables)
     )
-    _say(
+    say(
         f"Tag {params.tag}: {params.n_calls} trainings ({params.n_starts} random), "
         f"up to {params.epochs} epochs, patience {params.patience}; dataset {args.year} split 1"
     )
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         from fourtop.train.params import NetworkParams
 
         baseline = objective(NetworkParams().to_dict(), list(variables)).roc_integral
-        _say(f"Original default network: ROC-integral {baseline:.4f}")
+        say(f"Original default network: ROC-integral {baseline:.4f}")
         notes["baseline_roc_integral"] = baseline
     result = run_hyperopt(
         folder,
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         on_trial=_progress,
     )
     if result.resumed_from:
-        _say(f"(resumed after {result.resumed_from} trainings of an earlier run)")
+        say(f"(resumed after {result.resumed_from} trainings of an earlier run)")
     best = result.best
     out.print(
         f"Best ROC-integral {best.roc_integral:.4f} (training {best.call} of "
@@ -177,11 +177,6 @@ def run(args: argparse.Namespace) -> int:
         if path.exists():
             out.print(f"  {path}", soft_wrap=True, markup=False, highlight=False)
     return 0
-
-
-def _say(text: str) -> None:
-    """One unwrapped line on stderr (file names and brackets printed as they are)."""
-    console.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
 def _progress(record: TrialRecord, params: HyperoptParameters) -> None:
@@ -199,4 +194,4 @@ def _progress(record: TrialRecord, params: HyperoptParameters) -> None:
     else:
         result = f"ROC {record.roc_integral:.4f}"
     best = "" if record.best_roc is None else f"  best {record.best_roc:.4f} (#{record.best_call})"
-    _say(f"{head} {point}  {result}{best}  {record.seconds:.1f} s")
+    say(f"{head} {point}  {result}{best}  {record.seconds:.1f} s")

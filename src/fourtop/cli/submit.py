@@ -1,14 +1,14 @@
 """``fourtop submit``: draw seeds, create the jobs, and run or submit them; or resubmit.
 
-The workflow is :mod:`fourtop.jobs.submission`; this module parses the options and
-prints what the library reports.
+The workflow is :mod:`fourtop.jobs.submission` and :mod:`fourtop.jobs.resubmission`; this
+module parses the options and prints what the library reports.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
@@ -17,15 +17,14 @@ from fourtop.cli._common import (
     add_year,
     add_yes,
     confirm,
-    console,
     default_folders,
     nonempty,
     positive_int,
     random_seed,
     seed_count,
-    use_terminal_progress,
 )
-from fourtop.cli._jobprogress import training_progress
+from fourtop.cli._console import say
+from fourtop.cli._progress import spinner, training_progress
 from fourtop.errors import JobFolderError, ParameterError
 
 if TYPE_CHECKING:
@@ -116,13 +115,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fourtop.jobs import submission
+    from fourtop.jobs.requests import ResubmitRequest, SubmitRequest, network_params
+    from fourtop.jobs.resubmission import resubmit
+    from fourtop.jobs.submission import submit
     from fourtop.train.params import read_params
 
     training = {
         "year": args.year,
         "config": args.config,
-        "params": submission.network_params(read_params(args.params), args.epochs),
+        "params": network_params(read_params(args.params), args.epochs),
         "random_seed": args.random_seed,
         "processes": args.processes,
         "families": not args.no_families,
@@ -132,12 +133,10 @@ def run(args: argparse.Namespace) -> int:
         "yes": args.yes,
     }
     reporter = CliReporter(args.yes)
-    if args.resubmit:
+    if args.resubmit:  # every folder given, or the condor_log* folders here
         folders = args.folders or [str(p) for p in default_folders(include_specs=False)]
-        outcomes = submission.resubmit(
-            submission.ResubmitRequest(
-                folders=folders, include_unstarted=args.include_unstarted, **training
-            ),
+        outcomes = resubmit(
+            ResubmitRequest(folders=folders, include_unstarted=args.include_unstarted, **training),
             reporter,
         )
         return 1 if any(o.failed for o in outcomes) else 0
@@ -145,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         raise JobFolderError("submit mode takes at most one job folder")
     if args.include_unstarted:
         raise ParameterError("--include-unstarted is for resubmission: use it with -r")
-    request = submission.SubmitRequest(
+    request = SubmitRequest(
         varlist=args.varlist,
         seeds=args.seeds,
         test=args.test,
@@ -153,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         folder=args.folders[0] if args.folders else None,
         **training,
     )
-    return 1 if submission.submit(request, reporter).failed else 0
+    return 1 if submit(request, reporter).failed else 0
 
 
 def _options(pairs: Sequence[str]) -> dict[str, str]:
@@ -167,28 +166,25 @@ def _options(pairs: Sequence[str]) -> dict[str, str]:
 
 
 class CliReporter:
-    """Prints what the submission library reports (see ``fourtop.jobs.submission.Reporter``)."""
+    """Prints what the submission library reports (``fourtop.jobs.requests.Reporter``)."""
 
     def __init__(self, yes: bool) -> None:
         self.yes = yes
 
     def note(self, message: str) -> None:
-        console.print(message, markup=False, soft_wrap=True)
+        say(message)
 
     def warn(self, message: str) -> None:
-        console.print(f"warning: {message}", markup=False, soft_wrap=True)
+        say(f"warning: {message}")
 
     def status(self, message: str) -> AbstractContextManager[object]:
-        return console.status(message) if use_terminal_progress() else nullcontext()
+        return spinner(message)
 
-    @contextmanager
-    def progress(self, total: int) -> Iterator[ProgressCallback]:
-        with training_progress(total) as callback:
-            yield callback
+    def progress(self, total: int) -> AbstractContextManager[ProgressCallback]:
+        return training_progress(total)
 
     def failures(self, failed: Sequence[tuple[str, str]], limit: int = 10) -> None:
-        """One line per failed job, or a single line when they all failed for one reason
-        (a refused batch submission fails every job with the same message)."""
+        """One line per failed job, or one line when all failed for one reason."""
         reasons = {reason for _, reason in failed}
         if len(failed) > 1 and len(reasons) == 1:
             self.note(f"  failed: {len(failed)} job(s): {reasons.pop()}")
