@@ -54,7 +54,14 @@ class Capabilities:
 
 @dataclass
 class SubmitReport:
-    """Outcome of a submission: names accepted, and (name, reason) pairs that failed."""
+    """Outcome of a submission: every job of it once, submitted or failed.
+
+    Attributes:
+        submitted: jobs accepted by the batch system, or (a backend that waits) run
+            without failure.
+        failed: (name, reason) of the others: refused, or run and failed.
+        finished: True when the backend ran the jobs to completion (it waits).
+    """
 
     submitted: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)

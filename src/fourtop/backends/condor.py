@@ -2,8 +2,9 @@
 
 Each submission of a folder is one transaction: a single cluster whose procs are
 the work units (one job, or a seed family), described once with per-proc item
-data. The official ``htcondor2`` bindings submit it when they can reach a schedd;
-otherwise the same description goes through the ``condor_submit`` command.
+data. The official ``htcondor2`` bindings submit it when they are installed (``--option
+submit_method=command`` chooses the ``condor_submit`` command instead, the default when
+they are not).
 
 Files in the job folder (what ``fourtop.jobtracker`` reads):
 
@@ -170,12 +171,14 @@ def render_job_file(name: str, settings: RunSettings, folder: Path) -> str:
     It runs the job alone (not as part of a family), with HTCondor writing
     ``<name>.out/.err/.log`` in the job folder.
     """
-    batch.check_names([WorkUnit((name,))])
+    unit = WorkUnit((name,))
+    batch.check_names([unit])
     folder = Path(folder).resolve()
     commands, pre = _common(settings, folder, create=False)
+    own = get_task_kind(settings.task).unit_arguments(unit, None)
     commands.update(
         {
-            "arguments": format_arguments([*pre, name]),
+            "arguments": format_arguments([*pre, *own]),
             "output": f"{name}.out",
             "error": f"{name}.err",
             "log": f"{name}.log",

@@ -39,7 +39,7 @@ from fourtop.fileio import describe_os_error
 from fourtop.jobs import eventlog
 from fourtop.jobs.folder import JobFolder
 from fourtop.jobs.jobfiles import close_unfinished
-from fourtop.jobs.tasks import task_target
+from fourtop.jobs.tasks import get_task_kind, task_target
 
 __all__ = ["LocalBackend"]
 
@@ -130,7 +130,8 @@ class LocalBackend(Backend):
                     ) from None
         self.read_options(settings)
         target = task_target(settings.task)  # an unknown kind fails here, not in a worker
-        report = SubmitReport(submitted=list(proc_of), finished=True)
+        report = SubmitReport(finished=True)
+        kind = get_task_kind(settings.task)
         n_workers = max(1, min(settings.processes, len(units)))
         threads = max(1, (os.cpu_count() or 1) // n_workers)
         ctx = mp.get_context("spawn")
@@ -149,6 +150,7 @@ class LocalBackend(Backend):
             failed = [n for n in unit.names if n not in done]
             for name in failed:
                 report.failed.append((name, str(results.get(name, "no result"))))
+            report.submitted.extend(done)
             if progress is not None:
                 progress(done, failed)
 
@@ -179,7 +181,11 @@ class LocalBackend(Backend):
                         reason = _death_reason(w.process.exitcode)
                         log.warning("worker died (%s) running %s", reason, unit.names[0])
                         closed = close_unfinished(
-                            job_dir, unit.names, reason, ids=lambda n: (cluster, proc_of[n])
+                            job_dir,
+                            unit.names,
+                            reason,
+                            ids=lambda n: (cluster, proc_of[n]),
+                            read_result=kind.read_result,
                         )
                         finish(unit, closed)
                         w.conn.close()
@@ -196,6 +202,7 @@ class LocalBackend(Backend):
                         "interrupted (Ctrl-C or SIGTERM)",
                         aborted=True,
                         ids=lambda n: (cluster, proc_of[n]),
+                        read_result=kind.read_result,
                     )
                     w.unit = None
             raise

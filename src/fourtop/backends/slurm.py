@@ -50,7 +50,7 @@ from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
 from fourtop.jobs.jobfiles import close_unfinished, has_result
-from fourtop.jobs.tasks import get_task_kind
+from fourtop.jobs.tasks import TASK_KINDS, get_task_kind, register_task_kind, task_target
 
 if TYPE_CHECKING:
     from fourtop.jobs.folder import JobFolder
@@ -166,6 +166,8 @@ class SlurmBackend(Backend):
                         settings, {role: str(path) for role, path in files.items()}
                     ),
                     "job_dir": str(job_dir),
+                    "task": settings.task,
+                    "task_target": task_target(settings.task),
                     "units": [list(u.names) for u in units],
                     "unit_arguments": [kind.unit_arguments(u, str(job_dir)) for u in units],
                 },
@@ -333,6 +335,10 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
     signal.signal(signal.SIGTERM, forward)
     rc = child.wait()
     reason = f"run-job killed by signal {-rc}" if rc < 0 else f"run-job exited with code {rc}"
+    task = spec.get("task", "importance")  # absent in units files before 0.2
+    target = spec.get("task_target", TASK_KINDS["importance"])
+    if TASK_KINDS.get(task) != target:  # a kind registered at run time by the submitter
+        register_task_kind(target, task)
     close_unfinished(
         job_dir,
         names,
@@ -340,6 +346,7 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
         aborted=rc < 0,
         ids=lambda name: (job_id, names.index(name)),
         only_open=True,
+        read_result=get_task_kind(task).read_result,
     )
     return 0 if rc == 0 else 1
 

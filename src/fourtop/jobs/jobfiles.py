@@ -88,6 +88,7 @@ def close_unfinished(
     aborted: bool = False,
     ids: Callable[[str], tuple[int, int]] | None = None,
     only_open: bool = False,
+    read_result: Callable[[Path], float | None] | None = None,
 ) -> dict[str, float | str]:
     """End the jobs of a process that died: each job without a result fails with ``reason``.
 
@@ -104,6 +105,8 @@ def close_unfinished(
         aborted: write an aborted event (interrupted, removed) instead of a failure.
         ids: (cluster, proc) of each job's events; default: those of its last event.
         only_open: leave jobs whose log is already closed as they are.
+        read_result: how a job's ``.out`` gives its result (the task kind's
+            ``read_result``); default: its ROC integral.
 
     Returns:
         name -> the ROC integral a job has, or ``reason`` for the jobs closed now
@@ -115,7 +118,7 @@ def close_unfinished(
     for name in names:
         out = job_dir / f"{name}.out"
         log_path = job_dir / f"{name}.log"
-        roc = eventlog.read_out(out)[1]
+        roc = read_result(out) if read_result is not None else eventlog.read_out(out)[1]
         if roc is not None:
             results[name] = roc
             continue

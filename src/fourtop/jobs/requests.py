@@ -45,6 +45,8 @@ class TrainingRequest:
     device: str = "auto"
     options: dict[str, str] = field(default_factory=dict)
     backend: str = "local"
+    #: the task kind of the jobs (:mod:`fourtop.jobs.tasks`)
+    task: str = "importance"
     #: answer yes to the retry question (one unattended retry round)
     yes: bool = False
 

@@ -103,7 +103,7 @@ def _resubmit_folder(
     check_device(settings, backend)
     save_settings(folder.path, settings)  # only writes when the folder has none
     clear_attempt(folder, jobs)
-    write_job_files(folder, jobs, settings)
+    write_job_files(folder, jobs, settings, backend)
     reporter.note(f"{path}: resubmitting {len(jobs)} job(s)")
     return run_jobs(backend, folder, jobs, settings, reporter, yes=request.yes)
 

@@ -7,6 +7,7 @@ Shared by :mod:`fourtop.jobs.submission` (new jobs) and :mod:`fourtop.jobs.resub
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def run_settings(
         families=request.families,
         device=request.device,
         options=dict(request.options),
+        task=request.task,
     )
 
 
@@ -76,10 +78,20 @@ def check_device(settings: RunSettings, backend: Backend) -> None:
         raise ParameterError("--device cuda: no CUDA device is available on this machine")
 
 
-def write_job_files(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) -> list[Path]:
+def write_job_files(
+    folder: JobFolder, jobs: Sequence[Job], settings: RunSettings, backend: Backend
+) -> list[Path]:
     """Write every job's ``.job`` file (atomically) and what the task kind's units read
-    (the variable list); returns the new files (to remove again if what follows fails)."""
+    (the variable list); returns the new files (to remove again if what follows fails).
+
+    A ``.job`` file is the job's HTCondor submit description, as in the original tool,
+    whatever the backend: it carries the ``--option`` settings only when they are HTCondor's.
+    """
     from fourtop.backends.condor import render_job_file
+    from fourtop.backends.options import CondorOptions
+
+    if backend.options is not CondorOptions:  # another scheduler's options: not for HTCondor
+        settings = replace(settings, options={})
 
     written: list[Path] = []
     try:

@@ -27,6 +27,7 @@ from fourtop.jobs.tasks import RunSettings
 from fourtop.splits import Split
 
 if TYPE_CHECKING:
+    from fourtop.backends.base import Backend
     from fourtop.data.config import DatasetConfig
 
 __all__ = ["submit"]
@@ -85,7 +86,7 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
                 if not request.test:
                     for sub in seed.subseeds():
                         jobs.append(Job(folder.path, job_name(len(varlist), seed, sub), seed, sub))
-            _create_jobs(folder, jobs, settings)
+            _create_jobs(folder, jobs, settings, backend)
             created = False  # the folder holds registered jobs now: never removed below
             reporter.note(
                 f"{folder.path}: {len(seeds)} seed(s), {len(jobs)} job(s) over "
@@ -159,13 +160,15 @@ def _create(path: str | None) -> JobFolder:
             shutil.rmtree(target, ignore_errors=True)  # half-made by a failed create
 
 
-def _create_jobs(folder: JobFolder, jobs: Sequence[Job], settings: RunSettings) -> None:
+def _create_jobs(
+    folder: JobFolder, jobs: Sequence[Job], settings: RunSettings, backend: Backend
+) -> None:
     """Write the new jobs' files and settings, then register them in the spec.
 
     The files come first and the spec last, so a failure (a full disk) leaves no job in the
     spec without its ``.job`` file; the files this call wrote are removed again.
     """
-    written = write_job_files(folder, jobs, settings)
+    written = write_job_files(folder, jobs, settings, backend)
     try:
         save_settings(folder.path, settings)
         folder.add_jobs(jobs)
