@@ -11,9 +11,13 @@ Each module holds one thing, named for it:
 - :mod:`~fourtop.jobs.specfile`: the ``.jtd`` spec file (SQLite);
   :mod:`~fourtop.jobs.eventlog`: the HTCondor-format job event logs every backend writes.
 - :mod:`~fourtop.jobs.tasks`: task kinds by name (what a backend runs);
-  :mod:`~fourtop.jobs.execute`: what a node runs for an importance job or seed family.
-- :mod:`~fourtop.jobs.settings`: a folder's submission settings;
-  :mod:`~fourtop.jobs.submission`: create a folder, draw seeds, submit, resubmit.
+  :mod:`~fourtop.jobs.execute`: what a node runs for an importance job or seed family;
+  :mod:`~fourtop.jobs.jobfiles`: writing a job's files, and closing those of a dead process.
+- :mod:`~fourtop.jobs.summary`: what ``fourtop folders`` shows of a folder.
+- The submission library (above the backends): :mod:`~fourtop.jobs.requests` (what is
+  asked, how it reports), :mod:`~fourtop.jobs.settings` (a folder's submission settings),
+  :mod:`~fourtop.jobs.running` (job files, run and retry), :mod:`~fourtop.jobs.submission`
+  (create a folder, draw seeds, submit) and :mod:`~fourtop.jobs.resubmission` (``-r``).
 
 :mod:`fourtop.jobtracker` is the original manual's facade over this package.
 """
