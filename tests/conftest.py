@@ -1,4 +1,6 @@
-"""Shared test setup: CPU-only, single-threaded torch, isolated data and cache folders."""
+"""Shared test setup: CPU-only, single-threaded torch, isolated data and cache folders; job
+folders and the batch-system stand-ins the backend tests share (``jobfolders.py``,
+``standins.py``)."""
 
 from __future__ import annotations
 
@@ -56,3 +58,41 @@ def sample_workdir(tiny_samples, tmp_path, monkeypatch):
         "AK4HTpMETpLepPt\nNJets_JetSubCalc\nminMleppBjet\ncentrality\n"
     )
     return tmp_path
+
+
+# ------------------------------------------------------------------ backends: folders, stand-ins
+
+
+@pytest.fixture
+def new_folder(tmp_path):
+    """``new_folder(seeds, name="jobs")``: a job folder under ``tmp_path`` with each seed's
+    family (see ``jobfolders.new_folder``); returns ``(JobFolder, one WorkUnit per family)``."""
+    from jobfolders import VARS
+    from jobfolders import new_folder as build
+
+    def make(seeds, name="jobs", variables=VARS):
+        return build(tmp_path / name, seeds, variables)
+
+    return make
+
+
+@pytest.fixture
+def schedd(monkeypatch):
+    """A ``standins.FakeSchedd`` in place of ``htcondor2.Schedd`` (skips without htcondor2)."""
+    htcondor2 = pytest.importorskip("htcondor2")
+    pytest.importorskip("classad2")
+    from standins import FakeSchedd
+
+    fake = FakeSchedd()
+    monkeypatch.setattr(htcondor2, "Schedd", fake)
+    return fake
+
+
+@pytest.fixture
+def slurm_tools(tmp_path, monkeypatch):
+    """``standins.FakeSlurm``: stand-in ``sbatch``, ``squeue`` and ``scancel`` first on PATH."""
+    from standins import FakeSlurm
+
+    fake = FakeSlurm(tmp_path / "slurm-standin")
+    monkeypatch.setenv("PATH", str(fake.bin), prepend=os.pathsep)
+    return fake

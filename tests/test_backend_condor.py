@@ -1,6 +1,8 @@
 """The HTCondor backend without a pool: submit descriptions parsed by ``htcondor2.Submit``,
-argument quoting against hostile paths and variable names, submissions through stand-in
-schedds/commands, and job state from real HTCondor event logs of several versions."""
+argument quoting against hostile paths and variable names, submissions through the stand-in
+schedd (``standins.FakeSchedd``) and ``condor_submit``, family logs, and job state from real
+HTCondor event logs of several versions. What every backend promises (reports, refused
+submissions, resubmission, sync, cancel, options) is checked in ``test_backend_contract.py``."""
 
 from __future__ import annotations
 
@@ -8,53 +10,18 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from fourtop.backends import RunSettings, WorkUnit, condor, get_backend
 from fourtop.errors import BackendError
 from fourtop.jobs import eventlog
-from fourtop.jobtracker import Job, JobFolder, Seed, job_name
+from standins import parse_new_style
 
 htcondor2 = pytest.importorskip("htcondor2")
 
 LOGS = Path(__file__).parent / "data" / "condor_logs_versions"
 HOSTILE = "a b'c\"d;rm -rf $(HOME) `x`"
-VARS = ["alpha", "beta", "gamma"]
-
-
-def parse_new_style(value: str) -> list[str]:
-    """HTCondor's documented new-style argument rules, read back independently:
-    the value is in double quotes, "" is a literal ", white space separates arguments,
-    and single quotes group, with '' a literal '."""
-    assert value.startswith('"') and value.endswith('"'), value
-    body, args, cur, in_single, started, i = value[1:-1], [], [], False, False, 0
-    while i < len(body):
-        c = body[i]
-        if c == '"':
-            assert body[i + 1] == '"', f"lone double quote at {i} in {body!r}"
-            cur.append('"')
-            started, i = True, i + 2
-            continue
-        if c == "'":
-            if in_single and body[i + 1 : i + 2] == "'":
-                cur.append("'")
-                i += 2
-                continue
-            in_single, started = not in_single, True
-        elif c.isspace() and not in_single:
-            if started:
-                args.append("".join(cur))
-            cur, started = [], False
-        else:
-            cur.append(c)
-            started = True
-        i += 1
-    assert not in_single
-    if started:
-        args.append("".join(cur))
-    return args
 
 
 def _settings(**options: object) -> RunSettings:
@@ -132,7 +99,6 @@ def test_resources_and_extra_submit_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"bad key;": "1"}, "not a valid HTCondor submit command name"),
         ({"requirements": "a\nqueue 100"}, "line break"),
         ({"transfer": "maybe"}, "expected yes or no"),
     ],
@@ -166,46 +132,8 @@ def test_transfer_mode_ships_config_varlist_and_arrays(tmp_path: Path) -> None:
     assert args[args.index("--arrays") + 1] == "split0.npz"
 
 
-def _folder(path: Path, bits: list[int]) -> tuple[JobFolder, list[WorkUnit]]:
-    folder = JobFolder.create(str(path))
-    jobs, units = [], []
-    for number in bits:
-        seed = Seed(VARS, number)
-        members = [Job(folder.path, job_name(3, seed, None), seed, None)]
-        members += [Job(folder.path, job_name(3, seed, s), seed, s) for s in seed.subseeds()]
-        jobs += members
-        units.append(WorkUnit(tuple(j.name for j in members)))
-    folder.add_jobs(jobs)
-    folder.save()
-    return folder, units
-
-
-class FakeSchedd:
-    """Stands in for ``htcondor2.Schedd`` (no pool here): records what it is given."""
-
-    calls: ClassVar[list] = []
-    fail_times: ClassVar[int] = 0
-
-    def submit(self, description, itemdata=None, **_):
-        FakeSchedd.calls.append(("submit", str(description), list(itemdata)))
-        if FakeSchedd.fail_times:
-            FakeSchedd.fail_times -= 1
-            raise htcondor2.HTCondorException("Failed to connect to schedd")
-        return type("R", (), {"cluster": lambda self: 812})()
-
-    def act(self, action, constraint):
-        FakeSchedd.calls.append(("act", action, constraint))
-
-
-@pytest.fixture
-def schedd(monkeypatch):
-    FakeSchedd.calls, FakeSchedd.fail_times = [], 0
-    monkeypatch.setattr(htcondor2, "Schedd", FakeSchedd)
-    return FakeSchedd
-
-
-def test_resubmission_removes_earlier_procs_of_its_units(tmp_path: Path, schedd) -> None:
-    folder, units = _folder(tmp_path / "jobs", [0b110])
+def test_resubmission_removes_earlier_procs_of_its_units(new_folder, schedd) -> None:
+    folder, units = new_folder(["110"])
     backend = get_backend("condor")
     assert not backend.submit(folder, units, _settings(retry_delay=0)).failed
     assert not backend.submit(folder, units, _settings(retry_delay=0)).failed
@@ -214,8 +142,8 @@ def test_resubmission_removes_earlier_procs_of_its_units(tmp_path: Path, schedd)
     assert 'FourtopUnit == "Keras_3vars_Seed_6"' in removes[0][2]
 
 
-def test_submit_one_cluster_with_bindings(tmp_path: Path, schedd) -> None:
-    folder, units = _folder(tmp_path / "jobs", [0b110, 0b001])
+def test_submit_one_cluster_with_bindings(new_folder, schedd) -> None:
+    folder, units = new_folder(["110", "001"])
     units.append(WorkUnit((units[0].names[1],)))
     units[0] = WorkUnit(units[0].names[:1] + units[0].names[2:])
     report = get_backend("condor").submit(folder, units, _settings(retry_delay=0))
@@ -224,51 +152,53 @@ def test_submit_one_cluster_with_bindings(tmp_path: Path, schedd) -> None:
     assert len(submits) == 1 and len(submits[0][2]) == 3  # one cluster, one proc per unit
     # a first submission has nothing in the queue to remove
     assert not [c for c in schedd.calls if c[0] == "act"]
-    folder.check()
-    states = {j.name: j.state for j in folder.jobs}
-    # family members were logged as submitted; HTCondor writes the single job's log
-    assert states[units[0].names[0]] == "queued" and states[units[1].names[0]] == "queued"
-    assert states[units[2].names[0]] == "unstarted"
+    # family members were logged as submitted by fourtop; the schedd wrote the single job's log
+    root = Path(folder.path)
+    assert (root / f"{units[0].names[0]}.family.log").is_file()
+    assert [p.log.name for p in schedd.queue] == [
+        f"{units[0].names[0]}.family.log",
+        f"{units[1].names[0]}.family.log",
+        f"{units[2].names[0]}.log",
+    ]
     assert (Path(folder.path) / "fourtop-varlist.txt").read_text().splitlines() == [HOSTILE, "beta"]
     assert len(list(Path(folder.path).glob("fourtop-condor-*.sub"))) == 1
 
 
-def test_failed_submission_retried_then_reported(tmp_path: Path, schedd) -> None:
-    folder, units = _folder(tmp_path / "jobs", [0b011])
+def test_failed_submission_retried_then_reported(new_folder, schedd) -> None:
+    folder, units = new_folder(["011"])
     schedd.fail_times = 10
     report = get_backend("condor").submit(folder, units, _settings(retries=3, retry_delay=0))
-    assert sum(1 for c in schedd.calls if c[0] == "submit") == 3
-    assert report.submitted == [] and {n for n, _ in report.failed} == set(units[0].names)
-    assert "Failed to connect to schedd" in report.failed[0][1]
-    folder.check()
-    assert {j.state for j in folder.jobs} == {"failed"}  # resubmittable, never silently queued
+    assert sum(1 for c in schedd.calls if c[0] == "submit") == 3  # --option retries
+    assert all("Failed to connect to schedd" in reason for _, reason in report.failed)
+    assert "after 3 attempt(s)" in report.failed[0][1]
 
 
-def test_retry_succeeds_on_second_attempt(tmp_path: Path, schedd) -> None:
-    folder, units = _folder(tmp_path / "jobs", [0b011])
+def test_retry_succeeds_on_second_attempt(new_folder, schedd) -> None:
+    folder, units = new_folder(["011"])
     schedd.fail_times = 1
     report = get_backend("condor").submit(folder, units, _settings(retry_delay=0))
     assert not report.failed and len(report.submitted) == 3
+    assert sum(1 for c in schedd.calls if c[0] == "submit") == 2 and len(schedd.queue) == 1
 
 
-def test_condor_submit_command_fallback(tmp_path: Path, monkeypatch) -> None:
+def test_condor_submit_command_fallback(tmp_path: Path, new_folder, monkeypatch) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     seen = tmp_path / "seen.sub"
     (bin_dir / "condor_submit").write_text(f"#!/bin/sh\ncp \"$2\" {seen}\necho '91.0 - 91.1'\n")
     (bin_dir / "condor_submit").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    folder, units = _folder(tmp_path / "jobs", [0b010, 0b100])
+    folder, units = new_folder(["010", "100"])
     report = get_backend("condor").submit(folder, units, _settings(submit_method="command"))
     assert not report.failed and len(report.submitted) == 4
     sub = htcondor2.Submit(seen.read_text())
     assert [r["FtUnit"] for r in sub.itemdata()] == [u.names[0] for u in units]
 
 
-def test_no_condor_at_all_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+def test_no_condor_at_all_is_a_clear_error(tmp_path: Path, new_folder, monkeypatch) -> None:
     monkeypatch.setattr(condor, "_bindings", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path))
-    folder, units = _folder(tmp_path / "jobs", [0b001])
+    folder, units = new_folder(["001"])
     with pytest.raises(BackendError, match="neither the htcondor2 bindings nor condor_submit"):
         get_backend("condor").submit(folder, units, _settings())
 
@@ -327,36 +257,31 @@ def test_return_value_of_a_failed_v24_job_is_the_reason(tmp_path: Path) -> None:
     assert status.state == "failed" and "return value 1" in status.reason
 
 
-def test_held_family_is_shown_on_every_member_and_released(tmp_path: Path, schedd) -> None:
-    folder, units = _folder(tmp_path / "jobs", [0b111])
+def test_released_family_shows_its_members_queued_again(new_folder, schedd) -> None:
+    folder, units = new_folder(["111"])
     get_backend("condor").submit(folder, units, _settings())
-    seed = units[0].names[0]
-    family_log = Path(folder.path) / f"{seed}.family.log"
-    eventlog.log_submitted(family_log, cluster=812)
+    (proc,) = schedd.queue
     reason = "Error from slot1_3@wn: memory usage exceeded request_memory"
-    eventlog.log_held(family_log, reason, cluster=812, code=34)
-    bound = list(htcondor2.JobEventLog(str(family_log)).events(0))
+    schedd.hold(proc, reason)
+    bound = list(htcondor2.JobEventLog(str(proc.log)).events(0))  # what HTCondor's tools read
     assert int(bound[-1].type) == 12 and bound[-1]["HoldReason"] == reason
     assert condor.sync_family_logs(folder.path) == 4
-    assert condor.sync_family_logs(folder.path) == 0  # idempotent
     folder.check()
     assert all(j.state == "held" and j.reason == reason for j in folder.jobs)
-    eventlog.log_released(family_log, cluster=812)
+    eventlog.log_released(proc.log, cluster=proc.cluster, proc=proc.proc)
     assert condor.sync_family_logs(folder.path) == 4
+    assert condor.sync_family_logs(folder.path) == 0  # idempotent
     folder.check()
     assert {j.state for j in folder.jobs} == {"queued"}
 
 
-def test_removed_old_family_proc_does_not_abort_its_resubmitted_members(
-    tmp_path: Path, schedd
-) -> None:
-    folder, units = _folder(tmp_path / "jobs", [0b111])
+def test_removed_old_family_proc_does_not_abort_its_resubmitted_members(new_folder, schedd) -> None:
+    folder, units = new_folder(["111"])
     backend = get_backend("condor")
     backend.submit(folder, units, _settings())
     seed = units[0].names[0]
-    old_log = Path(folder.path) / f"{seed}.family.log"
-    eventlog.log_submitted(old_log, cluster=812)
-    eventlog.log_held(old_log, "memory usage exceeded request_memory", cluster=812, code=34)
+    (old,) = schedd.queue
+    schedd.hold(old, "memory usage exceeded request_memory")
     assert condor.sync_family_logs(folder.path) == 4
     # resubmit two subseeds as a new family proc (named after its first member); the old
     # proc is removed from the queue, which HTCondor records in the old family log
@@ -364,8 +289,8 @@ def test_removed_old_family_proc_does_not_abort_its_resubmitted_members(
     for name in retry:
         Path(folder.path, f"{name}.log").unlink()
     time.sleep(1.1)  # a later cluster file (they are named by the second)
-    backend.submit(folder, [WorkUnit(retry)], _settings())
-    eventlog.log_aborted(old_log, "removed by fourtop submit -r", cluster=812)
+    backend.submit(folder, [WorkUnit(retry)], _settings())  # removes the old proc from the queue
+    assert old.status == "removed"
     condor.sync_family_logs(folder.path)
     folder.check()
     states = {j.name: j.state for j in folder.jobs}
@@ -374,8 +299,8 @@ def test_removed_old_family_proc_does_not_abort_its_resubmitted_members(
     assert states[seed] == "failed" and states[units[0].names[3]] == "failed"
 
 
-def test_resubmitting_part_of_a_family_removes_the_old_family_proc(tmp_path: Path, schedd) -> None:
-    folder, units = _folder(tmp_path / "jobs", [0b111])
+def test_resubmitting_part_of_a_family_removes_the_old_family_proc(new_folder, schedd) -> None:
+    folder, units = new_folder(["111"])
     backend = get_backend("condor")
     backend.submit(folder, units, _settings(retry_delay=0))
     seed = units[0].names[0]

@@ -1,60 +1,20 @@
-"""The local backend's pool: results, crashed workers, progress, Ctrl-C."""
+"""The local backend's pool: lookup, and what a worker killed by a signal leaves (through the
+torch-free ``standins.fake_worker``). What every backend promises (reports, crashed units,
+progress, sync, cancel, options), with the real workers, is in ``test_backend_contract.py``."""
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
-import pytest
-
-from fourtop.backends import RunSettings, WorkUnit, get_backend
+from fourtop.backends import RunSettings, get_backend
 from fourtop.backends.local import LocalBackend, _worker_main
-from fourtop.jobs.eventlog import read_log, read_roc_integral
-from fourtop.jobtracker import Job, JobFolder, Seed, job_name
-
-VARS = ["a", "b", "c"]
-CRASH = "Seed_6"  # the unit of seed 110 kills its worker
-
-
-def fake_worker(conn, threads):
-    """Stands in for training: writes a result, or dies like a segfaulting process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        message = conn.recv()
-        if message is None:
-            return
-        names, job_dir, _settings, _target = message
-        if any(n.endswith(CRASH) for n in names):
-            os.kill(os.getpid(), signal.SIGKILL)
-        for name in names:
-            Path(job_dir, f"{name}.out").write_text("ROC-integral: 0.75\n")
-        conn.send({name: 0.75 for name in names})
+from fourtop.jobs import eventlog
+from jobfolders import VARS
+from standins import fake_worker
 
 
 class FakeLocal(LocalBackend):
     worker_main = staticmethod(fake_worker)
-
-
-@pytest.fixture
-def folder(tmp_path):
-    jf = JobFolder.create(str(tmp_path / "jobs"))
-    jobs = []
-    for bits in ("110", "011", "111"):
-        seed = Seed.from_binary(bits, VARS)
-        jobs.append(Job(jf.path, job_name(3, seed, None), seed, None))
-        for sub in seed.subseeds():
-            jobs.append(Job(jf.path, job_name(3, seed, sub), seed, sub))
-    jf.add_jobs(jobs)
-    jf.save()
-    return jf
-
-
-def _units(folder):
-    by_seed: dict[str, list[str]] = {}
-    for job in folder.jobs:
-        by_seed.setdefault(job.seed.binary, []).append(job.name)
-    return [WorkUnit(tuple(names)) for names in by_seed.values()]
 
 
 def test_backend_lookup_is_by_name():
@@ -62,28 +22,19 @@ def test_backend_lookup_is_by_name():
     assert LocalBackend.worker_main is _worker_main
 
 
-def test_a_crashing_worker_fails_its_unit_and_the_pool_goes_on(folder):
-    seen: list[tuple[list[str], list[str]]] = []
-    report = FakeLocal().submit(
-        folder,
-        _units(folder),
-        RunSettings(year="2017", varlist=VARS, processes=2),
-        progress=lambda done, failed: seen.append((list(done), list(failed))),
-    )
-    crashed = {n for n in (j.name for j in folder.jobs) if "Seed_6" in n}
-    assert {name for name, _ in report.failed} == crashed
-    assert all("killed by signal SIGKILL" in reason for _, reason in report.failed)
-    assert report.finished and len(report.submitted) == len(folder.jobs)
-    assert sum(len(d) + len(f) for d, f in seen) == len(folder.jobs)
-    for job in folder.jobs:
-        out = Path(folder.path, job.name + ".out")
-        if job.name in crashed:
-            assert read_roc_integral(out) is None
-            assert "killed by signal SIGKILL" in Path(folder.path, job.name + ".err").read_text()
-            assert read_log(Path(folder.path, job.name + ".log")).state == "terminated"
-        else:
-            assert read_roc_integral(out) == 0.75
-    folder.check()
-    stats = folder.get_stats()
-    assert stats["failed_jobs"] == len(crashed)
-    assert stats["unstarted_jobs"] == 0
+def test_a_killed_worker_names_its_signal_and_keeps_the_submission_ids(new_folder):
+    folder, units = new_folder(["110", "011", "111"])  # fake_worker kills the unit of Seed_6
+    report = FakeLocal().submit(folder, units, RunSettings(year="2017", varlist=VARS))
+    crashed = [n for u in units if u.names[0].endswith("Seed_6") for n in u.names]
+    assert {name for name, _ in report.failed} == set(crashed)
+    assert all(reason == "worker process killed by signal SIGKILL" for _, reason in report.failed)
+    submitted = {}
+    for name in crashed:
+        assert "killed by signal SIGKILL" in Path(folder.path, f"{name}.err").read_text()
+        events, _ = eventlog.parse_events(Path(folder.path, f"{name}.log").read_text())
+        # a failure (terminated, return value 1), not an abort; the ids of its submission
+        assert [e.code for e in events] == [0, 5] and "return value 1)" in " ".join(events[-1].body)
+        assert (events[0].cluster, events[0].proc) == (events[-1].cluster, events[-1].proc)
+        submitted[name] = events[0].proc
+    everyone = [n for u in units for n in u.names]  # procs are numbered over the submission
+    assert submitted == {n: everyone.index(n) for n in crashed}

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,22 +10,14 @@ import pytest
 
 from fourtop.cli import main
 from fourtop.jobtracker import JobFolder
+from standins import live_slurm_up
 
 VARS = ["AK4HTpMETpLepPt", "NJets_JetSubCalc", "minMleppBjet", "centrality"]
 
 
-def _cluster_up() -> bool:
-    if shutil.which("sinfo") is None:
-        return False
-    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=False)
-    return out.returncode == 0 and any(
-        s.strip().startswith(("idle", "mixed", "allocated")) for s in out.stdout.splitlines()
-    )
-
-
 @pytest.mark.slurm
 def test_submit_to_slurm_then_folders_and_calculate(tmp_path, monkeypatch, capsys):
-    if not _cluster_up():
+    if not live_slurm_up():
         pytest.skip("no SLURM cluster up (run .ci/slurm-start.sh)")
     from fourtop.data.generate import generate_samples
 
