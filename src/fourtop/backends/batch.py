@@ -11,10 +11,12 @@ submission a few times with backoff.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,6 +77,26 @@ def fourtop_command(options: BatchOptions) -> list[str]:
     if exe:
         return [str(exe)]
     return [sys.executable, "-m", "fourtop.cli"]
+
+
+def unique_path(folder: Path, pattern: str, now: Callable[[], datetime]) -> Path:
+    """A new file in ``folder`` named by ``pattern`` with a time stamp that sorts in time
+    order (``20260102-030405-000123-<pid>``: to the microsecond, with the process id),
+    created empty and exclusively now, so two submissions never share a file.
+
+    Raises:
+        OutputError: the file cannot be created.
+    """
+    for _ in range(1000):
+        path = folder / pattern.format(f"{now():%Y%m%d-%H%M%S-%f}-{os.getpid()}")
+        try:
+            with open(path, "x"):
+                return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"cannot create {describe_os_error(exc, path)}") from None
+    raise OutputError(f"{folder}: no free name for {pattern.format('<time>')}")
 
 
 def record_submitted(folder: Path, names: Iterable[str], cluster: int = 0) -> None:

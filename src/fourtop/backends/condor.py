@@ -51,6 +51,7 @@ from fourtop.backends.options import CondorOptions
 from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
+from fourtop.jobs.jobfiles import close_unfinished, has_result
 from fourtop.jobs.tasks import TaskKind, get_task_kind
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FAMILY_SUFFIX = ".family"
+#: states of a member's log that a family proc's hold, removal or end still concerns
+_OPEN_MEMBER = ("queued", "held", "running", "missing", "empty")
 
 
 # ------------------------------------------------------------------ quoting
@@ -377,8 +380,9 @@ class CondorBackend(Backend):
             remove_stale(job_dir, units, method)
         members = [n for u in units if u.is_family for n in u.names]
         batch.record_submitted(job_dir, members)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        sub_file = job_dir / f"fourtop-condor-{stamp}-{os.getpid()}.sub"
+        sub_file = batch.unique_path(
+            job_dir, "fourtop-condor-{}.sub", datetime.now
+        )  # named by time: the latest submission of a job is the last file that lists it
         atomic_write_text(sub_file, description + queue_statement(items), what="submit file")
         try:
             if method == "bindings":
@@ -420,12 +424,15 @@ class CondorBackend(Backend):
 
 
 def sync_family_logs(folder: str | os.PathLike[str]) -> int:
-    """Copy the hold/release/removal state of family procs into their members' logs.
+    """Copy the hold/release/removal/end of family procs into their members' logs.
 
     HTCondor writes a family proc's events to ``SEED.family.log`` only. For each
-    family log whose proc is held (or was removed) while a member's own log shows
-    it still waiting, append the same ``012``/``009`` event to that member's log;
-    a release appends ``013``. Idempotent; returns the number of events written.
+    family log whose proc is held (or was removed) while a member without a result is
+    still open (waiting, or running when the proc was stopped), append the same
+    ``012``/``009`` event to that member's log; a release appends ``013``. A proc that
+    ended (killed by a signal, out of memory) with members still open fails them
+    (:func:`fourtop.jobs.jobfiles.close_unfinished`), so ``submit -r`` takes them again.
+    Idempotent; returns the number of member logs changed.
     A family's members are read from the item rows of the folder's
     ``fourtop-condor-*.sub`` files (written at each submission).
     """
@@ -437,12 +444,20 @@ def sync_family_logs(folder: str | os.PathLike[str]) -> int:
         for proc, name in enumerate(members):
             member_log = root / f"{name}.log"
             mine = eventlog.read_log(member_log)
-            if mine.state not in ("queued", "held", "missing", "empty"):
-                continue  # running or done: the member's own writer is in charge
-            if status.state == "held" and not (
-                mine.state == "held" and mine.reason == status.reason
-            ):
+            if mine.state not in _OPEN_MEMBER or has_result(root, name):
+                continue  # done: its own writer closed it
+            if status.state == "held":
+                if mine.state == "held" and mine.reason == status.reason:
+                    continue
                 eventlog.log_held(member_log, status.reason or "held", cluster=0, proc=proc)
+            elif status.state == "terminated":
+                close_unfinished(
+                    root,
+                    [name],
+                    f"the family proc {seed}{FAMILY_SUFFIX} ended without finishing this job "
+                    f"({status.reason or 'see ' + seed + FAMILY_SUFFIX + '.err'})",
+                    ids=lambda _name, proc=proc: (0, proc),
+                )
             elif status.state == "aborted":
                 eventlog.log_aborted(
                     member_log, status.reason or "removed from the queue", cluster=0, proc=proc

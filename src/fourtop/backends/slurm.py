@@ -155,8 +155,8 @@ class SlurmBackend(Backend):
         files = kind.input_files(settings, job_dir, transfer=False)
         slurm_dir = job_dir / SLURM_DIR
         slurm_dir.mkdir(exist_ok=True)
-        tag = f"{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
-        units_file = slurm_dir / f"units-{tag}.json"
+        units_file = batch.unique_path(slurm_dir, "units-{}.json", datetime.now)
+        tag = units_file.name[len("units-") : -len(".json")]
         atomic_write_text(
             units_file,
             json.dumps(
