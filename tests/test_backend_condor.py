@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fourtop.backends import RunSettings, WorkUnit, condor, get_backend
+from fourtop.backends import condor_submitfile as submitfile
 from fourtop.errors import BackendError
 from fourtop.jobs import eventlog
 from standins import parse_new_style
@@ -38,7 +39,7 @@ def _settings(**options: object) -> RunSettings:
 def test_job_file_parses_and_arguments_survive_hostile_paths(tmp_path: Path) -> None:
     folder = tmp_path / HOSTILE
     folder.mkdir()
-    text = condor.render_job_file("Keras_2vars_Seed_3", _settings(), folder)
+    text = submitfile.render_job_file("Keras_2vars_Seed_3", _settings(), folder)
     sub = htcondor2.Submit(text)
     assert sub["output"] == "Keras_2vars_Seed_3.out"
     assert sub["log"] == "Keras_2vars_Seed_3.log" and sub["error"] == "Keras_2vars_Seed_3.err"
@@ -56,7 +57,7 @@ def test_job_file_parses_and_arguments_survive_hostile_paths(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("arg", ["plain", "", "two words", "it's", 'say "hi"', "''", "$(X)"])
 def test_quoting_round_trips(arg: str) -> None:
-    value = condor.format_arguments(["x", arg, "y"])
+    value = submitfile.format_arguments(["x", arg, "y"])
     expanded = htcondor2.Submit(f"arguments = {value}\n").expand("arguments")
     assert parse_new_style(expanded) == ["x", arg, "y"]
 
@@ -68,8 +69,8 @@ def test_cluster_description_items_one_proc_per_unit(tmp_path: Path) -> None:
         ),
         WorkUnit(("Keras_3vars_Seed_1",)),
     ]
-    text, items = condor.cluster_description(units, _settings(), tmp_path)
-    sub = htcondor2.Submit(text + condor.queue_statement(items))
+    text, items = submitfile.cluster_description(units, _settings(), tmp_path)
+    sub = htcondor2.Submit(text + submitfile.queue_statement(items))
     rows = list(sub.itemdata())
     assert rows == items and len(rows) == 2
     assert rows[0]["FtStem"] == "Keras_3vars_Seed_6.family"
@@ -90,7 +91,7 @@ def test_resources_and_extra_submit_lines(tmp_path: Path) -> None:
         request_gpus="1",
         **{"+JobFlavour": '"workday"', "accounting_group": "group_cms"},
     )
-    sub = htcondor2.Submit(condor.render_job_file("Keras_2vars_Seed_1", settings, tmp_path))
+    sub = htcondor2.Submit(submitfile.render_job_file("Keras_2vars_Seed_1", settings, tmp_path))
     assert sub["request_memory"] == "4GB" and sub["request_cpus"] == "2"
     assert sub["request_gpus"] == "1" and sub["MY.JobFlavour"] == '"workday"'
     assert sub["accounting_group"] == "group_cms"
@@ -105,17 +106,17 @@ def test_resources_and_extra_submit_lines(tmp_path: Path) -> None:
 )
 def test_bad_options_are_refused(tmp_path: Path, options: dict, message: str) -> None:
     with pytest.raises(BackendError, match=message):
-        condor.render_job_file("Keras_2vars_Seed_1", _settings(**options), tmp_path)
+        submitfile.render_job_file("Keras_2vars_Seed_1", _settings(**options), tmp_path)
 
 
 def test_hostile_job_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="only letters, digits"):
-        condor.render_job_file(HOSTILE, _settings(), tmp_path)
+        submitfile.render_job_file(HOSTILE, _settings(), tmp_path)
 
 
 def test_transfer_mode_ships_config_varlist_and_arrays(tmp_path: Path) -> None:
     arrays = tmp_path / "cache" / "split0.npz"
-    text, _ = condor.cluster_description(
+    text, _ = submitfile.cluster_description(
         [WorkUnit(("Keras_2vars_Seed_1",))], _settings(transfer="yes", arrays=str(arrays)), tmp_path
     )
     sub = htcondor2.Submit(text)

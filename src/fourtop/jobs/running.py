@@ -87,7 +87,7 @@ def write_job_files(
     A ``.job`` file is the job's HTCondor submit description, as in the original tool,
     whatever the backend: it carries the ``--option`` settings only when they are HTCondor's.
     """
-    from fourtop.backends.condor import render_job_file
+    from fourtop.backends.condor_submitfile import render_job_file
     from fourtop.backends.options import CondorOptions
 
     if backend.options is not CondorOptions:  # another scheduler's options: not for HTCondor
