@@ -116,6 +116,8 @@ def test_hostile_job_names_are_refused(tmp_path: Path) -> None:
 
 def test_transfer_mode_ships_config_varlist_and_arrays(tmp_path: Path) -> None:
     arrays = tmp_path / "cache" / "split0.npz"
+    arrays.parent.mkdir()
+    arrays.write_bytes(b"")  # shipped as it is: only its existence is checked here
     text, _ = submitfile.cluster_description(
         [WorkUnit(("Keras_2vars_Seed_1",))], _settings(transfer="yes", arrays=str(arrays)), tmp_path
     )

@@ -227,11 +227,11 @@ def test_refused_condor_submission_is_reported_once_and_keeps_the_folder(
 ):
     htcondor2 = pytest.importorskip("htcondor2")
 
-    class NoSchedd:
-        def __init__(self, *_, **__):
-            raise htcondor2.HTCondorException("Unable to locate local daemon")
+    class RefusingSchedd:
+        def submit(self, *_, **__):
+            raise htcondor2.HTCondorException("Failed to connect to schedd")
 
-    monkeypatch.setattr(htcondor2, "Schedd", NoSchedd)
+    monkeypatch.setattr(htcondor2, "Schedd", RefusingSchedd)
     argv = ["--backend", "condor", "--option", "retry_delay=0", "-n", "2", "--random-seed", "4"]
     assert _submit(*argv, "jobs") == 1
     err = capsys.readouterr().err
@@ -240,9 +240,23 @@ def test_refused_condor_submission_is_reported_once_and_keeps_the_folder(
     failed = [line.strip() for line in err.splitlines() if line.strip().startswith("failed:")]
     assert len(failed) == 2
     assert "still failed after the retry; 'fourtop submit -r' resubmits them" in err
-    assert all("Unable to locate local daemon" in line for line in failed)
+    assert all("Failed to connect to schedd" in line for line in failed)
     assert all(line.startswith("failed: ") and "job(s): " in line for line in failed)
     folder = JobFolder("jobs")
     folder.check()
     assert len(folder) > 2 and all(Path("jobs", j.name + ".job").is_file() for j in folder.jobs)
     assert {j.state for j in folder.jobs} == {"failed"}  # resubmittable with -r
+
+
+def test_no_schedd_is_refused_before_any_folder_exists(workdir, capsys, monkeypatch):
+    htcondor2 = pytest.importorskip("htcondor2")
+
+    class NoSchedd:
+        def __init__(self, *_, **__):
+            raise htcondor2.HTCondorException("Unable to locate local daemon")
+
+    monkeypatch.setattr(htcondor2, "Schedd", NoSchedd)
+    assert _submit("--backend", "condor", "-n", "2", "jobs") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "HTCondor is not reachable from here" in err
+    assert "Unable to locate local daemon" in err and not Path("jobs").exists()

@@ -187,8 +187,18 @@ class CondorBackend(Backend):
     options = CondorOptions
 
     def check(self, settings: RunSettings) -> None:
-        """HTCondor must be reachable (bindings or condor_submit); options must be valid."""
-        _method(self.read_options(settings))
+        """HTCondor must be reachable (a schedd through the bindings, or condor_submit);
+        options must be valid. Refused here, before any folder exists."""
+        if _method(self.read_options(settings)) == "bindings":
+            htcondor2 = _bindings()
+            assert htcondor2 is not None
+            try:
+                htcondor2.Schedd()
+            except htcondor2.HTCondorException as exc:
+                raise BackendError(
+                    f"HTCondor is not reachable from here ({' '.join(str(exc).split())}): "
+                    "run this on an HTCondor submit node"
+                ) from None
         common_commands(settings, Path.cwd(), create=False)
 
     def submit(

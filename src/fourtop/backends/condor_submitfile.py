@@ -88,6 +88,8 @@ def common_commands(
     kind = get_task_kind(settings.task)
     cmd = batch.fourtop_command(options)
     arrays = Path(options.arrays) if options.arrays else None
+    if options.transfer and arrays is not None and not arrays.is_file():
+        raise BackendError(f"--option arrays={options.arrays}: no such file to transfer")
     if options.transfer:
         files = kind.input_files(settings, folder, transfer=True, arrays=arrays, create=create)
         seen = {role: path.name for role, path in files.items()}
@@ -99,21 +101,21 @@ def common_commands(
     args = kind.node_arguments(settings, seen)
     gpus = options.request_gpus
     if gpus is None:
-        gpus = "1" if settings.device == "cuda" else "0"
+        gpus = 1 if settings.device == "cuda" else 0
     commands: dict[str, str] = {
         "universe": "vanilla",
         "executable": _path_value(cmd[0], "--option executable"),
         "transfer_executable": "False",
         "initialdir": _path_value(folder, "job folder"),
         "request_memory": options.request_memory,
-        "request_cpus": options.request_cpus,
+        "request_cpus": str(options.request_cpus),
         "request_disk": options.request_disk,
         "should_transfer_files": "YES" if options.transfer else "IF_NEEDED",
         "when_to_transfer_output": "ON_EXIT",
         "+FourtopFolder": classad_string(str(folder)),
     }
-    if gpus not in ("", "0"):
-        commands["request_gpus"] = gpus
+    if gpus:
+        commands["request_gpus"] = str(gpus)
     if inputs:
         commands["transfer_input_files"] = inputs
     commands.update(options.extra)

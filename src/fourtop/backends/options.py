@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 import typing
 from collections.abc import Mapping
@@ -25,8 +26,16 @@ from fourtop.errors import BackendError, did_you_mean
 __all__ = ["BackendOptions", "BatchOptions", "CondorOptions", "SlurmOptions"]
 
 
-def _opt(default: Any, *, minimum: float | None = None, choices: tuple[str, ...] = ()) -> Any:
-    return field(default=default, metadata={"minimum": minimum, "choices": choices})
+def _opt(
+    default: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] = (),
+) -> Any:
+    return field(
+        default=default, metadata={"minimum": minimum, "maximum": maximum, "choices": choices}
+    )
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class BackendOptions:
     passthrough_what: ClassVar[str] = ""
     #: what a passed-through value with a line break cannot reach, in messages
     passthrough_target: ClassVar[str] = ""
+    #: scheduler keys fourtop sets itself (lower case): never passed through
+    reserved: ClassVar[frozenset[str]] = frozenset()
 
     #: passed-through keys and values, in the order given
     extra: dict[str, str] = field(default_factory=dict)
@@ -65,6 +76,11 @@ class BackendOptions:
         for key, value in raw.items():
             if key in known:
                 values[key] = _convert(key, value, hints[key], known[key].metadata)
+            elif cls.passthrough is not None and key.lower() in cls.reserved:
+                raise BackendError(
+                    f"--option {key}: fourtop sets this itself for every job; it cannot be "
+                    "changed (see docs/batch.md)"
+                )
             elif cls.passthrough is not None and cls.passthrough.match(key):
                 text = str(value)
                 if "\n" in text or "\r" in text:
@@ -96,7 +112,7 @@ def _convert(key: str, raw: object, hint: Any, meta: Mapping[str, Any]) -> Any:
         if raw is None:
             return None
         hint = next(a for a in args if a is not type(None))
-    minimum = meta.get("minimum")
+    minimum, maximum = meta.get("minimum"), meta.get("maximum")
     if hint is bool:
         if isinstance(raw, bool):
             return raw
@@ -113,14 +129,20 @@ def _convert(key: str, raw: object, hint: Any, meta: Mapping[str, Any]) -> Any:
             raise BackendError(f"--option {key}={raw!r}: expected a whole number") from None
         if minimum is not None and value < minimum:
             raise BackendError(f"--option {key}={raw!r}: must be at least {minimum:g}")
+        if maximum is not None and value > maximum:
+            raise BackendError(f"--option {key}={raw!r}: must be at most {maximum:g}")
         return value
     if hint is float:
         try:
             number = float(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise BackendError(f"--option {key}={raw!r}: expected a number") from None
+        if not math.isfinite(number):
+            raise BackendError(f"--option {key}={raw!r}: expected a finite number")
         if minimum is not None and number < minimum:
             raise BackendError(f"--option {key}={raw!r}: must not be negative")
+        if maximum is not None and number > maximum:
+            raise BackendError(f"--option {key}={raw!r}: must be at most {maximum:g}")
         return number
     text = str(raw)
     choices = meta.get("choices") or ()
@@ -140,9 +162,9 @@ class BatchOptions(BackendOptions):
     #: the program that behaves as ``fourtop`` on a node (default: this Python, ``-m fourtop.cli``)
     executable: str | None = None
     #: submission attempts before the jobs are failed
-    retries: int = _opt(3, minimum=1)
+    retries: int = _opt(3, minimum=1, maximum=100)
     #: seconds before the first retry (doubling after each)
-    retry_delay: float = _opt(2.0, minimum=0)
+    retry_delay: float = _opt(2.0, minimum=0, maximum=3600)
 
 
 @dataclass(frozen=True)
@@ -153,6 +175,28 @@ class CondorOptions(BatchOptions):
     passthrough: ClassVar[re.Pattern[str] | None] = re.compile(r"^\+?[A-Za-z_][A-Za-z0-9_.]*$")
     passthrough_what: ClassVar[str] = "a valid HTCondor submit command name"
     passthrough_target: ClassVar[str] = "submitted to HTCondor"
+    reserved: ClassVar[frozenset[str]] = frozenset(
+        {
+            "universe",
+            "executable",
+            "arguments",
+            "args",
+            "initialdir",
+            "output",
+            "error",
+            "log",
+            "queue",
+            "batch_name",
+            "transfer_executable",
+            "should_transfer_files",
+            "when_to_transfer_output",
+            "transfer_input_files",
+            "+fourtopfolder",
+            "+fourtopunit",
+            "my.fourtopfolder",
+            "my.fourtopunit",
+        }
+    )
 
     #: copy the variable list, configuration and cached arrays to the node
     transfer: bool = False
@@ -161,10 +205,10 @@ class CondorOptions(BatchOptions):
     #: submit through the htcondor2 bindings, the condor_submit command, or whichever is here
     submit_method: str = _opt("auto", choices=("auto", "bindings", "command"))
     request_memory: str = "2GB"
-    request_cpus: str = "1"
+    request_cpus: int = _opt(1, minimum=1)
     request_disk: str = "1GB"
     #: default: 1 with ``--device cuda``, else none
-    request_gpus: str | None = None
+    request_gpus: int | None = _opt(None, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -175,6 +219,9 @@ class SlurmOptions(BatchOptions):
     passthrough: ClassVar[re.Pattern[str] | None] = re.compile(r"^[a-z][a-z0-9-]*$")
     passthrough_what: ClassVar[str] = "an sbatch option name"
     passthrough_target: ClassVar[str] = "passed to sbatch"
+    reserved: ClassVar[frozenset[str]] = frozenset(
+        {"array", "output", "error", "chdir", "job-name", "cpus-per-task", "parsable", "wrap"}
+    )
 
     #: array tasks running at once (``%N``); default ``-p``; 0: no cap
     throttle: int | None = _opt(None, minimum=0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fourtop.errors import JobFolderError, OutputError, ResultsError, did_you_mean
-from fourtop.jobs.layout import VARLIST_FILE
+from fourtop.jobs.layout import SPEC_SUFFIX, VARLIST_FILE
 
 __all__ = [
     "CalculationRequest",
@@ -89,6 +89,12 @@ def prepare_calculation(
         if not p.exists():
             raise JobFolderError(f"{p}: no such job folder or .jtd file")
     output = check_output_folder(output_folder or naming.default_dataset_folder_name())
+    for folder in (output, *output.parents):
+        if Path(folder, folder.name + SPEC_SUFFIX).is_file():
+            raise OutputError(
+                f"-f {output}: results must not go into the job folder {folder} (compacting "
+                "it would delete them); choose another output folder"
+            )
     weight, cut = weight_and_cut(config)
     return CalculationRequest(list(paths), output, weight, cut)
 

@@ -25,7 +25,7 @@ from fourtop.jobs.verbosity import say
 if TYPE_CHECKING:
     from fourtop.jobs.folder import JobFolder
 
-__all__ = ["clean_leftovers", "compact_folder", "extract_failed"]
+__all__ = ["clean_leftovers", "compact_folder", "extract_failed", "foreign_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,13 @@ def compact_folder(
     jobs = jf._require_jobs()
     jf.check()
     refuse_compaction(jf, jobs, force)
+    foreign = foreign_files(folder)
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise JobFolderError(
+            f"{folder}: holds files that are not job files ({', '.join(foreign[:3])}{more}); "
+            "compaction would delete them: move them out of the folder first; nothing changed"
+        )
     if target.exists():
         raise JobFolderError(f"{target}: already exists; compaction refused")
     if target.is_relative_to(folder):
@@ -250,6 +257,27 @@ def extract_failed(jf: JobFolder, dest: str | os.PathLike[str] | None = None) ->
         jf._load()
     say(logger, "moved %d failed jobs of %s into %s", len(records), jf.path, target)
     return target
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """Names in a job folder that no job, backend or fourtop itself wrote there (results of
+    ``calculate``, notes): compaction, which deletes the folder, refuses while there are any."""
+    own_suffixes = (".job", ".out", ".err", ".log")
+    own_names = {*KEPT_FILES, folder.name + SPEC_SUFFIX, "slurm"}
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    return [
+        name
+        for name in names
+        if not (
+            name.startswith(".")  # the lock and temporary files
+            or name in own_names
+            or name.endswith(own_suffixes)
+            or (name.startswith("fourtop-condor-") and name.endswith(".sub"))
+        )
+    ]
 
 
 def clean_leftovers(where: str | os.PathLike[str]) -> list[Path]:

@@ -17,7 +17,7 @@ from fourtop.errors import ParameterError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs.folder import JobFolder
 from fourtop.jobs.job import Job
-from fourtop.jobs.layout import VARLIST_FILE
+from fourtop.jobs.layout import SETTINGS_FILE, VARLIST_FILE
 from fourtop.jobs.requests import Reporter, SubmitOutcome, TrainingRequest
 from fourtop.jobs.settings import merge_settings
 from fourtop.jobs.tasks import RunSettings, get_task_kind
@@ -33,10 +33,23 @@ __all__ = [
 
 
 def run_settings(
-    request: TrainingRequest, varlist: list[str], saved: dict[str, Any], reporter: Reporter
+    request: TrainingRequest,
+    varlist: list[str],
+    saved: dict[str, Any],
+    reporter: Reporter,
+    *,
+    folder: str | None = None,
 ) -> RunSettings:
     """The run settings; ``saved`` (the folder's first submission) fills in the training
-    settings not given now, so a resubmitted job matches its seed family."""
+    settings not given now, so a resubmitted job matches its seed family.
+
+    A setting given now that differs from the folder's is refused when new seeds are added
+    to ``folder`` (every seed of a folder trains alike: ``calculate`` compares them), and
+    only warned about on a resubmission (``folder`` None).
+
+    Raises:
+        ParameterError: new seeds for ``folder`` with settings that differ from its own.
+    """
     config = Path(request.config).resolve() if request.config else None
     given = {
         "year": request.year,
@@ -44,9 +57,18 @@ def run_settings(
         "params": request.params,
         "random_seed": request.random_seed,
     }
-    merged, warnings = merge_settings(given, saved)
-    for warning in warnings:
-        reporter.warn(warning)
+    merged, differences = merge_settings(given, saved)
+    if differences and folder is not None:
+        raise ParameterError(
+            f"{folder}: {differences[0]}; every seed of a folder trains alike (calculate "
+            "compares them): leave the option out to use the folder's settings "
+            f"({SETTINGS_FILE}), or submit into a new folder"
+        )
+    for difference in differences:
+        reporter.warn(
+            f"{difference}: differs from the folder's first submission; resubmitted jobs "
+            "will not match their seed families"
+        )
     return RunSettings(
         year=merged["year"] or "2017",
         varlist=varlist,

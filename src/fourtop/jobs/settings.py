@@ -109,22 +109,30 @@ def merge_settings(
     """The settings given now, with those not given taken from ``saved``.
 
     Returns:
-        The merged settings, and a warning for each setting given now that differs from
-        the saved one (resubmitted jobs would then not match their seed families).
+        The merged settings, and for each setting given now that differs from the saved
+        one what differs (jobs trained with it would not match the folder's others).
 
     Example:
         >>> merge_settings({"year": None, "random_seed": 3}, {"year": "2018", "random_seed": 1})
-        ({'year': '2018', 'random_seed': 3}, ["random_seed differs from the folder's first \
-submission (1); resubmitted jobs will not match their seed families"])
+        ({'year': '2018', 'random_seed': 3}, ['random_seed 3 (the folder has 1)'])
+        >>> merge_settings({"params": {"epochs": 2, "dropout_rate": 0.5}},
+        ...                {"params": {"epochs": 1, "dropout_rate": 0.5}})[1]
+        ['params: epochs 2 (the folder has 1)']
     """
     merged = dict(given)
-    warnings = []
+    differences = []
     for key, value in given.items():
         if value is None and saved.get(key) is not None:
             merged[key] = saved[key]
         elif value is not None and key in saved and saved[key] != value:
-            warnings.append(
-                f"{key} differs from the folder's first submission "
-                f"({saved[key]!r}); resubmitted jobs will not match their seed families"
-            )
-    return merged, warnings
+            differences.append(_difference(key, value, saved[key]))
+    return merged, differences
+
+
+def _difference(key: str, value: Any, saved: Any) -> str:
+    """``epochs 2 (the folder has 1)``: the keys of two parameter sets that differ."""
+    if isinstance(value, dict) and isinstance(saved, dict):
+        keys = sorted(k for k in {*value, *saved} if value.get(k) != saved.get(k))
+        parts = [f"{k} {value.get(k)!r} (the folder has {saved.get(k)!r})" for k in keys]
+        return f"{key}: " + ", ".join(parts)
+    return f"{key} {value!r} (the folder has {saved!r})"

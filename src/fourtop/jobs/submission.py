@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from fourtop.errors import JobFolderError, ParameterError
 from fourtop.fileio import describe_os_error
 from fourtop.jobs.folder import JobFolder
-from fourtop.jobs.importing import import_command
+from fourtop.jobs.importing import import_command, list_difference
 from fourtop.jobs.job import Job
-from fourtop.jobs.layout import SPEC_SUFFIX
+from fourtop.jobs.layout import SPEC_SUFFIX, VARLIST_FILE
 from fourtop.jobs.names import job_name
 from fourtop.jobs.requests import LogReporter, Reporter, SubmitOutcome, SubmitRequest
 from fourtop.jobs.running import check_device, open_backend, run_jobs, run_settings, write_job_files
@@ -63,7 +63,7 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
     if target is not None and Path(target).is_file() and Path(target).suffix != SPEC_SUFFIX:
         raise JobFolderError(f"{target}: exists and is not a job folder")
     saved = load_settings(Path(target)) if target and Path(target).is_dir() else None
-    settings = run_settings(request, varlist, saved or {}, reporter)  # a folder's settings
+    settings = run_settings(request, varlist, saved or {}, reporter, folder=target)
     backend.check(settings)  # an unusable backend or option: refused before any folder exists
     check_device(settings, backend)
     config.files(settings.year, Split.IMPORTANCE)  # an unknown key: refused before any folder
@@ -73,7 +73,8 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
         reporter.note(f"correlated group (|r| >= {request.correlation:g}%): {', '.join(group)}")
 
     created = target is None or not Path(target).exists()
-    folder = _open_or_create(target, len(varlist))
+    emptied = not created and Path(target).is_dir() and not any(Path(target).iterdir())
+    folder = _open_or_create(target, varlist)
     try:
         with folder.lock(what="fourtop submit"):
             existing = [j.seed for j in folder.jobs or [] if j.subseed is None]
@@ -87,7 +88,7 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
                     for sub in seed.subseeds():
                         jobs.append(Job(folder.path, job_name(len(varlist), seed, sub), seed, sub))
             _create_jobs(folder, jobs, settings, backend)
-            created = False  # the folder holds registered jobs now: never removed below
+            created = emptied = False  # the folder holds registered jobs: never removed
             reporter.note(
                 f"{folder.path}: {len(seeds)} seed(s), {len(jobs)} job(s) over "
                 f"{len(varlist)} variables"
@@ -96,6 +97,12 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
     except BaseException:
         if created:  # a folder this run made and could not fill: leave nothing behind
             shutil.rmtree(folder.path, ignore_errors=True)
+        elif emptied:  # an empty folder given: empty again
+            for entry in Path(folder.path).iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
         raise
 
 
@@ -124,11 +131,13 @@ def _correlated(
     return correlated_groups(correlation_matrix(arrays, varlist), varlist, threshold)
 
 
-def _open_or_create(path: str | None, nvars: int) -> JobFolder:
+def _open_or_create(path: str | None, varlist: list[str]) -> JobFolder:
+    """The job folder to add jobs to: a new one, an existing empty one, or one whose jobs
+    were made with the same variable list (names and order)."""
     if path is None:
         return _create(None)
     p = Path(path)
-    if not p.exists():
+    if not p.exists() or (p.is_dir() and not any(p.iterdir())):
         return _create(str(p))
     folder = JobFolder(str(p))
     if folder.compacted:
@@ -138,10 +147,12 @@ def _open_or_create(path: str | None, nvars: int) -> JobFolder:
             f"{p}: has no spec file; import it first with '{import_command(p)}' "
             "or submit into a new folder"
         )
-    if folder.jobs and len(folder.jobs[0].seed.variables) != nvars:
+    known = folder.variables
+    if known and known != varlist:
         raise JobFolderError(
-            f"{p}: its jobs use {len(folder.jobs[0].seed.variables)} variables, "
-            f"the variable list has {nvars}"
+            f"{p}: its jobs were made with another variable list "
+            f"({list_difference(known, varlist)}); nothing changed: submit with the folder's "
+            f"list (-l {Path(p, VARLIST_FILE)}) or into a new folder"
         )
     return folder
 
