@@ -260,3 +260,32 @@ def test_no_schedd_is_refused_before_any_folder_exists(workdir, capsys, monkeypa
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "HTCondor is not reachable from here" in err
     assert "Unable to locate local daemon" in err and not Path("jobs").exists()
+
+
+def test_an_existing_empty_folder_takes_the_jobs(workdir):
+    Path("empty").mkdir()
+    assert _submit("--test", "--random-seed", "3", "empty") == 0
+    folder = JobFolder("empty")
+    folder.check()
+    assert len(folder) == 1 and folder.get_stats()["finished_jobs"] == 1
+
+
+def test_nothing_to_resubmit_says_how_to_take_unstarted_jobs(workdir, capsys):
+    assert _submit("--test", "--random-seed", "3", "jobs") == 0
+    job = JobFolder("jobs").jobs[0]
+    for ext in (".out", ".err", ".log"):  # as if killed before it started
+        Path("jobs", job.name + ext).unlink()
+    capsys.readouterr()
+    assert main(["submit", "-r", "jobs"]) == 0
+    err = capsys.readouterr().err
+    assert "nothing to resubmit (1 job(s) have not started" in err
+    assert "--include-unstarted resubmits them" in err
+
+
+def test_get_stats_is_the_manuals_dict(workdir):
+    import json
+
+    assert _submit("--test", "--random-seed", "3", "jobs") == 0
+    stats = JobFolder("jobs").get_stats()
+    assert isinstance(stats, dict) and json.loads(json.dumps(stats)) == dict(stats)
+    assert stats.finished_jobs == stats["finished_jobs"] == 1

@@ -116,6 +116,13 @@ JTD = "condor_log_A.jtd"
 LONG = "x" * 300  # past the 255 bytes of a file name
 
 CASES: list[Case] = [
+    # audit of issue 11: results written into a job folder, which compaction then deleted
+    Case(
+        "output-in-job-folder",
+        [*RUN, "-f", "condor_log_B/ds", JTD],
+        r"results must not go into the job folder .*condor_log_B \(compacting it would delete",
+        setup=lambda r: (jobs(r), make_folder(r / "condor_log_B", V, FAMILIES)),
+    ),
     # --- where the results go
     Case(
         "output-in-proc",

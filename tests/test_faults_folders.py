@@ -353,6 +353,15 @@ CASES: list[Case] = [
          r"job states refreshed but not stored: .*\(read-only file system\)$", code=0,
          setup=lambda r: _read_only(r, changed=True)),
     # ------------------------------------------------ compaction
+    # audit of issue 11: compaction deleted the results calculate had written into the folder
+    Case("compact-foreign-files", ["folders", "-c", "--yes", NAME],
+         r"holds files that are not job files \(VariableImportanceResults_4vars.txt\); "
+         r"compaction would delete them: move them out of the folder first; nothing changed",
+         setup=_steps(_finished, lambda r: (r / NAME / "VariableImportanceResults_4vars.txt")
+                      .write_text("mine\n"))),
+    Case("import-plain-file", ["folders", "-i", "all", "afile"],
+         r"afile: is a file, not a job folder; only job folders can be imported",
+         setup=lambda r: (r / "afile").write_text("x\n")),
     Case("compact-unfinished", ["folders", "-c", "--yes", NAME],
          r"4 of 7 jobs are not finished; compaction refused \(nothing changed\)$",
          setup=_imported, new=False),

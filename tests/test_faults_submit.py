@@ -119,7 +119,53 @@ def _no_path(root: Path) -> None:
     (root / "bin").mkdir()
 
 
-CASES = [
+def _other_list(root: Path) -> None:
+    folder_with_failed_job(root, settings={"year": "2017", "params": {"epochs": 1}})
+    names = (root / "vars.txt").read_text().split()
+    (root / "other.txt").write_text("\n".join(reversed(names)) + "\n")
+
+
+def _first_epochs_1(root: Path) -> None:
+    folder_with_failed_job(root, settings={"year": "2017", "params": {"epochs": 1}})
+
+
+def _data_2018(root: Path) -> None:  # the tiny samples hold 2017 only
+    folder_with_failed_job(root, settings={"year": "2018", "params": {"epochs": 1}})
+
+
+def _compacted_with_failed(root: Path) -> None:
+    from fourtop.jobtracker import JobFolder
+
+    folder = folder_with_failed_job(root, settings={"year": "2017", "params": {"epochs": 1}})
+    JobFolder(str(folder)).compact_folder(force=True)
+    (root / "bin").mkdir()
+
+
+# audit of issue 11: each row failed (a rewritten list, a traceback, a split spec, ...) before
+AUDIT_11 = [
+    Case("other-varlist", [*NO_LIST, "-l", "other.txt", "-n", "1", "jobs"], r"jobs: its jobs were made with another variable list \(.*moved from position.*\); nothing changed", setup=_other_list),
+    Case("other-settings", [*BASE, "--epochs", "2", "-n", "1", "jobs"], r"params: epochs 2 \(the folder has 1\); every seed of a folder trains alike", setup=_first_epochs_1),
+    Case("option-retry-inf", [*BASE, "-n", "1", "--backend", "condor", "--option", "retry_delay=inf", "jobs"], r"--option retry_delay='inf': expected a finite number"),
+    Case("option-retry-huge", [*BASE, "-n", "1", "--backend", "condor", "--option", "retry_delay=1e9", "jobs"], r"--option retry_delay='1e9': must be at most 3600"),
+    Case("option-reserved-condor", [*BASE, "-n", "1", "--backend", "condor", "--option", "queue=5", "jobs"], r"--option queue: fourtop sets this itself"),
+    Case("option-reserved-slurm", [*BASE, "-n", "1", "--backend", "slurm", "--option", "array=0-5", "jobs"], r"--option array: fourtop sets this itself", setup=lambda r: _fake_sbatch(r), env={"PATH": "bin"}),
+    Case("option-cpus-text", [*BASE, "-n", "1", "--backend", "condor", "--option", "request_cpus=abc", "jobs"], r"--option request_cpus='abc': expected a whole number"),
+    Case("r-no-data", ["submit", "-r", "-p", "1", "jobs"], r"TTTT.*: ntuple not found \(dataset 2018, importance split\)", setup=_data_2018, may_change=["jobs/jobs.jtd"]),
+    Case("r-compacted-no-sbatch", ["submit", "-r", "--backend", "slurm", "jobs.jtd"], r"sbatch not found", setup=_compacted_with_failed, env={"PATH": "bin"}),
+    Case("correlated-all", [*BASE, "-n", "2", "-c", "0", "jobs"], r"could only draw 0 distinct seeds .* correlated groups, of which a seed keeps one each: raise -c"),
+    Case("params-dev-zero", [*BASE, "--params", "/dev/zero", "jobs"], r"/dev/zero: not a parameters file \(more than 1024 kB\)"),
+    Case("backend-nonsense", [*BASE, "--backend", "nonsense", "jobs"], r"unknown backend 'nonsense' \(known: local, condor, slurm\)"),
+]  # fmt: skip
+
+
+def _fake_sbatch(root: Path) -> None:
+    """A PATH whose sbatch exists (the options are checked after it is found)."""
+    (root / "bin").mkdir()
+    (root / "bin" / "sbatch").write_text("#!/bin/sh\nexit 1\n")
+    (root / "bin" / "sbatch").chmod(0o755)
+
+
+CASES = [*AUDIT_11,
     Case("n-zero", [*BASE, "-n", "0", "jobs"], r"-n/--seeds: 0: must be at least 1", 2, new=False),
     Case("n-huge", [*BASE, "-n", "99999999999999999999", "jobs"], r"at most 100000 seeds per submission", 2),
     Case("n-more-than-exist", [*BASE, "-n", "12", "jobs"], r"-n 12: only 11 distinct seeds of at least 2 variables exist over 4 variables"),

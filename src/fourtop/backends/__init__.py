@@ -70,7 +70,8 @@ def get_backend(name: str) -> Backend:
             (saying what to install).
     """
     if not isinstance(name, str) or name not in BACKENDS:
-        raise BackendError(f"unknown backend {name!r}{did_you_mean(str(name), BACKENDS)}")
+        hint = did_you_mean(str(name), BACKENDS) or f" (known: {', '.join(BACKENDS)})"
+        raise BackendError(f"unknown backend {name!r}{hint}")
     entry = BACKENDS[name]
     module_name, _, class_name = entry.target.partition(":")
     try:

@@ -158,8 +158,8 @@ def _remove_procs(folder: Path, procs: Sequence[str] | None, method: str) -> Non
 
 def _procs_of(folder: Path, names: Iterable[str]) -> list[str]:
     """The procs (named by their first job) of the latest submission of each job."""
-    latest = _latest_procs(folder)
-    return sorted({latest.get(n, (n, False))[0] for n in names})
+    latest = _latest_procs(folder)  # jobs never submitted here have no proc
+    return sorted({latest[n][0] for n in names if n in latest})
 
 
 def remove_stale(folder: Path, units: Sequence[WorkUnit], method: str) -> None:

@@ -86,9 +86,16 @@ def draw_seeds(
     while len(seeds) < n:
         tries += 1
         if tries > max_tries + 10 * n:
+            grouped = sum(len(idx) for idx in group_idx)
+            why = (
+                f" ({grouped} of them are in correlated groups, of which a seed keeps one "
+                "each: raise -c to group fewer)"
+                if grouped
+                else ""
+            )
             raise VariableError(
                 f"could only draw {len(seeds)} distinct seeds of {n} from {len(variables)} "
-                "variables; ask for fewer seeds or use more variables"
+                f"variables{why}; ask for fewer seeds or use more variables"
             )
         bits = rng.integers(0, 2, size=len(variables)).astype(bool)
         for idx in group_idx:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from fourtop.errors import JobFolderError, SpecError, VariableError
 from fourtop.fileio import describe_os_error
@@ -32,38 +32,71 @@ __all__ = ["FolderStats", "JobFolder"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, eq=False)
-class FolderStats(Mapping[str, object]):
-    """The counts of :meth:`JobFolder.get_stats`: attributes, or the manual's dict keys.
+class FolderStats(dict[str, Any]):
+    """The counts of :meth:`JobFolder.get_stats`: a dict with the manual's keys (so it prints,
+    compares and serialises as one), whose counts also read as typed attributes.
 
     Example:
         >>> s = FolderStats(jobs=3, finished_jobs=2, failed_jobs=1, seeds=1)
-        >>> s.finished_jobs, s["failed_jobs"], sorted(s)[:2]
-        (2, 1, ['failed_jobs', 'finished_jobs'])
+        >>> s.finished_jobs, s["failed_jobs"], isinstance(s, dict), sorted(s)[:2]
+        (2, 1, True, ['failed_jobs', 'finished_jobs'])
     """
 
-    jobs: int = 0
-    finished_jobs: int = 0  # with or without a result
-    failed_jobs: int = 0
-    unstarted_jobs: int = 0
-    unreadable_jobs: int = 0
-    seeds: int = 0
-    variable_counts: dict[str, int] = field(default_factory=dict)
+    def __init__(
+        self,
+        *,
+        jobs: int = 0,
+        finished_jobs: int = 0,
+        failed_jobs: int = 0,
+        unstarted_jobs: int = 0,
+        unreadable_jobs: int = 0,
+        seeds: int = 0,
+        variable_counts: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__(
+            jobs=jobs,
+            finished_jobs=finished_jobs,
+            failed_jobs=failed_jobs,
+            unstarted_jobs=unstarted_jobs,
+            unreadable_jobs=unreadable_jobs,
+            seeds=seeds,
+            variable_counts=dict(variable_counts or {}),
+        )
 
-    def __getitem__(self, key: str) -> object:
-        if key not in self._keys():
-            raise KeyError(key)
-        return getattr(self, key)
+    @property
+    def jobs(self) -> int:
+        """Jobs in the folder."""
+        return int(self["jobs"])
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys())
+    @property
+    def finished_jobs(self) -> int:
+        """Finished jobs, with or without a result."""
+        return int(self["finished_jobs"])
 
-    def __len__(self) -> int:
-        return len(self._keys())
+    @property
+    def failed_jobs(self) -> int:
+        """Jobs that finished without a result."""
+        return int(self["failed_jobs"])
 
-    @classmethod
-    def _keys(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+    @property
+    def unstarted_jobs(self) -> int:
+        """Jobs without an ``.out`` that have not finished."""
+        return int(self["unstarted_jobs"])
+
+    @property
+    def unreadable_jobs(self) -> int:
+        """Jobs whose files exist but cannot be read (in none of the other counts)."""
+        return int(self["unreadable_jobs"])
+
+    @property
+    def seeds(self) -> int:
+        """Seed jobs (jobs without a subseed)."""
+        return int(self["seeds"])
+
+    @property
+    def variable_counts(self) -> dict[str, int]:
+        """``{variable: seed jobs including it}``."""
+        return dict(self["variable_counts"])
 
 
 class JobFolder:

@@ -18,6 +18,7 @@ from fourtop.jobs.job import Job
 from fourtop.jobs.layout import SETTINGS_FILE, SPEC_SUFFIX
 from fourtop.jobs.requests import LogReporter, Reporter, ResubmitRequest, SubmitOutcome
 from fourtop.jobs.running import (
+    check_data,
     check_device,
     clear_attempt,
     open_backend,
@@ -26,6 +27,7 @@ from fourtop.jobs.running import (
     write_job_files,
 )
 from fourtop.jobs.settings import load_settings, save_settings
+from fourtop.jobs.tasks import RunSettings
 
 __all__ = ["resubmit", "resubmit_list"]
 
@@ -48,6 +50,8 @@ def resubmit(request: ResubmitRequest, reporter: Reporter | None = None) -> list
     for path in paths:  # every input checked before any job runs
         if not path.exists() and not path.with_name(path.name + SPEC_SUFFIX).is_file():
             raise JobFolderError(f"{path}: no such job folder")
+    # the backend's tools and options, before a compacted spec is split or a job touched
+    backend.check(RunSettings(year="", varlist=[], options=dict(request.options)))
     outcomes = []
     for path in paths:
         folder: JobFolder | None = JobFolder(str(path))
@@ -68,7 +72,13 @@ def _reopen_compacted(folder: JobFolder, path: Path, reporter: Reporter) -> JobF
     """A compacted spec with failed jobs: move them into a job folder to resubmit them."""
     failed = folder.get_resubmit_list()
     if not failed:
-        reporter.note(f"{path}: compacted, every job finished; nothing to resubmit")
+        extracted = Path(str(folder.path).removesuffix(SPEC_SUFFIX))
+        earlier = (
+            f"; failed jobs moved out earlier are in {extracted}: resubmit that folder"
+            if extracted.is_dir()
+            else ""
+        )
+        reporter.note(f"{path}: compacted, no failed job left in it; nothing to resubmit{earlier}")
         return None
     with folder.lock(what="fourtop submit -r"):
         restored = folder.extract_failed()
@@ -92,7 +102,14 @@ def _resubmit_folder(
         )
     jobs = resubmit_list(folder, request.include_unstarted, backend.capabilities.holds)
     if not jobs:
-        reporter.note(f"{path}: nothing to resubmit")
+        unstarted = len(folder.unstarted_jobs)
+        hint = (
+            f" ({unstarted} job(s) have not started, e.g. after an interrupted run: "
+            "--include-unstarted resubmits them)"
+            if unstarted and not request.include_unstarted
+            else ""
+        )
+        reporter.note(f"{path}: nothing to resubmit{hint}")
         return SubmitOutcome(folder.path)
     varlist = list(jobs[0].seed.variables)
     saved = load_settings(folder.path)
@@ -101,6 +118,7 @@ def _resubmit_folder(
     settings = run_settings(request, varlist, saved, reporter)
     backend.check(settings)
     check_device(settings, backend)
+    check_data(settings, backend)
     save_settings(folder.path, settings)  # only writes when the folder has none
     clear_attempt(folder, jobs)
     write_job_files(folder, jobs, settings, backend)

@@ -13,7 +13,7 @@ from typing import Any
 
 from fourtop.backends import Backend, get_backend
 from fourtop.backends.base import SubmitReport
-from fourtop.errors import ParameterError
+from fourtop.errors import DataError, ParameterError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs.folder import JobFolder
 from fourtop.jobs.job import Job
@@ -21,8 +21,10 @@ from fourtop.jobs.layout import SETTINGS_FILE, VARLIST_FILE
 from fourtop.jobs.requests import Reporter, SubmitOutcome, TrainingRequest
 from fourtop.jobs.settings import merge_settings
 from fourtop.jobs.tasks import RunSettings, get_task_kind
+from fourtop.splits import Split
 
 __all__ = [
+    "check_data",
     "check_device",
     "clear_attempt",
     "open_backend",
@@ -98,6 +100,24 @@ def check_device(settings: RunSettings, backend: Backend) -> None:
 
     if not torch.cuda.is_available():
         raise ParameterError("--device cuda: no CUDA device is available on this machine")
+
+
+def check_data(settings: RunSettings, backend: Backend) -> None:
+    """The dataset key must be in the configuration, and (jobs that run here) its ntuples of
+    the importance split must exist, before any job is touched.
+
+    Raises:
+        ConfigError: an unknown dataset key.
+        DataError: an ntuple file that does not exist.
+    """
+    from fourtop.data.config import load_config
+
+    files = load_config(settings.config).files(settings.year, Split.IMPORTANCE)
+    if not backend.capabilities.runs_here:
+        return  # a batch node may see other files
+    for path in (*files.signal, *files.background):
+        if not path.is_file():
+            raise DataError(f"{path}: ntuple not found (dataset {settings.year}, importance split)")
 
 
 def write_job_files(

@@ -91,8 +91,8 @@ def load_settings(folder: str | Path) -> dict[str, Any] | None:
     if saved.get("params") is not None:
         if not isinstance(saved["params"], dict):
             raise bad("params", "a JSON object of network parameters or null")
-        try:
-            NetworkParams.from_dict(saved["params"])
+        try:  # every key, defaults filled in: compared as the trainings will see them
+            saved["params"] = NetworkParams.from_dict(saved["params"]).to_dict()
         except FourtopError as exc:
             raise JobFolderError(f"{path}: params: {exc}") from None
     seed = saved.get("random_seed")

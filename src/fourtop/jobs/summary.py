@@ -155,7 +155,12 @@ def importable_folder(path: Path, variables: Sequence[str], *, force: bool) -> J
             (without ``force``; see :meth:`JobFolder.check_variable_list`).
     """
     if not path.is_dir():
-        what = "is a compacted spec file" if path.is_file() else "no such job folder"
+        if not path.is_file():
+            what = "no such job folder"
+        elif path.suffix == SPEC_SUFFIX:
+            what = "is a compacted spec file"
+        else:
+            what = "is a file, not a job folder"
         raise FourtopError(f"{path}: {what}; only job folders can be imported")
     folder = JobFolder(path, load=False)
     folder.check_variable_list(variables, force=force)

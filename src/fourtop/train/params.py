@@ -156,6 +156,10 @@ class NetworkParams:
         return cls(**kwargs)
 
 
+#: the largest parameters file read (a JSON object of a dozen keys is a few hundred bytes)
+_PARAMS_MAX = 1 << 20
+
+
 def read_params(text: str | None, option: str = "--params") -> dict[str, Any] | None:
     """The value of a ``--params`` option: an inline JSON object or the path of a JSON file.
 
@@ -178,7 +182,13 @@ def read_params(text: str | None, option: str = "--params") -> dict[str, Any] | 
     if not text.lstrip().startswith(("{", "[", '"')):
         path = Path(text)
         try:
-            text = path.read_text()
+            with open(path, "rb") as fh:  # at most a little more than any parameters file
+                raw = fh.read(_PARAMS_MAX + 1)
+            if len(raw) > _PARAMS_MAX:
+                raise ParameterError(
+                    f"{path}: not a parameters file (more than {_PARAMS_MAX // 1024} kB)"
+                )
+            text = raw.decode("utf-8")
         except FileNotFoundError:
             raise ParameterError(
                 f"{path}: parameters file not found ({option} takes a JSON file or an "
