@@ -22,6 +22,11 @@ FAMILY = [
 ]
 
 
+def run_job(varlist: str, *args: str) -> int:
+    """``fourtop run-job`` over the fixture's variable list and events file."""
+    return main(["run-job", "-l", varlist, "--arrays", arrays_of(varlist), *args])
+
+
 def arrays_of(varlist: str) -> str:
     """The events file written beside the variable list (``run-job --arrays``)."""
     return str(Path(varlist).with_name("six.npz"))
@@ -36,44 +41,12 @@ def varlist(tmp_path):
 
 
 def test_one_job_prints_its_roc_integral(varlist, capsys):
-    assert (
-        main(
-            [
-                "run-job",
-                "-l",
-                varlist,
-                "--arrays",
-                arrays_of(varlist),
-                "--params",
-                PARAMS,
-                "--random-seed",
-                "3",
-                SEED_JOB,
-            ]
-        )
-        == 0
-    )
+    assert run_job(varlist, "--params", PARAMS, "--random-seed", "3", SEED_JOB) == 0
     out = capsys.readouterr().out
     assert out.startswith("ROC-integral: ")
     value = float(out.split(":")[1])
     assert 0 <= value <= 1
-    assert (
-        main(
-            [
-                "run-job",
-                "-l",
-                varlist,
-                "--arrays",
-                arrays_of(varlist),
-                "--params",
-                PARAMS,
-                "--random-seed",
-                "3",
-                SEED_JOB,
-            ]
-        )
-        == 0
-    )
+    assert run_job(varlist, "--params", PARAMS, "--random-seed", "3", SEED_JOB) == 0
     assert float(capsys.readouterr().out.split(":")[1]) == value  # reproducible
 
 
@@ -83,21 +56,15 @@ def test_family_with_job_dir(varlist, tmp_path, capsys):
     job_dir = tmp_path / "condor_log_1.Jan.2026"
     job_dir.mkdir()
     assert (
-        main(
-            [
-                "run-job",
-                "-l",
-                varlist,
-                "--arrays",
-                arrays_of(varlist),
-                "--params",
-                str(params_file),
-                "--job-dir",
-                str(job_dir),
-                "--device",
-                "cpu",
-                *FAMILY,
-            ]
+        run_job(
+            varlist,
+            "--params",
+            str(params_file),
+            "--job-dir",
+            str(job_dir),
+            "--device",
+            "cpu",
+            *FAMILY,
         )
         == 0
     )
@@ -109,24 +76,7 @@ def test_family_with_job_dir(varlist, tmp_path, capsys):
 
 def test_failed_job_in_job_dir_exits_1(varlist, tmp_path, capsys):
     bad = "Keras_6vars_Seed_52_Subseed_53"  # not the seed with one variable switched off
-    assert (
-        main(
-            [
-                "run-job",
-                "-l",
-                varlist,
-                "--arrays",
-                arrays_of(varlist),
-                "--params",
-                PARAMS,
-                "--job-dir",
-                str(tmp_path),
-                SEED_JOB,
-                bad,
-            ]
-        )
-        == 1
-    )
+    assert run_job(varlist, "--params", PARAMS, "--job-dir", str(tmp_path), SEED_JOB, bad) == 1
     err = capsys.readouterr().err
     assert f"fourtop run-job: failed: {bad}: " in err and "1 of 2 jobs failed" in err
     assert (
@@ -155,7 +105,7 @@ def test_failed_job_in_job_dir_exits_1(varlist, tmp_path, capsys):
 )
 def test_errors_are_one_line_with_exit_1(varlist, tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
-    assert main(["run-job", "-l", varlist, "--arrays", arrays_of(varlist), *args]) == 1
+    assert run_job(varlist, *args) == 1
     captured = capsys.readouterr()
     assert captured.err.startswith("fourtop run-job: error: ")
     assert message in captured.err and captured.err.count("\n") == 1
@@ -166,21 +116,7 @@ def test_errors_are_one_line_with_exit_1(varlist, tmp_path, monkeypatch, capsys,
 def test_params_file_must_hold_an_object(varlist, tmp_path, capsys):
     path = tmp_path / "p.json"
     path.write_text("[1, 2]")
-    assert (
-        main(
-            [
-                "run-job",
-                "-l",
-                varlist,
-                "--arrays",
-                arrays_of(varlist),
-                "--params",
-                str(path),
-                SEED_JOB,
-            ]
-        )
-        == 1
-    )
+    assert run_job(varlist, "--params", str(path), SEED_JOB) == 1
     assert f"{path}: expected a JSON object of network parameters" in capsys.readouterr().err
 
 
