@@ -8,7 +8,7 @@ PIP_INSTALL_RUN = $(PYTHON) -m pip install -q -c constraints.txt -e .
 install:
 	$(PIP_INSTALL)
 
-## Runs the whole pipeline on the embedded default data (about ten minutes on 2 cores).
+## Runs the whole pipeline on the embedded default data (10 to 20 minutes on 2 cores).
 demo:
 	$(PIP_INSTALL_RUN)
 	$(PYTHON) -m fourtop.cli demo

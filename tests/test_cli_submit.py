@@ -157,9 +157,13 @@ def test_resubmit_of_a_missing_folder_is_an_error(workdir, capsys):
 
 
 def _start_and_wait_for_results(random_seed: int, results: int) -> subprocess.Popen[str]:
-    """Start an 8-seed ``submit`` in a child process; return once ``results`` jobs are done."""
+    """Start an 8-seed ``submit`` in a child process; return once ``results`` jobs are done.
+
+    Four epochs make each family take a few seconds, so the run is still going when the test
+    acts (with one epoch a loaded machine could let it finish before the test polls again).
+    """
     cmd = [sys.executable, "-m", "fourtop.cli", "submit", "-y", "2017", "-l", "vars.txt"]
-    cmd += ["--epochs", "1", "-p", "1", "-n", "8", "--random-seed", str(random_seed)]
+    cmd += ["--epochs", "4", "-p", "1", "-n", "8", "--random-seed", str(random_seed)]
     cmd += ["--yes", "jobs"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
@@ -188,7 +192,7 @@ def test_killed_run_is_completed_by_resubmission_with_every_job_once(workdir):
     total = len(JobFolder("jobs"))
     assert 0 < len(before) < total
 
-    assert _submit("-r", "--include-unstarted", "jobs") == 0
+    assert main(["submit", "-r", "--include-unstarted", "-p", "2", "--yes", "jobs"]) == 0
     after = _outs(folder)
     assert len(after) == total
     for name, value in before.items():
@@ -216,7 +220,7 @@ def test_ctrl_c_keeps_finished_results_and_marks_jobs_in_flight_failed(workdir):
     aborted = {j.name for j in jf.get_resubmit_list()}
     assert aborted, "the unit in flight should be failed (aborted), not lost"
     assert not finished & aborted
-    assert _submit("-r", "--include-unstarted", "jobs") == 0
+    assert main(["submit", "-r", "--include-unstarted", "-p", "2", "--yes", "jobs"]) == 0
     jf = JobFolder("jobs")
     jf.check()
     assert len(jf.result_jobs) == len(jf)
