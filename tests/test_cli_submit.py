@@ -167,7 +167,14 @@ def _start_and_wait_for_results(random_seed: int, results: int) -> subprocess.Po
     cmd += ["--yes", "jobs"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        cmd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a test run started in the background of a script inherits an ignored SIGINT, which
+        # Python then keeps ignoring: the child gets the Ctrl-C a terminal would deliver
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:

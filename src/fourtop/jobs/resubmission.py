@@ -8,10 +8,11 @@ into a job folder. Each folder's lock is held while its jobs are chosen and run.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fourtop.backends import Backend, sync_folder
-from fourtop.errors import JobFolderError
+from fourtop.errors import BackendError, FourtopError, JobFolderError
 from fourtop.jobs.folder import JobFolder
 from fourtop.jobs.importing import import_command
 from fourtop.jobs.job import Job
@@ -30,6 +31,8 @@ from fourtop.jobs.settings import load_settings, save_settings
 from fourtop.jobs.tasks import RunSettings
 
 __all__ = ["resubmit", "resubmit_list"]
+
+log = logging.getLogger(__name__)
 
 
 def resubmit(request: ResubmitRequest, reporter: Reporter | None = None) -> list[SubmitOutcome]:
@@ -50,8 +53,7 @@ def resubmit(request: ResubmitRequest, reporter: Reporter | None = None) -> list
     for path in paths:  # every input checked before any job runs
         if not path.exists() and not path.with_name(path.name + SPEC_SUFFIX).is_file():
             raise JobFolderError(f"{path}: no such job folder")
-    # the backend's tools and options, before a compacted spec is split or a job touched
-    backend.check(RunSettings(year="", varlist=[], options=dict(request.options)))
+    _check_backend_first(backend, request)
     outcomes = []
     for path in paths:
         folder: JobFolder | None = JobFolder(str(path))
@@ -66,6 +68,27 @@ def resubmit(request: ResubmitRequest, reporter: Reporter | None = None) -> list
         with folder.lock(what="fourtop submit -r"):
             outcomes.append(_resubmit_folder(request, backend, folder, path, reporter))
     return outcomes
+
+
+def _check_backend_first(backend: Backend, request: ResubmitRequest) -> None:
+    """The backend's tools and options, before a compacted spec is split or a job touched.
+
+    The folder's own settings are not known yet: what fails for want of them (a dataset key)
+    is checked again, with them, before the folder's jobs run.
+    """
+    probe = RunSettings(
+        year=request.year or "2017",
+        varlist=[],
+        config=Path(request.config) if request.config else None,
+        device=request.device,
+        options=dict(request.options),
+    )
+    try:
+        backend.check(probe)
+    except BackendError:
+        raise
+    except FourtopError as err:
+        log.debug("backend check deferred until the folder's settings are known: %s", err)
 
 
 def _reopen_compacted(folder: JobFolder, path: Path, reporter: Reporter) -> JobFolder | None:
