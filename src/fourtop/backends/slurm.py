@@ -30,7 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ from fourtop.backends.base import (
 )
 from fourtop.backends.options import SlurmOptions
 from fourtop.env import SLURM_ARRAY_JOB_ENV, SLURM_ARRAY_TASK_ENV
-from fourtop.errors import BackendError
+from fourtop.errors import BackendError, FourtopError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
 from fourtop.jobs.jobfiles import close_unfinished, has_result
@@ -311,6 +311,18 @@ def sync_queue_state(folder: str | os.PathLike[str]) -> int:
 # ------------------------------------------------------------------ the array task
 
 
+def _read_result(task: str, target: str | None) -> Callable[[Path], float | None] | None:
+    """The unit's task kind's result reader (None: the default, a ROC integral), even where
+    the kind's module cannot be imported (the wrapper must close the jobs whatever happens)."""
+    try:
+        if target is not None and TASK_KINDS.get(task) != target:  # registered at run time
+            register_task_kind(target, task)
+        return get_task_kind(task).read_result
+    except (ImportError, AttributeError, FourtopError) as exc:
+        log.warning("task kind %s not importable here (%s); reading ROC integrals", task, exc)
+        return None
+
+
 def task_main(units_file: str, task_id: int | None = None) -> int:
     """Run one array task: ``fourtop run-job --job-dir`` for the unit at ``task_id``.
 
@@ -335,10 +347,7 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
     signal.signal(signal.SIGTERM, forward)
     rc = child.wait()
     reason = f"run-job killed by signal {-rc}" if rc < 0 else f"run-job exited with code {rc}"
-    task = spec.get("task", "importance")  # absent in units files before 0.2
-    target = spec.get("task_target", TASK_KINDS["importance"])
-    if TASK_KINDS.get(task) != target:  # a kind registered at run time by the submitter
-        register_task_kind(target, task)
+    read_result = _read_result(spec.get("task", "importance"), spec.get("task_target"))
     close_unfinished(
         job_dir,
         names,
@@ -346,7 +355,7 @@ def task_main(units_file: str, task_id: int | None = None) -> int:
         aborted=rc < 0,
         ids=lambda name: (job_id, names.index(name)),
         only_open=True,
-        read_result=get_task_kind(task).read_result,
+        read_result=read_result,
     )
     return 0 if rc == 0 else 1
 
