@@ -24,7 +24,7 @@ from test_jobtracker import V4, finish_all, mixed_folder
 
 
 class Recorder:
-    """A stand-in for ``sync_batch_state``: remembers the folders it was called for."""
+    """A stand-in for ``sync_folder``: remembers the folders it was called for."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []

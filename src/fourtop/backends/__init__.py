@@ -24,7 +24,6 @@ __all__ = [
     "WorkUnit",
     "get_backend",
     "register_backend",
-    "sync_batch_state",
     "sync_folder",
 ]
 
@@ -96,9 +95,3 @@ def sync_folder(folder: str | Path) -> int:
         if entry.marker and any(root.glob(entry.marker)):
             changed += get_backend(name).sync(root)
     return changed
-
-
-def sync_batch_state(folder_path: str | Path) -> None:
-    """Bring batch-system state into the jobs' own logs before the tracker reads them
-    (:func:`sync_folder`, for callers that need no count)."""
-    sync_folder(folder_path)

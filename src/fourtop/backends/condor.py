@@ -54,7 +54,7 @@ from fourtop.backends.options import CondorOptions
 from fourtop.errors import BackendError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
-from fourtop.jobs.jobfiles import close_unfinished, has_result
+from fourtop.jobs.jobfiles import OPEN_STATES, close_unfinished, has_result
 from fourtop.jobs.tasks import get_task_kind
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ __all__ = ["CondorBackend", "remove_stale", "sync_family_logs"]
 log = logging.getLogger(__name__)
 
 #: states of a member's log that a family proc's hold, removal or end still concerns
-_OPEN_MEMBER = ("queued", "held", "running", "missing", "empty")
+_OPEN_MEMBER = (*OPEN_STATES, "held")
 
 
 # ------------------------------------------------------------------ submitting

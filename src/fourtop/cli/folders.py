@@ -116,7 +116,7 @@ def _import(path: Path, varlist: list[str], args: argparse.Namespace) -> int:
 
 
 def _compact(path: Path, args: argparse.Namespace) -> int:
-    from fourtop.backends import sync_batch_state
+    from fourtop.backends import sync_folder
     from fourtop.jobs.folder import JobFolder
     from fourtop.jobs.summary import check_compaction
 
@@ -124,7 +124,7 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
     if folder.compacted:
         say(f"{path}: already compacted ({folder.path})")
         return 0
-    plan = check_compaction(folder, path, force=args.force, sync=sync_batch_state)
+    plan = check_compaction(folder, path, force=args.force, sync=sync_folder)
     if not confirm(
         f"{path}: delete the folder and its job files, keeping only {plan.target}?",
         yes=args.yes,
@@ -139,7 +139,7 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
 
 
 def _info(path: Path, args: argparse.Namespace) -> int:
-    from fourtop.backends import sync_batch_state
+    from fourtop.backends import sync_folder
     from fourtop.jobs.folder import JobFolder
     from fourtop.jobs.importing import import_command
     from fourtop.jobs.summary import refresh
@@ -152,7 +152,7 @@ def _info(path: Path, args: argparse.Namespace) -> int:
         )
         return 1
     with spinner(f"checking {path}"):
-        refresh(folder, sync_batch_state)
+        refresh(folder, sync_folder)
     _show(folder, verbose=args.verbose)
     return 0
 

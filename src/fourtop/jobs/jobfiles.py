@@ -19,7 +19,7 @@ from fourtop.errors import OutputError
 from fourtop.fileio import atomic_write_text
 from fourtop.jobs import eventlog
 
-__all__ = ["JobFiles", "close_unfinished", "event_ids", "has_result"]
+__all__ = ["OPEN_STATES", "JobFiles", "close_unfinished", "event_ids", "has_result"]
 
 log = logging.getLogger(__name__)
 

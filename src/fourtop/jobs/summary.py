@@ -7,7 +7,7 @@ the command makes before it asks anything or changes a folder, and :func:`clean_
 cleanup after it. Nothing here prints; refusals are :class:`~fourtop.errors.FourtopError`.
 
 The job engine does not know the batch systems: the callers pass what brings their state into
-the jobs' logs (``fourtop.backends.sync_batch_state``) as ``sync``.
+the jobs' logs (``fourtop.backends.sync_folder``) as ``sync``.
 """
 
 from __future__ import annotations
