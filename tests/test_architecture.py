@@ -69,7 +69,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "fourtop.jobtracker",
         "fourtop.importance",
         "fourtop.hyperopt",
-        "fourtop.final",  # planned
+        "fourtop.final",
         "fourtop.apply",  # planned
     ),
     "commands": ("fourtop.cli",),

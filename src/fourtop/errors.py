@@ -51,6 +51,11 @@ class ResultsError(FourtopError):
     """A variable-importance results file is missing or malformed."""
 
 
+class ModelError(FourtopError):
+    """A final folder (``fourtop final``'s models and card) is missing, incomplete or made
+    for another configuration."""
+
+
 class OutputError(FourtopError):
     """An output file or folder cannot be written (no space left, permission, read-only)."""
 

@@ -7,10 +7,15 @@ A configuration is a TOML file (see ``docs/data.md``)::
     selection = "AK4HT > 510 && NJets_JetSubCalc >= 6"
     base_dir = "/data/ntuples"        # optional: default = the file's folder
     variables = ["AK4HT", "NJets_JetSubCalc"]   # optional: default = the 76 variables
+    event_id = "event_CommonCalc"     # optional: the event key of `final` (fold = key mod k)
 
     [datasets.2017]
     signal = ["TTTT_split{split}.root"]          # {split} -> 0, 1, 2
     background = ["TTToSemiLeptonic_split{split}.root"]
+
+    [datasets.2017.extra]                        # optional: more samples `apply` scores
+    data = ["SingleMuon_2017.root"]
+    TTTT_JECup = ["TTTT_JECup.root"]
 
     [datasets.2018.split2]                       # explicit files for one split
     signal = ["TTTT_final.root"]
@@ -22,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -36,11 +42,19 @@ from fourtop.fileio import describe_os_error
 from fourtop.splits import Split
 from fourtop.variables import VariableInfo, default_variable_info
 
-__all__ = ["SPLITS", "DatasetConfig", "SampleFiles", "default_config_path", "load_config"]
+__all__ = [
+    "SPLITS",
+    "DatasetConfig",
+    "SampleFiles",
+    "default_config_path",
+    "fingerprint_difference",
+    "fingerprint_of",
+    "load_config",
+]
 
 #: the split numbers a configuration names files for (see :class:`fourtop.splits.Split`)
 SPLITS = tuple(int(split) for split in Split)
-_TOP_KEYS = {"tree", "weight", "selection", "base_dir", "variables", "datasets"}
+_TOP_KEYS = {"tree", "weight", "selection", "base_dir", "variables", "datasets", "event_id"}
 _FORMAT_VERSION = 1
 
 
@@ -64,6 +78,10 @@ class DatasetConfig:
     base_dir: Path
     datasets: dict[str, dict[int, SampleFiles]] = field(repr=False)
     is_default: bool = False
+    #: the event key expression (``event_id``): ``final`` puts an event in fold ``key mod k``
+    event_id: str | None = None
+    #: dataset key -> extra sample name -> its files (``[datasets.<key>.extra]``)
+    extra: dict[str, dict[str, tuple[Path, ...]]] = field(default_factory=dict, repr=False)
 
     def variable_names(self) -> list[str]:
         """The variable names, in configuration order (a fresh list)."""
@@ -89,16 +107,62 @@ class DatasetConfig:
             raise ConfigError(f"{self.path}: split must be 0, 1 or 2, not {split!r}")
         return self.datasets[key][split]
 
-    def fingerprint(self) -> str:
-        """A hash of everything that decides the selected arrays (not the files' contents)."""
-        doc = {
+    def extra_files(self, key: str) -> dict[str, tuple[Path, ...]]:
+        """The extra samples of dataset ``key`` (name -> files; empty when none are listed).
+
+        Raises:
+            ConfigError: unknown key.
+        """
+        self.files(key, SPLITS[0])  # an unknown key is refused with a suggestion
+        return dict(self.extra.get(str(key), {}))
+
+    def fingerprint_doc(self) -> dict[str, Any]:
+        """What :meth:`fingerprint` hashes: the tree, weight, selection and variables (the
+        event key is not in it: it does not change the selected arrays)."""
+        doc: dict[str, Any] = {
             "format": _FORMAT_VERSION,
             "tree": self.tree,
             "weight": self.weight,
             "selection": self.selection,
             "variables": self.variable_names(),
         }
-        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+        return doc
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides the selected arrays (not the files' contents)."""
+        return fingerprint_of(self.fingerprint_doc())
+
+
+def fingerprint_of(doc: dict[str, Any]) -> str:
+    """The fingerprint of a :meth:`DatasetConfig.fingerprint_doc` (e.g. one saved in a file)."""
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprint_difference(saved: dict[str, Any], config: DatasetConfig) -> str | None:
+    """How ``config`` differs from a saved :meth:`~DatasetConfig.fingerprint_doc`, in words
+    (the first differing entry), or None when they agree.
+
+    Example:
+        >>> doc = {"format": 1, "tree": "t", "weight": "1", "selection": "x > 1",
+        ...        "variables": ["x"]}
+        >>> cfg = DatasetConfig(Path("c.toml"), "t", "1", "x > 2", (), Path("."), {})
+        >>> fingerprint_difference(doc, cfg)
+        "selection: 'x > 1' then, 'x > 2' now"
+    """
+    now = config.fingerprint_doc()
+    for key in sorted(set(saved) | set(now), key=lambda k: list(now).index(k) if k in now else 99):
+        if key == "variables" and saved.get(key) != now.get(key):
+            was, is_ = saved.get(key) or [], now.get(key) or []
+            gone = [v for v in was if v not in is_]
+            new = [v for v in is_ if v not in was]
+            if gone or new:
+                parts = [f"{len(gone)} gone (first {gone[0]!r})"] if gone else []
+                parts += [f"{len(new)} new (first {new[0]!r})"] if new else []
+                return f"variables: {', '.join(parts)}"
+            return "variables: the same names in another order"
+        if saved.get(key) != now.get(key):
+            return f"{key}: {saved.get(key)!r} then, {now.get(key)!r} now"
+    return None
 
 
 def default_config_path() -> Path:
@@ -160,12 +224,24 @@ def _build(path: Path, doc: dict[str, Any], is_default: bool) -> DatasetConfig:
     else:
         base_dir = default_data_dir() if is_default else path.parent
     variables = _variables(path, doc.get("variables", "all"))
+    event_id = None
+    if "event_id" in doc:
+        event_id = _string(path, doc, "event_id")
+        try:
+            Formula(event_id, "event_id")
+        except ExpressionError as exc:
+            raise ExpressionError(f"{path}: {exc}") from None
     datasets = doc.get("datasets")
     if not isinstance(datasets, dict) or not datasets:
         raise ConfigError(f"{path}: 'datasets' must be a table with at least one dataset key")
     resolved = {
         str(key): _dataset(path, f"datasets.{key}", table, base_dir)
         for key, table in datasets.items()
+    }
+    extra = {
+        str(key): _extra(path, f"datasets.{key}.extra", table.get("extra"), base_dir)
+        for key, table in datasets.items()
+        if isinstance(table, dict) and table.get("extra") is not None
     }
     return DatasetConfig(
         path=path.resolve(),
@@ -176,6 +252,8 @@ def _build(path: Path, doc: dict[str, Any], is_default: bool) -> DatasetConfig:
         base_dir=base_dir.resolve(),
         datasets=resolved,
         is_default=is_default,
+        event_id=event_id,
+        extra=extra,
     )
 
 
@@ -243,7 +321,7 @@ def _file_list(path: Path, where: str, table: dict[str, Any], kind: str) -> list
 def _dataset(path: Path, where: str, table: Any, base: Path) -> dict[int, SampleFiles]:
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: {where} must be a table")
-    allowed = {"signal", "background", *(f"split{s}" for s in SPLITS)}
+    allowed = {"signal", "background", "extra", *(f"split{s}" for s in SPLITS)}
     extra = sorted(set(table) - allowed)
     if extra:
         raise ConfigError(
@@ -268,6 +346,24 @@ def _dataset(path: Path, where: str, table: Any, base: Path) -> dict[int, Sample
         out[split] = SampleFiles(
             tuple(_resolve(path, where, base, f, split) for f in sig),
             tuple(_resolve(path, where, base, f, split) for f in bkg),
+        )
+    return out
+
+
+def _extra(path: Path, where: str, table: Any, base: Path) -> dict[str, tuple[Path, ...]]:
+    """``[datasets.<key>.extra]``: sample name -> files (no ``{split}``: one set per sample)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {where} must be a table of sample name = [files]")
+    out: dict[str, tuple[Path, ...]] = {}
+    for name in table:
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
+            raise ConfigError(
+                f"{path}: {where}: sample name {name!r} may hold only letters, digits and _.+-"
+            )
+        listed = _file_list(path, where, table, name)
+        out[name] = tuple(
+            (p if p.is_absolute() else base / p).absolute()
+            for p in (Path(_path_string(path, f"{where}.{name}", f)).expanduser() for f in listed)
         )
     return out
 

@@ -29,6 +29,8 @@ CHUNK = 50_000
 #: largest random seed (as every --random-seed)
 MAX_SEED = 2**32 - 1
 JET_PT = "theJetPt_JetSubCalc_PtOrdered"
+#: the event number branch (int64), as in the original LJMet ntuples
+EVENT_BRANCH = "event_CommonCalc"
 LUMI_PB = {"2017": 41_530.0, "2018": 59_740.0}
 
 _DECAYS: dict[str, Process] = {
@@ -91,14 +93,18 @@ def _stream(seed: int, key: str, split: int, name: str, chunk: int) -> np.random
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
-def _branches(process: Process, n: int, rng, key: str, xsec_eff: float) -> dict:
+def _branches(process: Process, n: int, rng, key: str, xsec_eff: float, first_event: int) -> dict:
     import awkward as ak
 
     ev = simulate(process, n, rng, key)
     counts, flat = ev.pop("_jet_count"), ev.pop("_jet_pt")
+    # the event number (what `final`'s folds are cut by): consecutive in a file
+    ev[EVENT_BRANCH] = first_event + np.arange(len(counts), dtype=np.int64)
     out: dict = {}
     for name, values in ev.items():
-        if values.dtype.kind in "iub":
+        if name == EVENT_BRANCH:
+            out[name] = values
+        elif values.dtype.kind in "iub":
             out[name] = values.astype(np.int32)
         elif name in _DOUBLE_BRANCHES:
             out[name] = values.astype(np.float64)
@@ -135,12 +141,15 @@ def write_sample(
 
     nf = process.negative_fraction
     xsec_eff = process.xsec * LUMI_PB.get(key, 50_000.0) / (events * (1 - 2 * nf))
+    # event numbers start at a per-file offset, so no two files of a key share one
+    next_event = 1 + (zlib.crc32(f"{key}/{split}/{path.name}".encode()) % 100_000) * 10_000_000
     with atomic_output(path, what="sample file") as tmp, uproot.recreate(tmp) as f:
         tree = None
         for c, start in enumerate(range(0, events, CHUNK)):
             n = min(CHUNK, events - start)
             rng = _stream(seed, key, split, path.name, c)
-            branches = _branches(process, n, rng, key, xsec_eff)
+            branches = _branches(process, n, rng, key, xsec_eff, next_event)
+            next_event += len(branches[EVENT_BRANCH])
             if tree is None:  # a TTree (uproot would write an RNTuple from a dict)
                 types = {k: v.dtype for k, v in branches.items() if isinstance(v, np.ndarray)}
                 types[JET_PT] = "var * float32"

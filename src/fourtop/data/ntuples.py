@@ -28,9 +28,17 @@ from pathlib import Path
 import numpy as np
 
 from fourtop.data.config import DatasetConfig
+from fourtop.data.eventkey import event_keys as event_keys_of
 from fourtop.data.formula import Formula
 from fourtop.data.paths import default_cache_dir
-from fourtop.errors import DataError, FourtopError, OutputError, VariableError, did_you_mean
+from fourtop.errors import (
+    ConfigError,
+    DataError,
+    FourtopError,
+    OutputError,
+    VariableError,
+    did_you_mean,
+)
 from fourtop.fileio import atomic_output, clean_stale, describe_os_error
 
 __all__ = [
@@ -49,6 +57,8 @@ STEP = 200_000
 _CACHE_VERSION = 1
 #: the arrays of a cache (or shipped arrays) file
 _KEYS = ("variables", "signal", "signal_weight", "background", "background_weight")
+#: the optional arrays of a cache file: the event keys
+_EVENT_KEYS = ("signal_key", "background_key")
 #: the largest finite float32
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: temporary cache files of the versions before fileio (``.<name>.<pid>.tmp``)
@@ -66,6 +76,10 @@ class SplitArrays:
     signal_weight: np.ndarray
     background: np.ndarray
     background_weight: np.ndarray
+    #: the event keys (``event_id``, int64) of the signal and background events, when loaded
+    #: with ``event_keys=True``
+    signal_key: np.ndarray | None = None
+    background_key: np.ndarray | None = None
 
     def columns(self, names: Sequence[str]) -> np.ndarray:
         """Column indices of ``names``.
@@ -97,12 +111,26 @@ def _identity(paths: Sequence[Path]) -> list[list[object]]:
     return out
 
 
-def cache_path(config: DatasetConfig, key: str, split: int, cache_dir: Path | None = None) -> Path:
-    """Where :func:`load_split` caches the arrays of ``key`` and ``split``."""
+def cache_path(
+    config: DatasetConfig,
+    key: str,
+    split: int,
+    cache_dir: Path | None = None,
+    *,
+    event_keys: bool = False,
+) -> Path:
+    """Where :func:`load_split` caches the arrays of ``key`` and ``split`` (with
+    ``event_keys``: and the events' keys, a file of its own)."""
     files = config.files(key, split)
-    doc = repr(
-        (_CACHE_VERSION, config.fingerprint(), _identity(files.signal), _identity(files.background))
+    parts: tuple[object, ...] = (
+        _CACHE_VERSION,
+        config.fingerprint(),
+        _identity(files.signal),
+        _identity(files.background),
     )
+    if event_keys:
+        parts += ("event_id", config.event_id)
+    doc = repr(parts)
     digest = hashlib.sha256(doc.encode()).hexdigest()[:20]
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return folder / f"arrays_{key}_split{split}_{digest}.npz"
@@ -144,6 +172,9 @@ def _read_arrays(path: Path) -> SplitArrays:
             if missing:
                 raise DataError(f"{path}: not a fourtop arrays file (no {missing[0]!r})")
             data = {k: z[k] for k in _KEYS}
+            for k in _EVENT_KEYS:
+                if k in z.files:
+                    data[k] = z[k]
     except FourtopError:
         raise
     except Exception as exc:  # numpy and zipfile raise many types for a corrupt file
@@ -171,6 +202,11 @@ def _checked_arrays(path: Path, data: dict[str, np.ndarray]) -> SplitArrays:
             raise bad(f"{what}_weight: {w.size} values for {len(x)} {what} events")
         out[what] = np.asarray(x, dtype=np.float32)
         out[f"{what}_weight"] = np.asarray(w, dtype=np.float32)
+        if f"{what}_key" in data:
+            keys = data[f"{what}_key"]
+            if keys.ndim != 1 or len(keys) != len(x) or keys.dtype.kind not in "iu":
+                raise bad(f"{what}_key: {keys.size} keys for {len(x)} {what} events")
+            out[f"{what}_key"] = np.asarray(keys, dtype=np.int64)
     return SplitArrays(variables=variables, **out)
 
 
@@ -262,6 +298,9 @@ def write_cache_file(path: Path, arrays: SplitArrays) -> None:
         raise OutputError(f"cannot write the cache folder {describe_os_error(exc)}") from None
     clean_stale(folder, extra=_OLD_TEMP, min_age=_STALE_AGE)
     try:
+        keys = {}
+        if arrays.signal_key is not None and arrays.background_key is not None:
+            keys = {"signal_key": arrays.signal_key, "background_key": arrays.background_key}
         with atomic_output(path, what="cache file") as tmp, open(tmp, "xb") as fh:
             np.savez(
                 fh,
@@ -270,6 +309,7 @@ def write_cache_file(path: Path, arrays: SplitArrays) -> None:
                 signal_weight=arrays.signal_weight,
                 background=arrays.background,
                 background_weight=arrays.background_weight,
+                **keys,
             )
     except BaseException:
         for p in made:  # deepest first; only the empty folders this call made
@@ -281,9 +321,17 @@ def write_cache_file(path: Path, arrays: SplitArrays) -> None:
 
 
 def load_split(
-    config: DatasetConfig, key: str, split: int, cache_dir: Path | None = None
+    config: DatasetConfig,
+    key: str,
+    split: int,
+    cache_dir: Path | None = None,
+    *,
+    event_keys: bool = False,
 ) -> SplitArrays:
     """Selected signal and background events of dataset ``key`` and ``split``, cached.
+
+    With ``event_keys`` the events' keys (the configuration's ``event_id``) are loaded too
+    (:attr:`SplitArrays.signal_key`); without an ``event_id`` that is a ConfigError.
 
     The weights are checked (:func:`check_weights`) before anything is cached or returned,
     so bad weights fail here, before any training. A cache that cannot be written is
@@ -295,7 +343,13 @@ def load_split(
             all negative or sum to zero or less.
         ExpressionError: the weight or selection reads a branch the tree does not have.
     """
-    path = cache_path(config, key, split, cache_dir)
+    if event_keys and config.event_id is None:
+        raise ConfigError(
+            f"{config.path}: no 'event_id': k-fold training needs an event key, e.g. "
+            'event_id = "event_CommonCalc" (the event number branch of your ntuples) at the '
+            "top of the configuration"
+        )
+    path = cache_path(config, key, split, cache_dir, event_keys=event_keys)
     files = config.files(key, split)
     where = f"weight {config.weight!r}, dataset {key} split {split}"
     sources = (
@@ -303,13 +357,23 @@ def load_split(
         f"{where}, {_describe_files(files.background)}",
     )
     cached = _read_cached(path, config)
-    if cached is not None:
+    if cached is not None and (not event_keys or cached.signal_key is not None):
         check_weights(cached, sources)
         return cached
-    signal, signal_weight = _read_class(config, files.signal, "signal", key, split)
-    background, background_weight = _read_class(config, files.background, "background", key, split)
+    signal, signal_weight, signal_key = _read_class(
+        config, files.signal, "signal", key, split, event_keys
+    )
+    background, background_weight, background_key = _read_class(
+        config, files.background, "background", key, split, event_keys
+    )
     arrays = SplitArrays(
-        config.variable_names(), signal, signal_weight, background, background_weight
+        config.variable_names(),
+        signal,
+        signal_weight,
+        background,
+        background_weight,
+        signal_key,
+        background_key,
     )
     check_weights(arrays, sources)
     try:
@@ -320,17 +384,26 @@ def load_split(
 
 
 def _read_class(
-    config: DatasetConfig, paths: Sequence[Path], what: str, key: str, split: int
-) -> tuple[np.ndarray, np.ndarray]:
+    config: DatasetConfig,
+    paths: Sequence[Path],
+    what: str,
+    key: str,
+    split: int,
+    with_keys: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     selection = Formula(config.selection, "selection")
     weight = Formula(config.weight, "weight")
+    event_id = Formula(config.event_id, "event_id") if with_keys and config.event_id else None
     names = config.variable_names()
-    needed = list(dict.fromkeys([*names, *selection.branches, *weight.branches]))
+    extra = [*event_id.branches] if event_id is not None else []
+    needed = list(dict.fromkeys([*names, *selection.branches, *weight.branches, *extra]))
     columns: list[np.ndarray] = []
     weights: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
     n_read = n_selected = 0
     for path in paths:
-        for start, size, chunk in _iterate(config, path, needed, selection, weight):
+        chunks = _iterate(config, path, needed, selection, weight, event_id)
+        for start, size, chunk in chunks:
             sel, ok_s = selection.evaluate(chunk, size)
             w, ok_w = weight.evaluate(chunk, size)
             selected = ok_s & (sel != 0)
@@ -341,6 +414,10 @@ def _read_class(
                 continue
             columns.append(np.column_stack([_scalar(chunk[n], n, path)[keep] for n in names]))
             weights.append(_weights32(weight, w[keep], start + np.flatnonzero(keep), path))
+            if event_id is not None:
+                k, ok_k = event_id.evaluate(chunk, size)
+                where_k = f"{path} (entries from {start})"
+                keys.append(event_keys_of(k[keep], ok_k[keep], event_id.expr, where_k))
     where = f"in dataset {key} split {split}"
     files = f"{len(paths)} file(s), first {paths[0] if paths else '-'}"
     if not n_read:
@@ -358,7 +435,7 @@ def _read_class(
         raise DataError(f"selection keeps no {what} events {where} ({files}): {config.selection}")
     x = np.concatenate(columns).astype(np.float32)
     _warn_not_finite(x, names, what, where)
-    return x, np.concatenate(weights)
+    return x, np.concatenate(weights), np.concatenate(keys) if event_id is not None else None
 
 
 def _weights32(weight: Formula, w: np.ndarray, entries: np.ndarray, path: Path) -> np.ndarray:
@@ -408,6 +485,7 @@ def _iterate(
     needed: Sequence[str],
     selection: Formula,
     weight: Formula,
+    event_id: Formula | None = None,
 ) -> Iterator[tuple[int, int, dict[str, object]]]:
     """``(first entry, events, branch arrays)`` of each chunk of the file's tree."""
     import uproot
@@ -422,13 +500,15 @@ def _iterate(
         available = set(tree.keys())
         selection.check_branches(available, str(path))
         weight.check_branches(available, str(path))
+        if event_id is not None:
+            event_id.check_branches(available, str(path))
         for name in needed:
             if name not in available:
                 raise DataError(
                     f"{path}: tree {config.tree!r} has no branch {name!r}"
                     f"{did_you_mean(name, available)}"
                 )
-        jagged = selection.indexed | weight.indexed
+        jagged = selection.indexed | weight.indexed | (event_id.indexed if event_id else set())
         flat = [n for n in needed if n not in jagged]
         chunks = tree.iterate(needed, step_size=STEP, library="ak", report=True)
         while True:

@@ -63,10 +63,14 @@ class JobFiles:
         cluster, proc = self._ids[name]
         eventlog.log_executing(path, cluster=cluster, proc=proc)
 
-    def finish(self, name: str, value: float | str, info: list[str]) -> None:
-        """Write the job's result (a float) or error (a str), then close its log."""
+    def finish(
+        self, name: str, value: float | str, info: list[str], label: str = "ROC-integral"
+    ) -> None:
+        """Write the job's result (a float, as ``<label>: <value>``; a task kind whose
+        result is not a ROC integral names it and reads it back in its ``read_result``) or
+        error (a str), then close its log."""
         ok = isinstance(value, float)
-        lines = [*info, f"ROC-integral: {value!r}"] if ok else [*info, f"Failed: {value}"]
+        lines = [*info, f"{label}: {value!r}"] if ok else [*info, f"Failed: {value}"]
         atomic_write_text(self.job_dir / f"{name}.err", "" if ok else f"{value}\n", what="job file")
         atomic_write_text(self.job_dir / f"{name}.out", "\n".join(lines) + "\n", what="job file")
         if self.log_events:

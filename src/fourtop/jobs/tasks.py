@@ -152,7 +152,11 @@ class TaskKind(ABC):
 # ---------------------------------------------------------------- the registry
 
 #: task kind name -> ``"module:Class"``, imported when first asked for
-TASK_KINDS: dict[str, str] = {"importance": "fourtop.jobs.importance_jobs:ImportanceTask"}
+TASK_KINDS: dict[str, str] = {
+    "importance": "fourtop.jobs.importance_jobs:ImportanceTask",
+    "final-fold": "fourtop.final.task:FoldTask",  # one fold of `fourtop final`
+    "apply": "fourtop.apply.task:ApplyTask",  # `fourtop apply` on one input file
+}
 _LOADED: dict[str, TaskKind] = {}
 
 
