@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from fourtop.cli._console import console, out
 from fourtop.cli._progress import PlainProgress, use_terminal_progress
 from fourtop.env import CONFIG_ENV
+from fourtop.errors import ParameterError
 from fourtop.jobs.settings import RANDOM_SEED_MAX  # random seeds: 0 to 2**32 - 1
 
 __all__ = [
@@ -148,3 +150,18 @@ def default_folders(include_specs: bool = True) -> list[Path]:
         if path.is_dir() or (include_specs and path.suffix == ".jtd" and path.is_file()):
             found.append(path)
     return found
+
+
+def backend_options(pairs: Sequence[str]) -> dict[str, str]:
+    """``--option KEY=VALUE`` (repeated) as a dict.
+
+    Raises:
+        ParameterError: an item without ``=`` or with an empty key.
+    """
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--option {pair!r}: expected KEY=VALUE")
+        options[key.strip()] = value
+    return options

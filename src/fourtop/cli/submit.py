@@ -16,6 +16,7 @@ from fourtop.cli._common import (
     add_verbose,
     add_year,
     add_yes,
+    backend_options,
     confirm,
     default_folders,
     nonempty,
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         "processes": args.processes,
         "families": not args.no_families,
         "device": args.device,
-        "options": _options(args.option),
+        "options": backend_options(args.option),
         "backend": args.backend,
         "yes": args.yes,
     }
@@ -153,16 +154,6 @@ def run(args: argparse.Namespace) -> int:
         **training,
     )
     return 1 if submit(request, reporter).failed else 0
-
-
-def _options(pairs: Sequence[str]) -> dict[str, str]:
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ParameterError(f"--option {pair!r}: expected KEY=VALUE")
-        options[key.strip()] = value
-    return options
 
 
 class CliReporter:
@@ -196,3 +187,7 @@ class CliReporter:
 
     def confirm(self, question: str) -> bool:
         return confirm(question, yes=self.yes)
+
+
+#: the name before the move to _common (kept for other command modules)
+_options = backend_options

@@ -134,10 +134,14 @@ def train_members(
     *,
     random_seed: int = 0,
     device: str = "auto",
+    test_events: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[TrainResult]:
     """Train ``members`` (variable subsets of ``seed_variables``) side by side as one model.
 
     A member whose training diverges gets a result with ``error`` set; the others are unaffected.
+    ``test_events`` (boolean masks over the signal and the background events) chooses the test
+    events instead of a random half: the network never trains on them (a k-fold training's
+    held-out fold).
 
     Raises:
         TrainingError: empty or foreign member variables, a bad random seed, too few events,
@@ -148,7 +152,9 @@ def train_members(
     if not isinstance(params, NetworkParams):
         params = NetworkParams.from_dict(params)
     with _flush_denormals():
-        return _train_members(data, seed_variables, members, params, random_seed, device)
+        return _train_members(
+            data, seed_variables, members, params, random_seed, device, test_events
+        )
 
 
 def _train_members(
@@ -158,6 +164,7 @@ def _train_members(
     params: NetworkParams,
     random_seed: int,
     device: str,
+    test_events: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[TrainResult]:
     inputs = _check_variables(seed_variables, members)
     if isinstance(random_seed, bool) or not isinstance(random_seed, int) or random_seed < 0:
@@ -165,7 +172,7 @@ def _train_members(
     split_ss, shuffle_ss, init_ss, dropout_ss = np.random.SeedSequence(random_seed).spawn(4)
     dev = resolve_device(device)
     sets, mean, std = _prepare(
-        data, inputs, np.random.default_rng(split_ss), params.patience is not None
+        data, inputs, np.random.default_rng(split_ss), params.patience is not None, test_events
     )
     x, y, w = (t.to(dev) for t in sets["train"])
 
@@ -294,9 +301,14 @@ def _check_variables(seed_variables: Sequence[str], members: Sequence[Sequence[s
 
 
 def _prepare(
-    data: SplitArrays, inputs: list[str], rng: np.random.Generator, validation: bool
+    data: SplitArrays,
+    inputs: list[str],
+    rng: np.random.Generator,
+    validation: bool,
+    test_events: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[dict[str, tuple[Tensor, Tensor, Tensor]], np.ndarray, np.ndarray]:
-    """Split each class in halves, standardize, balance the training weights.
+    """Split each class in halves (or into ``test_events`` and the rest), standardize,
+    balance the training weights.
 
     Returns ``{"train", "validation", "test"}`` -> (x, y, w) CPU tensors, and the inputs'
     training mean and std; training and validation weights are ``|w|`` scaled so each class
@@ -308,6 +320,7 @@ def _prepare(
         "validation": [],
         "test": [],
     }
+    chosen = (None, None) if test_events is None else (test_events[1], test_events[0])
     for label, (x_all, w_all, what) in enumerate(
         (
             (data.background, data.background_weight, "background"),
@@ -322,8 +335,16 @@ def _prepare(
             raise TrainingError(f"{what} variable {name!r} has NaN or infinite values")
         _check_class_weights(w_all, what)
         order = rng.permutation(len(w_all))
-        n_test = len(order) // 2
-        test, train = order[:n_test], order[n_test:]
+        if chosen[label] is None:
+            n_test = len(order) // 2
+            test, train = order[:n_test], order[n_test:]
+        else:
+            held_out = np.asarray(chosen[label], dtype=bool)
+            if held_out.shape != (len(w_all),):
+                raise TrainingError(
+                    f"the {what} test mask has {held_out.size} entries for {len(w_all)} events"
+                )
+            test, train = np.flatnonzero(held_out), order[~held_out[order]]
         val = train[: int(len(train) * VALIDATION_FRACTION)] if validation else train[:0]
         train = train[len(val) :]
         for name, idx in (("train", train), ("validation", val), ("test", test)):

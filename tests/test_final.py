@@ -1,0 +1,305 @@
+"""``fourtop final``: fold assignment, the portable models, the card, resuming, bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fourtop.cli import main
+from fourtop.data.ntuples import SplitArrays
+from fourtop.errors import ModelError, TrainingError
+from fourtop.final.fold import FinalPlan, run_fold
+from fourtop.final.model import CARD_FILE, load_final_model
+from fourtop.train.metrics import roc_integral
+from fourtop.train.params import NetworkParams
+from test_hyperopt_selection import write_results
+
+#: variables of the tiny final trainings (all in the default configuration)
+VARS = ["AK4HT", "NJets_JetSubCalc", "thirdcsvb_bb", "HT_2m", "MT_lepMet"]
+NETWORK = {
+    "hidden_layers": 2,
+    "initial_nodes": 16,
+    "node_pattern": "static",
+    "batch_size": 256,
+    "learning_rate": 0.003,
+    "regulator": "normalization",
+    "activation": "relu",
+    "epochs": 2,
+    "patience": None,
+}
+
+
+def optimized(folder: Path, variables=VARS, roc=0.8, tag="t1", network=None) -> Path:
+    """A hyperopt result file as ``fourtop hyperopt`` writes it (the keys final reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"optimized_parameters_{tag}.json"
+    doc = {"tag": tag, "roc_integral": roc, "network": network or NETWORK, "variables": variables}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+# ---------------------------------------------------------------- fold assignment
+
+
+def _memorizing_plan(k: int) -> FinalPlan:
+    network = NetworkParams.from_dict(
+        {
+            "hidden_layers": 3,
+            "initial_nodes": 128,
+            "batch_size": 32,
+            "learning_rate": 0.003,
+            "regulator": "none",
+            "epochs": 50,
+        }
+    ).to_dict()
+    return FinalPlan("2017", None, list("abcd"), network, k, "evt", 1, "fp", {"format": 1})
+
+
+def test_no_event_is_scored_by_a_model_that_trained_on_it(tmp_path):
+    """Labels independent of the inputs: a network can only memorize its training events.
+
+    Scored by its own fold's model (which never saw it) an event looks like chance; scored
+    by another fold's model (which trained on it) it is recognised. So the first shows that
+    no model scored events it trained on, and the second that the test could fail.
+    """
+    rng = np.random.default_rng(0)
+    n, k = 300, 3
+    sig = rng.normal(size=(n, 4)).astype(np.float32)
+    bkg = rng.normal(size=(n, 4)).astype(np.float32)
+    ones = np.ones(n, np.float32)
+    keys_s, keys_b = np.arange(n) * 7, np.arange(n) * 7 + 3
+    data = SplitArrays(list("abcd"), sig, ones, bkg, ones, keys_s, keys_b)
+    plan = _memorizing_plan(k)
+    folds = [run_fold(tmp_path, plan, fold, data, device="cpu") for fold in range(k)]
+    for f in folds:  # the overtraining check sees the memorization
+        assert f["ks_pvalue_signal"] < 1e-3 and f["ks_pvalue_background"] < 1e-3
+        assert f["n_test"] == sum(int(((keys % k) == f["fold"]).sum()) for keys in (keys_s, keys_b))
+    card = {
+        "format": "fourtop-final-model",
+        "format_version": 1,
+        "k": k,
+        "variables": list("abcd"),
+        "event_id": "evt",
+        "config": {"fingerprint": "fp"},
+    }
+    (tmp_path / CARD_FILE).write_text(json.dumps(card))
+    model = load_final_model(tmp_path)
+    x, y = np.concatenate([sig, bkg]), np.r_[np.ones(n), np.zeros(n)]
+    keys = np.concatenate([keys_s, keys_b])
+    for engine in ("torch", "onnx"):
+        scorer = model.scorer(engine)
+        own = roc_integral(scorer.score(x, keys), y)
+        seen = roc_integral(scorer.score(x, keys + 1), y)  # the next fold's model saw them
+        assert abs(own - 0.5) < 0.1, own
+        assert seen > 0.85, seen
+
+
+def test_a_fold_without_events_is_refused(tmp_path):
+    n = 50
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    ones = np.ones(n, np.float32)
+    data = SplitArrays(list("abcd"), x, ones, x + 1, ones, np.zeros(n, int), np.zeros(n, int))
+    with pytest.raises(TrainingError, match=r"fold 1: 0 of 50 signal events have evt mod 3 = 1"):
+        run_fold(tmp_path, _memorizing_plan(3), 1, data)
+    assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- the command end to end
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_samples, tmp_path_factory):
+    """A final folder made by ``fourtop final`` on the tiny samples (3 folds, 2 epochs)."""
+    work = tmp_path_factory.mktemp("final")
+    optimized(work / "dataset_a", roc=0.7, tag="worse")
+    optimized(work / "dataset_b", roc=0.8, tag="best")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FOURTOP_DATA", str(tiny_samples))
+    mp.setenv("FOURTOP_CACHE", str(work / "cache"))
+    mp.chdir(work)
+    try:
+        rc = main(["final", "-k", "3", "--random-seed", "5", "-f", "fin", "-p", "1"])
+    finally:
+        mp.undo()
+    assert rc == 0
+    return work / "fin"
+
+
+def test_final_writes_models_card_summary_and_plots(trained):
+    names = {p.name for p in trained.iterdir()}
+    for fold in range(3):
+        assert {f"model_fold{fold}.pt", f"model_fold{fold}.onnx", f"fold{fold}.json"} <= names
+    for stem in ("roc_folds", "overtraining", "training_history"):
+        assert {f"{stem}.png", f"{stem}.pdf"} <= names
+    card = json.loads((trained / CARD_FILE).read_text())
+    assert card["variables"] == VARS and card["k"] == 3 and card["event_id"] == "event_CommonCalc"
+    assert card["source"]["description"].startswith("hyperopt tag best")
+    assert card["network"]["initial_nodes"] == 16 and card["random_seed"] == 5
+    assert len(card["standardization"]) == 3 and len(card["standardization"][0]["mean"]) == 5
+    rocs = [f["roc_integral"] for f in card["folds"]]
+    assert card["mean"]["roc_integral"] == pytest.approx(np.mean(rocs))
+    assert card["std"]["roc_integral"] == pytest.approx(np.std(rocs, ddof=1))
+    assert all(0 < r <= 1 for r in rocs)  # (a few hundred events: not a good classifier)
+    assert (
+        sum(f["n_test"] for f in card["folds"])
+        == card["folds"][0]["n_train"] + card["folds"][0]["n_test"]
+    )  # every event is in exactly one test fold
+    summary = (trained / "final_summary.txt").read_text()
+    assert "ROC-integral:" in summary and "KS p(sig)" in summary and "5. MT_lepMet" in summary
+    for fold in range(3):
+        out = (trained / "jobs" / f"fold{fold}.out").read_text()
+        assert f"ROC-integral: {card['folds'][fold]['roc_integral']!r}" in out
+
+
+def test_onnx_runtime_and_pytorch_agree_on_10k_events(trained, tiny_samples, monkeypatch):
+    from fourtop.data.config import load_config
+    from fourtop.data.ntuples import load_split
+
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    data = load_split(load_config(), "2017", 2, event_keys=True)
+    x = np.concatenate([data.signal, data.background])[:, data.columns(VARS)]
+    rng = np.random.default_rng(2)
+    x = x[rng.integers(0, len(x), 10_000)] * rng.uniform(0.9, 1.1, (10_000, len(VARS)))
+    x = x.astype(np.float32)
+    model = load_final_model(trained)
+    onnx, torch_ = model.scorer("onnx"), model.scorer("torch")
+    for fold in range(model.k):
+        keys = np.full(len(x), fold)
+        a, b = onnx.score(x, keys), torch_.score(x, keys)
+        assert a.dtype == np.float32 and a.shape == (10_000,)
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+        assert np.std(a) > 0.05  # a real classifier, not a constant
+
+
+def test_rerun_of_a_complete_folder_trains_nothing(trained, tiny_samples, monkeypatch, capsys):
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    models = {p.name: p.read_bytes() for p in trained.glob("model_fold*")}
+    assert main(["final", "-f", str(trained)]) == 0
+    assert {p.name: p.read_bytes() for p in trained.glob("model_fold*")} == models
+    assert "3 folds trained" in capsys.readouterr().err
+
+
+def test_a_lost_fold_is_trained_again_alone(trained, tiny_samples, monkeypatch, tmp_path):
+    import shutil
+
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    folder = tmp_path / "copy"
+    shutil.copytree(trained, folder)
+    (folder / CARD_FILE).unlink()
+    (folder / "fold1.json").unlink()  # as a killed fold leaves it: no metrics, no card
+    (folder / "model_fold1.onnx").unlink()
+    kept = {n: (folder / n).read_bytes() for n in ("model_fold0.pt", "model_fold2.pt")}
+    with pytest.raises(ModelError, match=r"no model_card\.json"):
+        load_final_model(folder)
+    assert main(["final", "-f", str(folder)]) == 0
+    assert {n: (folder / n).read_bytes() for n in kept} == kept
+    assert load_final_model(folder).k == 3
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def _config_without_event_id(tiny_samples: Path, tmp_path: Path) -> Path:
+    from fourtop.data.config import default_config_path
+
+    text = default_config_path().read_text().replace('event_id = "event_CommonCalc"', "")
+    path = tmp_path / "noid.toml"
+    path.write_text(f'base_dir = "{tiny_samples}"\n' + text)  # top-level keys come first
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "setup", "message"),
+    [
+        (["-k", "1"], None, "-k 1: the number of folds must be 2 to 100"),
+        ([], "none", "no optimized_parameters_*.json in"),
+        (["dataset_x", "-y", "2019"], "opt", "no dataset '2019'"),
+        (["dataset_x"], "badvar", "variable 'NoSuchVar' is not in"),
+        (["dataset_x"], "badjson", "optimized_parameters_t1.json: unreadable"),
+        (["dataset_x", "--params", '{"activation": "tanh"}'], "opt", "activation"),
+        (["dataset_x", "-n", "9"], "results", "has only 4 variables"),
+        (["dataset_x", "dataset_y", "-n", "2"], "results2", "-n 2: give one dataset folder"),
+        (["nowhere"], None, "nowhere: dataset folder not found"),
+        (["dataset_x", "-f", "busy"], "busy", "busy: exists and is not a final folder"),
+        (["dataset_x", "--config", "noid.toml"], "noid", "no 'event_id': k-fold training needs"),
+        (["dataset_x", "--backend", "condr"], "opt", "condr"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(
+    args, setup, message, tiny_samples, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    monkeypatch.chdir(tmp_path)
+    if setup in ("opt", "busy", "noid"):
+        optimized(tmp_path / "dataset_x")
+    if setup == "none":
+        (tmp_path / "dataset_x").mkdir()
+    if setup == "badvar":
+        optimized(tmp_path / "dataset_x", variables=["AK4HT", "NoSuchVar"])
+    if setup == "badjson":
+        optimized(tmp_path / "dataset_x").write_text("{not json")
+    if setup in ("results", "results2"):
+        (tmp_path / "dataset_x").mkdir()
+        write_results(tmp_path / "dataset_x")
+    if setup == "results2":
+        (tmp_path / "dataset_y").mkdir()
+    if setup == "busy":
+        (tmp_path / "busy").mkdir()
+        (tmp_path / "busy" / "mine.txt").write_text("keep")
+    if setup == "noid":
+        _config_without_event_id(tiny_samples, tmp_path)
+    before = snapshot(tmp_path)
+    assert main(["final", *args]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fourtop final: error:") and "\n" not in err, err
+    assert message in err, err
+    assert snapshot(tmp_path) == before  # nothing made, nothing lost
+    assert not list(tmp_path.glob("final_*"))
+
+
+def test_options_that_differ_from_the_folder_are_refused(trained, capsys):
+    before = snapshot(trained)
+    assert main(["final", "-f", str(trained), "-k", "4"]) == 1
+    assert "-k 4 differs from its training (-k 3)" in capsys.readouterr().err
+    assert main(["final", "-f", str(trained), "-n", "3"]) == 1
+    assert "its variables and network are chosen" in capsys.readouterr().err
+    assert snapshot(trained) == before
+
+
+def test_transfer_without_shared_storage_is_refused(tmp_path, monkeypatch, capsys, tiny_samples):
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x")
+    monkeypatch.setattr("fourtop.backends.condor.CondorBackend.check", lambda self, s: None)
+    rc = main(["final", "dataset_x", "--backend", "condor", "--option", "transfer=yes"])
+    assert rc == 1
+    assert "needs storage the nodes share" in capsys.readouterr().err
+
+
+def test_final_fold_command_refuses_a_folder_without_plan(tmp_path, capsys):
+    assert main(["final-fold", "--folder", str(tmp_path), "fold0"]) == 1
+    assert "not a final folder (no fourtop-final.json)" in capsys.readouterr().err
+
+
+def test_final_fold_prints_the_roc_integral_of_one_fold(
+    trained, tmp_path, capsys, tiny_samples, monkeypatch
+):
+    import shutil
+
+    folder = tmp_path / "f"
+    shutil.copytree(trained, folder)
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    assert main(["final-fold", "--folder", str(folder), "fold2"]) == 0
+    line = capsys.readouterr().out.strip()
+    metrics = json.loads((folder / "fold2.json").read_text())
+    assert line == f"ROC-integral: {metrics['roc_integral']!r}"
+    assert main(["final-fold", "--folder", str(folder), "fold7"]) == 1
+    assert "the plan has folds 0 to 2" in capsys.readouterr().err
