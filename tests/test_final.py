@@ -303,3 +303,49 @@ def test_final_fold_prints_the_roc_integral_of_one_fold(
     assert line == f"ROC-integral: {metrics['roc_integral']!r}"
     assert main(["final-fold", "--folder", str(folder), "fold7"]) == 1
     assert "the plan has folds 0 to 2" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- batch systems
+
+
+def test_folds_go_to_htcondor_as_final_fold_jobs(schedd, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x")
+    assert main(["final", "dataset_x", "--backend", "condor", "-k", "3", "-f", "fin"]) == 0
+    (call,) = [c for c in schedd.calls if c[0] == "submit"]
+    description, rows = call[1], call[2]
+    assert "final-fold --folder" in description and str(tmp_path / "fin") in description
+    assert [r["FtArgs"] for r in rows] == ["fold0", "fold1", "fold2"]
+    assert "submitted 3 fold(s) to condor" in capsys.readouterr().err
+    assert not (tmp_path / "fin" / CARD_FILE).exists()
+    # the jobs are queued: running again neither submits them twice nor writes a card
+    assert main(["final", "-f", "fin", "--backend", "condor"]) == 0
+    assert len([c for c in schedd.calls if c[0] == "submit"]) == 1
+    assert "3 fold(s) still queued or running" in capsys.readouterr().err
+
+
+@pytest.mark.slurm
+def test_final_on_a_live_slurm_cluster(tmp_path, monkeypatch, capsys):
+    import time
+
+    from standins import live_slurm_up
+
+    if not live_slurm_up():
+        pytest.skip("no SLURM cluster up (run .ci/slurm-start.sh)")
+    from fourtop.data.generate import generate_samples
+
+    samples = tmp_path / "samples"
+    generate_samples(samples, 3000, seed=5, keys=("2017",))
+    monkeypatch.setenv("FOURTOP_DATA", str(samples))  # sbatch exports the environment
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x")
+    argv = ["final", "dataset_x", "--backend", "slurm", "-k", "2", "-f", "fin"]
+    assert main([*argv, "--random-seed", "4"]) == 0
+    deadline = time.monotonic() + 420
+    while not (tmp_path / "fin" / CARD_FILE).exists():
+        if time.monotonic() > deadline:
+            pytest.fail("the SLURM folds did not finish")
+        time.sleep(3)
+        assert main(["final", "-f", "fin", "--backend", "slurm"]) == 0
+    model = load_final_model(tmp_path / "fin")
+    assert model.k == 2 and len(model.card["folds"]) == 2

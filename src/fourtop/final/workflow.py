@@ -85,6 +85,7 @@ def final(request: FinalRequest, reporter: Reporter) -> FinalOutcome:
             differ from its plan.
         ParameterError, BackendError, OutputError: bad options, an unusable backend, an
             unwritable folder.
+        JobFolderError: another process works on the folder.
     """
     from fourtop.backends import get_backend
 
@@ -107,7 +108,12 @@ def final(request: FinalRequest, reporter: Reporter) -> FinalOutcome:
             f"{folder}: final training of {plan.k} folds on {len(plan.variables)} "
             f"variables (dataset {plan.dataset})"
         )
-    return _run(folder, plan, request, backend, reporter)
+    from fourtop.jobs.layout import LOCK_FILE
+    from fourtop.jobs.lock import hold
+
+    _make_folder(folder)  # (a final folder of a killed run may lack its jobs folder)
+    with hold(folder / JOBS_DIR / LOCK_FILE, str(folder), what="fourtop final"):
+        return _run(folder, plan, request, backend, reporter)
 
 
 def _new_plan(request: FinalRequest) -> tuple[FinalPlan, list[str]]:
@@ -219,7 +225,6 @@ def _run(
     from fourtop.jobs.tasks import RunSettings, WorkUnit, get_task_kind
 
     jobs_dir = folder / JOBS_DIR
-    jobs_dir.mkdir(exist_ok=True)
     outcome = FinalOutcome(folder)
     sync_folder(jobs_dir)
     todo, pending = [], []
