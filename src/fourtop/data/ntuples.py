@@ -44,8 +44,10 @@ from fourtop.fileio import atomic_output, clean_stale, describe_os_error
 __all__ = [
     "SplitArrays",
     "cache_path",
+    "check_root_file",
     "check_weights",
     "load_split",
+    "open_tree",
     "read_cache_file",
     "write_cache_file",
 ]
@@ -534,14 +536,24 @@ def _iterate(
 
 
 def _check_root_file(config: DatasetConfig, path: Path) -> None:
-    """A clear message for an ntuple that is missing, a folder, empty or not ROOT."""
+    hint = " (make the synthetic samples with `fourtop generate`)" if config.is_default else ""
+    check_root_file(path, hint)
+
+
+def check_root_file(path: Path, hint: str = "") -> None:
+    """A clear message for an ntuple that is missing, a folder, empty or not ROOT.
+
+    ``hint`` is added to the message of a missing file.
+
+    Raises:
+        DataError: naming the file and the problem.
+    """
     try:
         if path.is_dir():
             raise DataError(f"{path}: is a folder, not an ntuple")
         with open(path, "rb") as fh:
             magic = fh.read(4)
     except FileNotFoundError:
-        hint = " (make the synthetic samples with `fourtop generate`)" if config.is_default else ""
         raise DataError(f"{path}: ntuple not found{hint}") from None
     except OSError as exc:
         raise DataError(f"cannot read the ntuple {describe_os_error(exc, path)}") from None
@@ -552,26 +564,34 @@ def _check_root_file(config: DatasetConfig, path: Path) -> None:
 
 
 def _tree(config: DatasetConfig, path: Path, f: object) -> object:
-    """The configured tree of an open file."""
+    return open_tree(f, path, config.tree)
+
+
+def open_tree(f: object, path: Path, name: str) -> object:
+    """The tree ``name`` of the open uproot file ``f`` (read from ``path``).
+
+    Raises:
+        DataError: no such tree (naming the trees there), not a tree, or unreadable.
+    """
     import uproot
 
     try:
         classes = f.classnames()  # type: ignore[attr-defined]
-        if config.tree not in f:  # type: ignore[operator]
+        if name not in f:  # type: ignore[operator]
             trees = [k.split(";")[0] for k, c in classes.items() if c.startswith("TTree")]
             raise DataError(
-                f"{path}: no tree {config.tree!r}{did_you_mean(config.tree, trees)}"
+                f"{path}: no tree {name!r}{did_you_mean(name, trees)}"
                 f" (trees: {', '.join(trees) or 'none'})"
             )
-        tree = f[config.tree]  # type: ignore[index]
+        tree = f[name]  # type: ignore[index]
     except FourtopError:
         raise
     except Exception as exc:
         raise DataError(
-            f"{path}: cannot read tree {config.tree!r} (truncated or corrupt file: "
+            f"{path}: cannot read tree {name!r} (truncated or corrupt file: "
             f"{exc.__class__.__name__})"
         ) from None
     if not isinstance(tree, uproot.behaviors.TTree.TTree):
         kind = getattr(tree, "classname", type(tree).__name__)
-        raise DataError(f"{path}: {config.tree!r} is a {kind}, not a tree")
+        raise DataError(f"{path}: {name!r} is a {kind}, not a tree")
     return tree
