@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "generate": "generate",
     "run-job": "run_job",
     "demo": "demo",
+    "apply": "apply",
+    "apply-file": "apply_file",
     "final": "final",
     "final-fold": "final_fold",
 }

@@ -11,10 +11,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
-from fourtop.cli._common import add_config, add_verbose, add_yes, confirm, nonempty, positive_int
+from fourtop.cli._common import (
+    add_config,
+    add_verbose,
+    add_yes,
+    backend_options,
+    confirm,
+    nonempty,
+    positive_int,
+)
 from fourtop.cli._console import console, out, say
 from fourtop.cli._progress import PlainProgress, spinner, use_terminal_progress
-from fourtop.errors import DataError, ParameterError
+from fourtop.errors import DataError
 
 if TYPE_CHECKING:
     from fourtop.apply.workflow import ApplyOutcome
@@ -113,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         branch=args.branch,
         samples=args.samples,
         backend=args.backend,
-        options=_options(args.option),
+        options=backend_options(args.option),
         processes=args.processes,
         engine=args.engine,
         resume=args.resume,
@@ -127,16 +135,6 @@ def run(args: argparse.Namespace) -> int:
             f"file(s) failed (see above); run the same command again to retry them"
         )
     return 0
-
-
-def _options(pairs: Sequence[str]) -> dict[str, str]:
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ParameterError(f"--option {pair!r}: expected KEY=VALUE")
-        options[key.strip()] = value
-    return options
 
 
 def _report(outcome: ApplyOutcome) -> None:
