@@ -70,7 +70,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "fourtop.importance",
         "fourtop.hyperopt",
         "fourtop.final",
-        "fourtop.apply",  # planned
+        "fourtop.apply",
     ),
     "commands": ("fourtop.cli",),
 }
