@@ -1,8 +1,11 @@
 """``fourtop demo``: the whole pipeline on the embedded default data, in one command.
 
 Generates the synthetic samples if they are missing, runs a small importance
-run on the local backend, calculates the ranking and prints its top. Every option is
-checked before any work; the demo stops at the first step that fails.
+run on the local backend, calculates the ranking and prints its top. With ``--full`` it
+goes on: the final k-fold training on the top variables (``fourtop final``) and the
+classifier's score written into every ntuple of the dataset key as friend trees, with the
+score histograms (``fourtop apply --hists``). Every option is checked before any work; the
+demo stops at the first step that fails.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from fourtop.cli._common import RANDOM_SEED_MAX, console, out, positive_int, ran
 from fourtop.errors import ConfigError, OutputError, TrainingError
 from fourtop.splits import Split
 
-HELP = "run the whole pipeline on the embedded default data (generate, submit, calculate)"
+HELP = (
+    "run the whole pipeline on the embedded default data (generate, submit, calculate; "
+    "with --full also final and apply)"
+)
 
 #: Sized to finish in about ten minutes on 2 cores, sample generation included
 #: (measured: README, "The demo").
@@ -66,7 +72,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"seed of the seed draw and the trainings, 0 to {RANDOM_SEED_MAX} (default 2020)",
     )
     parser.add_argument(
-        "--top", type=positive_int, default=10, help="how many variables to print (default 10)"
+        "--top",
+        type=positive_int,
+        default=10,
+        help="how many variables to print, and with --full to train on (default 10)",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="go on to the final k-fold training and apply it to every ntuple of the key",
     )
 
 
@@ -100,17 +114,22 @@ def run(args: argparse.Namespace) -> int:
     workdir = check_output_folder(args.workdir, option="--workdir")
     jobs = workdir / "condor_log_demo"
     results = workdir / "dataset_demo"
-    for path in (jobs, results):
+    final_dir = workdir / "final_demo"
+    applied = workdir / "apply_demo"
+    for path in (jobs, results, final_dir, applied):
         if path.exists() and not path.is_dir():
             raise OutputError(f"{path}: exists and is not a folder; choose another --workdir")
 
+    steps = 5 if args.full else 3
     start = time.monotonic()
     if not _samples_present(args.year):
-        console.print(f"[bold]1/3[/] generating the synthetic samples in {default_data_dir()}")
+        console.print(
+            f"[bold]1/{steps}[/] generating the synthetic samples in {default_data_dir()}"
+        )
         events = [] if args.events is None else ["--events", str(args.events)]
         _step(["generate", "-y", args.year, *events])
     else:
-        console.print(f"[bold]1/3[/] synthetic samples found in {default_data_dir()}")
+        console.print(f"[bold]1/{steps}[/] synthetic samples found in {default_data_dir()}")
 
     try:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -119,24 +138,62 @@ def run(args: argparse.Namespace) -> int:
 
         raise OutputError(f"cannot create {describe_os_error(exc, workdir)}") from None
     if jobs.exists():
-        console.print(f"[bold]2/3[/] {jobs} exists: finishing its unfinished jobs")
+        console.print(f"[bold]2/{steps}[/] {jobs} exists: finishing its unfinished jobs")
         argv = ["submit", "-r", "--include-unstarted", "--yes", "-y", args.year]
     else:
-        console.print(f"[bold]2/3[/] importance run: {args.seeds} seeds on the local backend")
+        console.print(f"[bold]2/{steps}[/] importance run: {args.seeds} seeds on the local backend")
         argv = ["submit", "-y", args.year, "-n", str(args.seeds)]
         argv += ["--random-seed", str(args.random_seed), "--yes"]
     argv += ["-p", str(args.processes), "--epochs", str(args.epochs), str(jobs)]
     if _step(argv) != 0:
         _stop_on_failed_trainings(jobs)
 
-    console.print(f"[bold]3/3[/] calculating the ranking into {results}")
+    console.print(f"[bold]3/{steps}[/] calculating the ranking into {results}")
     _step(["calculate", "--yes", "--top", str(args.top), "-f", str(results), str(jobs)])
+    if args.full:
+        _final_and_apply(args, results, final_dir, applied)
     minutes = (time.monotonic() - start) / 60
     out.print(f"\nDemo finished in {minutes:.1f} min.")
     out.print(f"  job folder: {jobs}")
     out.print(f"  results, plots and ROOT histograms: {results}")
-    out.print(f"  next: fourtop hyperopt -n {args.top} -y {args.year} {results}")
+    if args.full:
+        out.print(f"  final models, model card and plots: {final_dir}")
+        out.print(f"  friend trees with the DNN score, score histograms: {applied}")
+    else:
+        out.print(f"  next: fourtop hyperopt -n {args.top} -y {args.year} {results}")
+        out.print("  (fourtop demo --full also trains the final classifier and applies it)")
     return 0
+
+
+def _final_and_apply(
+    args: argparse.Namespace, results: Path, final_dir: Path, applied: Path
+) -> None:
+    """Steps 4 and 5 of ``--full``: the final folds on the top variables (the original
+    network, the demo's epochs), then the score in every ntuple of the key."""
+    from fourtop.final.fold import PLAN_FILE
+
+    if (final_dir / PLAN_FILE).exists():
+        console.print(f"[bold]4/5[/] {final_dir} exists: finishing its final training")
+        argv = ["final", "-f", str(final_dir)]
+    else:
+        console.print(
+            f"[bold]4/5[/] final training: 5 folds on the top {args.top} variables, split 2"
+        )
+        argv = ["final", str(results), "-n", str(args.top), "-y", args.year, "-k", "5"]
+        argv += ["--epochs", str(args.epochs), "--random-seed", str(args.random_seed)]
+        argv += ["-f", str(final_dir)]
+    if _step([*argv, "-p", str(args.processes)]) != 0:
+        raise TrainingError(
+            f"folds of {final_dir} did not train (see above); run 'fourtop demo --full' "
+            "again with the same --workdir to finish them"
+        )
+    console.print(f"[bold]5/5[/] writing the DNN score of every {args.year} ntuple to {applied}")
+    argv = ["apply", str(final_dir), "-y", args.year, "-o", str(applied), "--hists", "--yes"]
+    if _step([*argv, "-p", str(args.processes)]) != 0:
+        raise OutputError(
+            f"some ntuples were not scored (see above); run 'fourtop demo --full' again "
+            f"with the same --workdir to finish {applied}"
+        )
 
 
 def _stop_on_failed_trainings(jobs: Path) -> None:
