@@ -80,14 +80,14 @@ def _model(plan: ApplyPlan) -> tuple[FinalModel, Scorer]:
     from fourtop.apply.record import model_id
     from fourtop.final.model import CARD_FILE, load_final_model
 
+    if model_id(Path(plan.model_folder) / CARD_FILE) != plan.model_id:
+        raise ModelError(
+            f"{plan.model_folder}: the final folder changed since this apply run was "
+            "planned; run fourtop apply again"
+        )
     key = (plan.model_folder, plan.model_id, plan.engine)
     if key not in _LOADED:
         model = load_final_model(plan.model_folder)
-        if model_id(Path(plan.model_folder) / CARD_FILE) != plan.model_id:
-            raise ModelError(
-                f"{plan.model_folder}: the final folder changed since this apply run was "
-                "planned; run fourtop apply again"
-            )
         _LOADED.clear()
         _LOADED[key] = (model, model.scorer(plan.engine))
     return _LOADED[key]
