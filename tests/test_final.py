@@ -349,3 +349,15 @@ def test_final_on_a_live_slurm_cluster(tmp_path, monkeypatch, capsys):
         assert main(["final", "-f", "fin", "--backend", "slurm"]) == 0
     model = load_final_model(tmp_path / "fin")
     assert model.k == 2 and len(model.card["folds"]) == 2
+
+
+def test_missing_final_split_ntuples_are_refused_before_anything_is_made(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("FOURTOP_DATA", str(tmp_path / "nothing-here"))
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x")
+    assert main(["final", "dataset_x"]) == 1
+    err = capsys.readouterr().err
+    assert "ntuple not found (dataset 2017, final split)" in err
+    assert not list(tmp_path.glob("final_*"))

@@ -27,6 +27,7 @@ from fourtop.final.fold import (
 from fourtop.final.task import JOBS_DIR
 from fourtop.jobs.requests import Reporter
 from fourtop.naming import date_tag
+from fourtop.splits import Split
 
 __all__ = ["FinalOutcome", "FinalRequest", "final"]
 
@@ -88,32 +89,64 @@ def final(request: FinalRequest, reporter: Reporter) -> FinalOutcome:
         JobFolderError: another process works on the folder.
     """
     from fourtop.backends import get_backend
+    from fourtop.jobs.layout import LOCK_FILE
+    from fourtop.jobs.lock import hold
 
     if request.processes < 1:
         raise ParameterError(f"-p must be at least 1, got {request.processes}")
     backend = get_backend(request.backend)
     folder = Path(request.folder) if request.folder else Path(f"final_{date_tag()}")
-    if (folder / PLAN_FILE).exists():
+    resuming = (folder / PLAN_FILE).exists()
+    if resuming:
         plan = read_plan(folder)
         _check_same(request, plan, folder)
-        reporter.note(f"{folder}: finishing the final training ({plan.k} folds)")
+        notes = [f"{folder}: finishing the final training ({plan.k} folds)"]
     else:
         _check_new_folder(folder)
         plan, notes = _new_plan(request)
-        _make_folder(folder)
-        write_plan(folder, plan)
-        for note in notes:
-            reporter.note(note)
-        reporter.note(
+        notes.append(
             f"{folder}: final training of {plan.k} folds on {len(plan.variables)} "
             f"variables (dataset {plan.dataset})"
         )
-    from fourtop.jobs.layout import LOCK_FILE
-    from fourtop.jobs.lock import hold
-
-    _make_folder(folder)  # (a final folder of a killed run may lack its jobs folder)
+    settings = _settings(plan, request)
+    if not all(fold_complete(folder, fold) for fold in range(plan.k)):
+        _preflight(backend, settings, folder)  # before anything is made
+    _make_folder(folder)  # (also the jobs folder a killed run may not have made)
+    if not resuming:
+        write_plan(folder, plan)
+    for note in notes:
+        reporter.note(note)
     with hold(folder / JOBS_DIR / LOCK_FILE, str(folder), what="fourtop final"):
-        return _run(folder, plan, request, backend, reporter)
+        return _run(folder, plan, settings, backend, reporter)
+
+
+def _settings(plan: FinalPlan, request: FinalRequest) -> Any:
+    from fourtop.jobs.tasks import RunSettings
+
+    return RunSettings(
+        year=plan.dataset,
+        varlist=list(plan.variables),
+        config=Path(plan.config) if plan.config else None,
+        params=dict(plan.network),
+        processes=request.processes,
+        random_seed=plan.random_seed,
+        families=False,
+        device=request.device,
+        options=dict(request.options),
+        task="final-fold",
+    )
+
+
+def _preflight(backend: Any, settings: Any, folder: Path) -> None:
+    """The backend, device, ntuples and storage must do before a fold is run."""
+    from fourtop.jobs.running import check_data, check_device
+    from fourtop.jobs.tasks import get_task_kind
+
+    backend.check(settings)
+    check_device(settings, backend)
+    check_data(settings, backend, Split.FINAL)
+    transfer = bool(getattr(backend.read_options(settings), "transfer", False))
+    get_task_kind("final-fold").input_files(settings, folder / JOBS_DIR, transfer=transfer)
 
 
 def _new_plan(request: FinalRequest) -> tuple[FinalPlan, list[str]]:
@@ -127,7 +160,7 @@ def _new_plan(request: FinalRequest) -> tuple[FinalPlan, list[str]]:
         raise ParameterError(f"-k {k}: the number of folds must be 2 to {MAX_FOLDS}")
     config = load_config(request.config)
     year = request.year or "2017"
-    config.files(year, 2)  # an unknown key: refused with a suggestion
+    config.files(year, Split.FINAL)  # an unknown key: refused with a suggestion
     if config.event_id is None:
         raise ConfigError(
             f"{config.path}: no 'event_id': k-fold training needs an event key to put each "
@@ -216,13 +249,12 @@ def _make_folder(folder: Path) -> None:
 
 
 def _run(
-    folder: Path, plan: FinalPlan, request: FinalRequest, backend: Any, reporter: Reporter
+    folder: Path, plan: FinalPlan, settings: Any, backend: Any, reporter: Reporter
 ) -> FinalOutcome:
     from fourtop.backends import sync_folder
     from fourtop.final.card import write_outputs
     from fourtop.jobs import eventlog
-    from fourtop.jobs.running import check_device
-    from fourtop.jobs.tasks import RunSettings, WorkUnit, get_task_kind
+    from fourtop.jobs.tasks import WorkUnit
 
     jobs_dir = folder / JOBS_DIR
     outcome = FinalOutcome(folder)
@@ -246,23 +278,6 @@ def _run(
             f"'fourtop final -f {folder}' again when they finish"
         )
     if todo:
-        settings = RunSettings(
-            year=plan.dataset,
-            varlist=list(plan.variables),
-            config=Path(plan.config) if plan.config else None,
-            params=dict(plan.network),
-            processes=request.processes,
-            random_seed=plan.random_seed,
-            families=False,
-            device=request.device,
-            options=dict(request.options),
-            task="final-fold",
-        )
-        backend.check(settings)
-        check_device(settings, backend)
-        get_task_kind("final-fold").input_files(
-            settings, jobs_dir, transfer=_transfers(backend, settings)
-        )
         for name in todo:  # a failed attempt's output goes; the log keeps its history
             for ext in (".out", ".err"):
                 (jobs_dir / f"{name}{ext}").unlink(missing_ok=True)
@@ -294,7 +309,3 @@ def _batch_submitted(jobs_dir: Path) -> bool:
     from fourtop.backends import BACKENDS
 
     return any(entry.marker and any(jobs_dir.glob(entry.marker)) for entry in BACKENDS.values())
-
-
-def _transfers(backend: Any, settings: Any) -> bool:
-    return bool(getattr(backend.read_options(settings), "transfer", False))

@@ -102,9 +102,9 @@ def check_device(settings: RunSettings, backend: Backend) -> None:
         raise ParameterError("--device cuda: no CUDA device is available on this machine")
 
 
-def check_data(settings: RunSettings, backend: Backend) -> None:
+def check_data(settings: RunSettings, backend: Backend, split: Split = Split.IMPORTANCE) -> None:
     """The dataset key must be in the configuration, and (jobs that run here) its ntuples of
-    the importance split must exist, before any job is touched.
+    ``split`` must exist, before any job is touched.
 
     Raises:
         ConfigError: an unknown dataset key.
@@ -112,12 +112,13 @@ def check_data(settings: RunSettings, backend: Backend) -> None:
     """
     from fourtop.data.config import load_config
 
-    files = load_config(settings.config).files(settings.year, Split.IMPORTANCE)
+    files = load_config(settings.config).files(settings.year, split)
     if not backend.capabilities.runs_here:
         return  # a batch node may see other files
+    what = split.name.lower().replace("_", " ")
     for path in (*files.signal, *files.background):
         if not path.is_file():
-            raise DataError(f"{path}: ntuple not found (dataset {settings.year}, importance split)")
+            raise DataError(f"{path}: ntuple not found (dataset {settings.year}, {what} split)")
 
 
 def write_job_files(
