@@ -244,9 +244,13 @@ def _score_chunk(
         except ValueError:
             raise DataError(
                 f"{src}: variable {name!r} is a variable-length array, not one number per event"
+                " (an input of the model must be one number per event)"
             ) from None
         if columns[-1].ndim != 1:
-            raise DataError(f"{src}: variable {name!r} is an array, not one number per event")
+            raise DataError(
+                f"{src}: variable {name!r} is an array, not one number per event (an input of "
+                "the model must be one number per event)"
+            )
     x = np.column_stack(columns) if columns else np.zeros((size, 0), dtype=np.float32)
     inputs: dict[str, Any] = {}
     for name in key.branches:

@@ -130,15 +130,17 @@ def run(args: argparse.Namespace) -> int:
     outcome = apply(request, ApplyReporter(args.yes))
     _report(outcome)
     if outcome.failed:
+        total = len(outcome.plan.files) if outcome.plan else len(outcome.failed)
+        more = len(outcome.failed) - 1
         raise DataError(
-            f"{len(outcome.failed)} of {len(outcome.plan.files if outcome.plan else [])} "
-            f"file(s) failed (see above); run the same command again to retry them"
+            f"{len(outcome.failed)} of {total} file(s) failed: {outcome.failed[0][1]}"
+            + (f" (and {more} more, listed above)" if more else "")
         )
     return 0
 
 
 def _report(outcome: ApplyOutcome) -> None:
-    for _, reason in outcome.failed[:20]:
+    for _, reason in outcome.failed[:20] if len(outcome.failed) > 1 else ():
         say(f"  failed: {reason}")
     if len(outcome.failed) > 20:
         say(f"  ... and {len(outcome.failed) - 20} more (see {outcome.output_dir}/jobs/*.err)")
