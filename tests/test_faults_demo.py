@@ -225,3 +225,23 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch, tiny_samples):
     ).is_file()
     assert main([*DEMO, "--top", "3"]) == 0  # again: nothing left to train, the same ranking
     assert "exists: finishing its unfinished jobs" in " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.slow
+def test_tiny_full_demo_end_to_end(tmp_path, capsys, monkeypatch, tiny_samples):
+    """``--full``: the ranking, then the final folds on the top variables and the score in
+    every ntuple of the key; run again, it finishes nothing and rewrites nothing."""
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    monkeypatch.chdir(tmp_path)
+    assert main([*DEMO, "--top", "4", "--full"]) == 0
+    demo = tmp_path / "fourtop_demo"
+    card = (demo / "final_demo" / "model_card.json").read_text()
+    assert '"k": 5' in card
+    outputs = sorted((demo / "apply_demo").glob("*.root"))
+    assert len(outputs) == 33  # 11 samples x 3 splits of 2017
+    assert (demo / "apply_demo" / "hists" / "DNN_hists.root").is_file()
+    assert "friend trees with the DNN score" in capsys.readouterr().out
+    stamps = {p: p.stat().st_mtime_ns for p in outputs}
+    assert main([*DEMO, "--top", "4", "--full"]) == 0
+    assert "exists: finishing its final training" in " ".join(capsys.readouterr().err.split())
+    assert {p: p.stat().st_mtime_ns for p in outputs} == stamps

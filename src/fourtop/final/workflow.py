@@ -24,6 +24,7 @@ from fourtop.final.fold import (
     read_plan,
     write_plan,
 )
+from fourtop.final.model import CARD_FILE
 from fourtop.final.task import JOBS_DIR
 from fourtop.jobs.requests import Reporter
 from fourtop.naming import date_tag
@@ -278,6 +279,8 @@ def _run(
             f"'fourtop final -f {folder}' again when they finish"
         )
     if todo:
+        # a fold trained again changes the models: the card of the old ones goes first
+        (folder / CARD_FILE).unlink(missing_ok=True)
         for name in todo:  # a failed attempt's output goes; the log keeps its history
             for ext in (".out", ".err"):
                 (jobs_dir / f"{name}{ext}").unlink(missing_ok=True)
@@ -298,7 +301,7 @@ def _run(
         if report.failed:
             reporter.failures(report.failed)
     if all(fold_complete(folder, fold) for fold in range(plan.k)):
-        outcome.card = write_outputs(folder, plan)
+        outcome.card = _existing_card(folder) or write_outputs(folder, plan)
     elif not outcome.submitted and not outcome.pending and not todo:
         raise ModelError(f"{folder}: folds are missing and none could be run")
     return outcome
@@ -309,3 +312,14 @@ def _batch_submitted(jobs_dir: Path) -> bool:
     from fourtop.backends import BACKENDS
 
     return any(entry.marker and any(jobs_dir.glob(entry.marker)) for entry in BACKENDS.values())
+
+
+def _existing_card(folder: Path) -> dict[str, Any] | None:
+    """The card of a folder finished before (kept as it is: what was applied with it stays
+    valid), or None when there is none or it cannot be read."""
+    from fourtop.final.model import load_final_model
+
+    try:
+        return load_final_model(folder).card
+    except ModelError:
+        return None
