@@ -231,6 +231,7 @@ def _config_without_event_id(tiny_samples: Path, tmp_path: Path) -> Path:
         (["dataset_x", "-f", "busy"], "busy", "busy: exists and is not a final folder"),
         (["dataset_x", "--config", "noid.toml"], "noid", "no 'event_id': k-fold training needs"),
         (["dataset_x", "--backend", "condr"], "opt", "condr"),
+        (["dataset_x", "--config", "noid.toml"], "wrongid", "unknown branch 'event_Common' in"),
     ],
 )
 def test_bad_inputs_are_one_line_errors(
@@ -238,7 +239,7 @@ def test_bad_inputs_are_one_line_errors(
 ):
     monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
     monkeypatch.chdir(tmp_path)
-    if setup in ("opt", "busy", "noid"):
+    if setup in ("opt", "busy", "noid", "wrongid"):
         optimized(tmp_path / "dataset_x")
     if setup == "none":
         (tmp_path / "dataset_x").mkdir()
@@ -256,6 +257,9 @@ def test_bad_inputs_are_one_line_errors(
         (tmp_path / "busy" / "mine.txt").write_text("keep")
     if setup == "noid":
         _config_without_event_id(tiny_samples, tmp_path)
+    if setup == "wrongid":
+        path = _config_without_event_id(tiny_samples, tmp_path)
+        path.write_text('event_id = "event_Common"\n' + path.read_text())
     before = snapshot(tmp_path)
     assert main(["final", *args]) == 1
     err = capsys.readouterr().err.strip()

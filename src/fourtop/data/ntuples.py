@@ -34,6 +34,7 @@ from fourtop.data.paths import default_cache_dir
 from fourtop.errors import (
     ConfigError,
     DataError,
+    ExpressionError,
     FourtopError,
     OutputError,
     VariableError,
@@ -44,6 +45,7 @@ from fourtop.fileio import atomic_output, clean_stale, describe_os_error
 __all__ = [
     "SplitArrays",
     "cache_path",
+    "check_event_id",
     "check_root_file",
     "check_weights",
     "load_split",
@@ -595,3 +597,34 @@ def open_tree(f: object, path: Path, name: str) -> object:
         kind = getattr(tree, "classname", type(tree).__name__)
         raise DataError(f"{path}: {name!r} is a {kind}, not a tree")
     return tree
+
+
+def check_event_id(config: DatasetConfig, path: Path) -> None:
+    """The configuration's ``event_id`` must read branches the tree of ``path`` has (a quick
+    check before a k-fold training starts; the values are checked as they are read).
+
+    Raises:
+        ConfigError: the configuration has no ``event_id``.
+        ExpressionError: it reads a branch the tree lacks (samples of an older ``fourtop
+            generate`` lack ``event_CommonCalc``: the message says to generate them again).
+        DataError: the file is missing or unreadable.
+    """
+    import uproot
+
+    if config.event_id is None:
+        raise ConfigError(f"{config.path}: no 'event_id'")
+    formula = Formula(config.event_id, "event_id")
+    _check_root_file(config, path)
+    try:
+        f = uproot.open(path)
+    except Exception as exc:  # uproot raises many types for a corrupt file
+        raise DataError(f"{path}: cannot open as a ROOT file ({exc.__class__.__name__})") from None
+    with f:
+        available = set(_tree(config, path, f).keys())  # type: ignore[attr-defined]
+    try:
+        formula.check_branches(available, str(path))
+    except ExpressionError as exc:
+        hint = ""
+        if config.is_default:
+            hint = " (samples of an older fourtop lack it: run 'fourtop generate' again)"
+        raise ExpressionError(f"{exc}{hint}") from None

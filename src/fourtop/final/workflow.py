@@ -146,6 +146,12 @@ def _preflight(backend: Any, settings: Any, folder: Path) -> None:
     backend.check(settings)
     check_device(settings, backend)
     check_data(settings, backend, Split.FINAL)
+    if backend.capabilities.runs_here:  # (a batch node may see other files)
+        from fourtop.data.config import load_config
+        from fourtop.data.ntuples import check_event_id
+
+        config = load_config(settings.config)
+        check_event_id(config, config.files(settings.year, Split.FINAL).signal[0])
     transfer = bool(getattr(backend.read_options(settings), "transfer", False))
     get_task_kind("final-fold").input_files(settings, folder / JOBS_DIR, transfer=transfer)
 
