@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +22,13 @@ from fourtop.apply.plan import JOBS_DIR, PLAN_FILE
 from fourtop.apply.task import read_events
 from fourtop.apply.workflow import ApplyRequest, apply
 from fourtop.data.formula import Formula
-from fourtop.errors import BackendError, ModelError, OutputError, ParameterError
+from fourtop.errors import (
+    BackendError,
+    JobFolderError,
+    ModelError,
+    OutputError,
+    ParameterError,
+)
 
 
 class Answers:
@@ -273,3 +281,24 @@ def test_condor_transfer_is_refused_before_anything_is_made(world, schedd):
     with pytest.raises(BackendError, match=r"--option transfer=yes: .* shared filesystem"):
         apply(_request(world, backend="condor", options={"transfer": "yes"}), Answers())
     assert not (world.final / "apply_2017").exists()
+
+
+def test_one_run_at_a_time_per_output_folder(world):
+    apply(_request(world, samples="extra"), Answers())
+    lock = world.final / "apply_2017" / JOBS_DIR / ".fourtop.lock"
+    code = (
+        "import time\n"
+        "from pathlib import Path\n"
+        "from fourtop.jobs.lock import hold\n"
+        f"with hold(Path({str(lock)!r}), 'x', what='another apply'):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        with pytest.raises(JobFolderError, match=r"another fourtop process .*another apply"):
+            apply(_request(world), Answers())
+    finally:
+        other.kill()
+        other.wait()
