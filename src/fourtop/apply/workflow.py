@@ -164,22 +164,26 @@ def apply(request: ApplyRequest, reporter: Reporter | None = None) -> ApplyOutco
     except OSError as exc:
         raise OutputError(f"cannot create {describe_os_error(exc, jobs_dir)}") from None
     outcome = ApplyOutcome(out_dir, plan)
-    started = False
-    try:
-        from fourtop.jobs.lock import hold
+    from fourtop.jobs.lock import hold
+    from fourtop.jobs.tasks import get_task_kind
 
-        with hold(jobs_dir / _LOCK, str(out_dir), what="fourtop apply"):
+    with hold(jobs_dir / _LOCK, str(out_dir), what="fourtop apply"):
+        started = False
+        try:
             clean_stale(out_dir, min_age=0.0 if backend.capabilities.runs_here else STALE_AGE)
+            for item in plan.files:  # completed by a run that ended while this one started
+                if states[item.job].state != "complete":
+                    now = output_state(plan, item)
+                    if now.state == "complete":
+                        states[item.job] = now
             settings.plan = plan
-            from fourtop.jobs.tasks import get_task_kind
-
             get_task_kind("apply").prepare(jobs_dir, settings)
             started = True
             _run(plan, states, backend, settings, jobs_dir, reporter, outcome)
-    except BaseException:
-        if made and not started:  # nothing ran: leave no folder behind
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+        except BaseException:
+            if made and not started:  # nothing ran: leave no folder behind
+                shutil.rmtree(out_dir, ignore_errors=True)
+            raise
     if request.hists:
         _hists(plan, config.selection, config.weight, reporter, outcome)
     return outcome
