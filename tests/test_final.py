@@ -87,7 +87,9 @@ def test_no_event_is_scored_by_a_model_that_trained_on_it(tmp_path):
         "k": k,
         "variables": list("abcd"),
         "event_id": "evt",
+        "dataset": "2017",
         "config": {"fingerprint": "fp"},
+        "folds": [{"fold": i} for i in range(k)],
     }
     (tmp_path / CARD_FILE).write_text(json.dumps(card))
     model = load_final_model(tmp_path)
@@ -219,7 +221,6 @@ def _config_without_event_id(tiny_samples: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "setup", "message"),
     [
-        (["-k", "1"], None, "-k 1: the number of folds must be 2 to 100"),
         ([], "none", "no optimized_parameters_*.json in"),
         (["dataset_x", "-y", "2019"], "opt", "no dataset '2019'"),
         (["dataset_x"], "badvar", "variable 'NoSuchVar' is not in"),
@@ -267,6 +268,16 @@ def test_bad_inputs_are_one_line_errors(
     assert message in err, err
     assert snapshot(tmp_path) == before  # nothing made, nothing lost
     assert not list(tmp_path.glob("final_*"))
+
+
+@pytest.mark.parametrize("k", ["0", "1", "101", "abc"])
+def test_a_bad_number_of_folds_is_a_usage_error(k, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["final", "-k", k])
+    assert stop.value.code == 2
+    assert "argument -k/--folds:" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_options_that_differ_from_the_folder_are_refused(trained, capsys):
@@ -365,3 +376,177 @@ def test_missing_final_split_ntuples_are_refused_before_anything_is_made(
     err = capsys.readouterr().err
     assert "ntuple not found (dataset 2017, final split)" in err
     assert not list(tmp_path.glob("final_*"))
+
+
+# ---------------------------------------------------------------- damaged folders, races
+
+
+def _copy(trained: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(trained, folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda f: (f / "model_fold1.onnx").write_bytes(b""),
+        lambda f: (f / "model_fold1.pt").write_bytes(b"junk"),
+        lambda f: (f / "fold1.json").write_text("{}"),
+        lambda f: (f / "fold1.json").write_text(""),
+        lambda f: (f / CARD_FILE).write_text('{"format": "fourtop-final-model"}'),
+        lambda f: (f / CARD_FILE).write_text('{"format":"fourtop-final-model","format_version":0}'),
+        lambda f: (f / "final_summary.txt").unlink(),
+        lambda f: (f / "roc_folds.pdf").unlink(),
+    ],
+)
+def test_a_damaged_folder_is_repaired_by_a_rerun(
+    damage, trained, tiny_samples, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    folder = _copy(trained, tmp_path)
+    before = {n: (folder / n).read_bytes() for n in ("model_fold0.pt", "model_fold2.pt")}
+    damage(folder)
+    assert main(["final", "-f", str(folder)]) == 0
+    assert {n: (folder / n).read_bytes() for n in before} == before  # the others kept
+    model = load_final_model(folder)
+    model.scorer("onnx")  # every model readable again
+    assert (folder / "final_summary.txt").is_file() and (folder / "roc_folds.pdf").is_file()
+    from fourtop.final.fold import read_fold
+
+    assert read_fold(folder, 1)["fold"] == 1
+
+
+@pytest.mark.parametrize(
+    ("plan_change", "message"),
+    [
+        ({"k": "abc"}, "damaged plan (k = 'abc')"),
+        ({"k": 0}, "damaged plan (k = 0)"),
+        ({"network": {"hidden_layers": 0}}, "damaged plan (network parameter hidden_layers"),
+        ({"variables": ["a", "a"]}, "damaged plan (variables are not distinct names)"),
+    ],
+)
+def test_a_damaged_plan_is_a_one_line_error(plan_change, message, trained, tmp_path, capsys):
+    folder = _copy(trained, tmp_path)
+    plan = json.loads((folder / "fourtop-final.json").read_text())
+    (folder / "fourtop-final.json").write_text(json.dumps({**plan, **plan_change}))
+    before = snapshot(folder)
+    assert main(["final", "-f", str(folder)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert snapshot(folder) == before
+
+
+def test_a_second_run_on_the_same_new_folder_writes_nothing(
+    tmp_path, monkeypatch, capsys, tiny_samples
+):
+    """Two runs start on one new -f folder: the one that gets the lock second finds a plan
+    there and stops, leaving the other's plan as it was."""
+    import fourtop.final.workflow as workflow
+
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x")
+    real = workflow._make_folder
+
+    def other_run_first(folder):
+        real(folder)
+        (folder / "fourtop-final.json").write_text("the other run's plan")
+
+    monkeypatch.setattr(workflow, "_make_folder", other_run_first)
+    assert main(["final", "dataset_x", "-f", "fin"]) == 1
+    assert "another fourtop final made this folder meanwhile" in capsys.readouterr().err
+    assert (tmp_path / "fin" / "fourtop-final.json").read_text() == "the other run's plan"
+
+
+def test_a_second_training_the_same_day_gets_a_new_folder(
+    trained, tmp_path, monkeypatch, capsys, tiny_samples
+):
+    from fourtop.naming import date_tag
+
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x")
+    (tmp_path / f"final_{date_tag()}").mkdir()
+    (tmp_path / f"final_{date_tag()}" / "other.txt").write_text("x")
+    assert main(["final", "-k", "2", "--epochs", "1"]) == 0
+    assert (tmp_path / f"final_{date_tag()}_2" / CARD_FILE).is_file()
+
+
+@pytest.mark.parametrize(
+    ("event_id", "message"),
+    [
+        ("AK4HT * 0.5", "is not a whole number below 2**53 for entry 0"),
+        ("1", "puts the first"),
+        ("event_CommonCalc * 2", "puts the first"),  # k = 2: every key even
+        ("theJetPt_JetSubCalc_PtOrdered", "is a variable-length array"),
+    ],
+)
+def test_an_unusable_event_key_is_refused_before_anything_is_made(
+    event_id, message, tiny_samples, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x")
+    path = _config_without_event_id(tiny_samples, tmp_path)
+    path.write_text(f'event_id = "{event_id}"\n' + path.read_text())
+    before = snapshot(tmp_path)
+    assert main(["final", "dataset_x", "-k", "2", "--config", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "np.float64" not in err, err
+    assert snapshot(tmp_path) == before
+
+
+def test_duplicated_variables_in_a_hyperopt_result_are_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x", variables=["AK4HT", "AK4HT", "HT_2m"])
+    assert main(["final", "dataset_x"]) == 1
+    assert "variable 'AK4HT' is listed twice" in capsys.readouterr().err
+
+
+def test_a_full_disk_while_plotting_is_a_one_line_error(
+    trained, tmp_path, monkeypatch, capsys, tiny_samples
+):
+    import errno
+    import zlib
+
+    from matplotlib.figure import Figure
+
+    monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
+    folder = _copy(trained, tmp_path)
+    (folder / CARD_FILE).unlink()
+    (folder / "roc_folds.pdf").unlink()
+
+    def full(self, *args, **kwargs):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise zlib.error("Error -2 while flushing") from None
+
+    monkeypatch.setattr(Figure, "savefig", full)
+    assert main(["final", "-f", str(folder)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("fourtop final: error: cannot write the plot")
+    assert err.endswith("no space left on device")
+    assert not (folder / CARD_FILE).exists()
+    assert not [p for p in folder.iterdir() if ".tmp" in p.name]
+
+
+def test_final_fold_with_an_unusable_job_folder_is_a_one_line_error(trained, capsys):
+    assert main(["final-fold", "--folder", str(trained), "--job-dir", "/proc/x", "fold1"]) == 1
+    assert "--job-dir /proc/x: no such folder" in capsys.readouterr().err
+    assert main(["final-fold", "--folder", str(trained), "--job-dir", ".", "fold1", "fold1"]) == 1
+    assert "fold fold1 is named twice" in capsys.readouterr().err
+    assert main(["final-fold", "--folder", str(trained), "fold01"]) == 1
+    assert "'fold01': not a fold job" in capsys.readouterr().err
+
+
+def test_huge_networks_are_refused_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    optimized(tmp_path / "dataset_x")
+    assert main(["final", "dataset_x", "--params", '{"hidden_layers": 1000000}']) == 1
+    assert "hidden_layers=1000000: at most 1000" in capsys.readouterr().err
+    assert main(["final", "dataset_x", "--params", '{"initial_nodes": 50000}']) == 1
+    assert "does not fit in memory" in capsys.readouterr().err

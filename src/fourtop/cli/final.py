@@ -20,6 +20,18 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import out, say
 
+
+def fold_count(text: str) -> int:
+    """``-k``: a whole number from 2 to 100 (argparse turns the error into a usage line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of folds") from None
+    if not 2 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value}: the number of folds must be 2 to 100")
+    return value
+
+
 HELP = "train the final classifier with k-fold cross-validation; ONNX models and a model card"
 
 
@@ -41,7 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset key in the configuration (default 2017)",
     )
     add_config(parser)
-    add("-k", "--folds", type=positive_int, default=None, metavar="K", help="folds (default 5)")
+    add(
+        "-k",
+        "--folds",
+        type=fold_count,
+        default=None,
+        metavar="K",
+        help="folds, 2 to 100 (default 5)",
+    )
     add(
         "-n",
         "--num-vars",
@@ -128,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         if outcome.failed:
             say(
                 f"{len(outcome.failed)} fold(s) failed; run 'fourtop final -f {outcome.folder}' "
-                "to train them again"
+                "to train them again (a fold that fails the same way every time needs other "
+                "settings: start a new final folder)"
             )
             return 1
         return 0

@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from fourtop.cli._common import add_verbose, console, nonempty, out
-from fourtop.errors import JobFolderError, TrainingError
+from fourtop.errors import JobFolderError, OutputError, ParameterError, TrainingError
+from fourtop.fileio import describe_os_error
 
 HELP = "train folds of a final folder (what a batch node runs for `fourtop final`)"
 
@@ -39,9 +40,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.job_dir is None and len(args.names) > 1:
         raise JobFolderError(f"{len(args.names)} folds given: several folds need --job-dir")
+    twice = sorted({n for n in args.names if args.names.count(n) > 1})
+    if twice:
+        raise ParameterError(f"fold {twice[0]} is named twice")
     read_plan(Path(args.folder))  # not a final folder: one clear error
     job_dir = Path(args.job_dir) if args.job_dir else None
-    results = run_folds(Path(args.folder), args.names, job_dir, args.device)
+    if job_dir is not None and not job_dir.is_dir():
+        raise JobFolderError(f"--job-dir {job_dir}: no such folder")
+    try:
+        results = run_folds(Path(args.folder), args.names, job_dir, args.device)
+    except OSError as exc:  # the job files themselves cannot be written
+        raise OutputError(f"cannot write a fold's job file {describe_os_error(exc)}") from None
     failed = {n: v for n, v in results.items() if isinstance(v, str)}
     if job_dir is None:
         (name,) = args.names

@@ -39,7 +39,7 @@ def event_keys(values: np.ndarray, valid: np.ndarray, expr: str, where: str) -> 
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"{where}: event key {expr!r} is not a whole number below 2**53 for entry {i} "
-            f"({values[i]!r}): set 'event_id' to the event number branch"
+            f"({float(values[i]):.17g}): set 'event_id' to the event number branch"
         )
     return values.astype(np.int64)
 

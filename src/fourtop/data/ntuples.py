@@ -599,17 +599,21 @@ def open_tree(f: object, path: Path, name: str) -> object:
     return tree
 
 
-def check_event_id(config: DatasetConfig, path: Path) -> None:
-    """The configuration's ``event_id`` must read branches the tree of ``path`` has (a quick
-    check before a k-fold training starts; the values are checked as they are read).
+def check_event_id(config: DatasetConfig, path: Path, k: int | None = None) -> None:
+    """A quick check of the configuration's ``event_id`` on the first entries of ``path``,
+    before a k-fold training starts: its branches exist, its values are whole numbers, and
+    (with ``k``) they fall in more than one fold (every fold, given enough entries).
 
     Raises:
         ConfigError: the configuration has no ``event_id``.
         ExpressionError: it reads a branch the tree lacks (samples of an older ``fourtop
             generate`` lack ``event_CommonCalc``: the message says to generate them again).
-        DataError: the file is missing or unreadable.
+        DataError: the file is unreadable, a value is not a whole number, or the keys put
+            every event in one fold.
     """
     import uproot
+
+    from fourtop.data.eventkey import fold_of
 
     if config.event_id is None:
         raise ConfigError(f"{config.path}: no 'event_id'")
@@ -620,11 +624,50 @@ def check_event_id(config: DatasetConfig, path: Path) -> None:
     except Exception as exc:  # uproot raises many types for a corrupt file
         raise DataError(f"{path}: cannot open as a ROOT file ({exc.__class__.__name__})") from None
     with f:
-        available = set(_tree(config, path, f).keys())  # type: ignore[attr-defined]
-    try:
-        formula.check_branches(available, str(path))
-    except ExpressionError as exc:
-        hint = ""
-        if config.is_default:
-            hint = " (samples of an older fourtop lack it: run 'fourtop generate' again)"
-        raise ExpressionError(f"{exc}{hint}") from None
+        tree = _tree(config, path, f)
+        available = set(tree.keys())  # type: ignore[attr-defined]
+        try:
+            formula.check_branches(available, str(path))
+        except ExpressionError as exc:
+            hint = ""
+            if config.is_default:
+                hint = " (samples of an older fourtop lack it: run 'fourtop generate' again)"
+            raise ExpressionError(f"{exc}{hint}") from None
+        stop = min(_EVENT_ID_SAMPLE, int(tree.num_entries))  # type: ignore[attr-defined]
+        try:
+            chunk = tree.arrays(  # type: ignore[attr-defined]
+                list(formula.branches), entry_stop=stop, library="ak"
+            )
+        except Exception as exc:  # a truncated or corrupt file fails while reading
+            raise DataError(
+                f"{path}: cannot read tree {config.tree!r} (truncated or corrupt file: "
+                f"{exc.__class__.__name__})"
+            ) from None
+    arrays: dict[str, object] = {}
+    for name in formula.branches:
+        if name in formula.indexed:
+            arrays[name] = chunk[name]
+            continue
+        try:
+            arrays[name] = chunk[name].to_numpy()
+        except ValueError:
+            raise DataError(
+                f"{path}: event_id branch {name!r} is a variable-length array; index it "
+                "(e.g. x[0]) or choose the event number branch"
+            ) from None
+    values, valid = formula.evaluate(arrays, stop)
+    keys = event_keys_of(values, valid, config.event_id, str(path))
+    if k is None or not len(keys):
+        return
+    folds = np.unique(fold_of(keys, k))
+    if len(folds) < 2 or (len(keys) >= 20 * k and len(folds) < k):
+        raise DataError(
+            f"{path}: event key {config.event_id!r} puts the first {len(keys)} entries in "
+            f"{len(folds)} of {k} folds ({', '.join(str(int(x)) for x in folds[:10])}): every "
+            "fold needs events; choose a key that varies from event to event (the event "
+            "number), or another -k"
+        )
+
+
+#: entries of the first file checked before a k-fold training (``check_event_id``)
+_EVENT_ID_SAMPLE = 5_000

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from fourtop import __version__
-from fourtop.fileio import atomic_output, atomic_write_text
+from fourtop.errors import OutputError
+from fourtop.fileio import atomic_output, atomic_write_text, describe_os_error
 from fourtop.final.fold import FinalPlan, read_fold
 from fourtop.final.model import CARD_FILE, CARD_FORMAT, CARD_VERSION
 
@@ -33,6 +34,7 @@ FOLD_RULE = (
     "other folds and scores the events of fold i"
 )
 _METRICS = ("roc_integral", "accuracy", "loss")
+_FORMATS = ("png", "pdf")
 
 
 def build_card(plan: FinalPlan, folds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -99,19 +101,54 @@ def _std(values: list[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def write_outputs(folder: Path, plan: FinalPlan) -> dict[str, Any]:
+def write_outputs(
+    folder: Path,
+    plan: FinalPlan,
+    *,
+    card: dict[str, Any] | None = None,
+    only_missing: bool = False,
+) -> dict[str, Any]:
     """Write the plots, ``final_summary.txt`` and, last, ``model_card.json``; returns the card.
+
+    With ``card`` (a folder finished before) the card is kept and the summary and plots are
+    written from it; ``only_missing`` writes only those that are not there.
 
     Raises:
         ModelError: a fold has not finished.
         OutputError: a file cannot be written.
     """
     folds = [read_fold(folder, i) for i in range(plan.k)]
-    card = build_card(plan, folds)
-    _plots(folder, plan, folds)
-    atomic_write_text(folder / SUMMARY_FILE, summary_text(card), what="summary")
-    atomic_write_text(folder / CARD_FILE, json.dumps(card, indent=2) + "\n", what="model card")
+    new_card = card is None
+    card = card if card is not None else build_card(plan, folds)
+    missing = [
+        stem for stem in PLOTS if not all((folder / f"{stem}.{e}").is_file() for e in _FORMATS)
+    ]
+    _plots(folder, folds, missing if only_missing else list(PLOTS))
+    if not (only_missing and (folder / SUMMARY_FILE).is_file()):
+        atomic_write_text(folder / SUMMARY_FILE, summary_text(card), what="summary")
+    if new_card:
+        text = json.dumps(card, indent=2) + "\n"
+        atomic_write_text(folder / CARD_FILE, text, what="model card")
     return card
+
+
+def complete_card(card: dict[str, Any]) -> bool:
+    """True when a card has every entry ``fourtop final`` shows (a card it wrote)."""
+    keys = (*_METRICS, "ks_pvalue_signal", "ks_pvalue_background", "n_train", "n_test", "epochs")
+    try:
+        numbers = [card["mean"][m] for m in _METRICS] + [card["std"][m] for m in _METRICS]
+        numbers += [f[key] for f in card["folds"] for key in keys]
+        texts = [card["created"], card["fourtop_version"], card["fold_rule"]]
+        texts += [card["source"].get("description", ""), card["config"].get("path") or ""]
+        network = card["network"]
+        texts += [network[n] for n in ("node_pattern", "activation", "regulator")]
+        numbers += [network[n] for n in ("hidden_layers", "initial_nodes", "batch_size")]
+        numbers += [network["learning_rate"], network["epochs"], card["random_seed"]]
+    except (KeyError, TypeError, AttributeError):
+        return False
+    return all(isinstance(x, int | float) and not isinstance(x, bool) for x in numbers) and all(
+        isinstance(t, str) for t in texts
+    )
 
 
 def summary_text(card: dict[str, Any]) -> str:
@@ -155,7 +192,9 @@ def summary_text(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plots(folder: Path, plan: FinalPlan, folds: list[dict[str, Any]]) -> None:
+def _plots(folder: Path, folds: list[dict[str, Any]], which: list[str]) -> None:
+    if not which:
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -176,7 +215,7 @@ def _plots(folder: Path, plan: FinalPlan, folds: list[dict[str, Any]]) -> None:
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.05)
         ax.legend(loc="lower left", fontsize="small")
-        _save(fig, folder, "roc_folds")
+        _save(fig, folder, "roc_folds", which)
 
         edges = np.asarray(folds[0]["histograms"]["edges"])
         fig, ax = plt.subplots(figsize=(8, 7))
@@ -202,7 +241,7 @@ def _plots(folder: Path, plan: FinalPlan, folds: list[dict[str, Any]]) -> None:
         ax.set_xlim(0, 1)
         ax.set_ylim(top=ax.get_ylim()[1] * 1.45)  # room for the legend
         ax.legend(fontsize="x-small", loc="upper center")
-        _save(fig, folder, "overtraining")
+        _save(fig, folder, "overtraining", which)
 
         fig, ax = plt.subplots(figsize=(8, 7))
         for f in folds:
@@ -220,15 +259,31 @@ def _plots(folder: Path, plan: FinalPlan, folds: list[dict[str, Any]]) -> None:
         ax.set_xlabel("Epoch")
         ax.set_ylabel("Weighted binary cross-entropy")
         ax.legend(fontsize="x-small")
-        _save(fig, folder, "training_history")
+        _save(fig, folder, "training_history", which)
 
 
-def _save(fig: Any, folder: Path, stem: str) -> None:
+def _save(fig: Any, folder: Path, stem: str, which: list[str]) -> None:
     import matplotlib.pyplot as plt
 
     try:
-        for ext in ("png", "pdf"):
-            with atomic_output(folder / f"{stem}.{ext}", what="plot") as tmp:
-                fig.savefig(tmp, format=ext, bbox_inches="tight")
+        if stem not in which:
+            return
+        for ext in _FORMATS:
+            path = folder / f"{stem}.{ext}"
+            try:
+                with atomic_output(path, what="plot") as tmp:
+                    fig.savefig(tmp, format=ext, bbox_inches="tight")
+            except OutputError:
+                raise
+            except Exception as exc:  # a backend's own error after a failed write (zlib)
+                cause = exc
+                while cause is not None and not isinstance(cause, OSError):
+                    cause = cause.__context__
+                why = (
+                    describe_os_error(cause)
+                    if isinstance(cause, OSError)
+                    else exc.__class__.__name__
+                )
+                raise OutputError(f"cannot write the plot {path}: {why}") from None
     finally:
         plt.close(fig)

@@ -103,32 +103,103 @@ def read_plan(folder: Path) -> FinalPlan:
     if not isinstance(doc, dict) or doc.pop("format", None) != _PLAN_FORMAT:
         raise ModelError(f"{path}: not a fourtop final training plan")
     try:
-        return FinalPlan(**doc)
+        plan = FinalPlan(**doc)
     except TypeError as exc:
         raise ModelError(f"{path}: not a plan this fourtop reads ({exc})") from None
+    problem = _plan_problem(plan)
+    if problem:
+        raise ModelError(f"{path}: damaged plan ({problem}); start a new final folder")
+    return plan
+
+
+def _plan_problem(plan: FinalPlan) -> str | None:
+    """What is wrong with a plan read from disk, or None."""
+    from fourtop.errors import ParameterError
+    from fourtop.train.params import NetworkParams
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not whole(plan.k) or not 2 <= plan.k <= 100:
+        return f"k = {plan.k!r}"
+    if not whole(plan.random_seed) or plan.random_seed < 0:
+        return f"random_seed = {plan.random_seed!r}"
+    if not isinstance(plan.dataset, str) or not isinstance(plan.event_id, str):
+        return "dataset or event_id is not text"
+    variables = plan.variables
+    if not isinstance(variables, list) or not variables:
+        return "no variables"
+    if not all(isinstance(v, str) for v in variables) or len(set(variables)) != len(variables):
+        return "variables are not distinct names"
+    if not isinstance(plan.network, dict) or not isinstance(plan.fingerprint_doc, dict):
+        return "network or fingerprint_doc is not a table"
+    if plan.config is not None and not isinstance(plan.config, str):
+        return f"config = {plan.config!r}"
+    try:
+        plan.network = NetworkParams.from_dict(plan.network).to_dict()
+    except ParameterError as exc:
+        return str(exc)
+    return None
 
 
 def fold_complete(folder: Path, fold: int) -> bool:
-    """True when ``fold``'s models and metrics are all written."""
-    return all(
-        (Path(folder) / name).is_file()
-        for name in (torch_file(fold), onnx_file(fold), metrics_file(fold))
-    )
+    """True when ``fold``'s metrics are readable and its models are readable ONNX and
+    PyTorch files (a damaged or empty file makes the fold incomplete: it trains again)."""
+    from fourtop.final.model import check_model_files
+
+    try:
+        read_fold(folder, fold)
+        check_model_files(Path(folder), fold)
+    except ModelError:
+        return False
+    return True
+
+
+#: what a fold's metrics file must hold (``card.py`` and ``model_card.json`` read them)
+_FOLD_KEYS = {
+    "fold": int,
+    "roc_integral": float,
+    "accuracy": float,
+    "loss": float,
+    "ks_pvalue_signal": float,
+    "ks_pvalue_background": float,
+    "n_train": int,
+    "n_test": int,
+    "epochs": int,
+    "model_pt": str,
+    "model_onnx": str,
+    "history": dict,
+    "roc_curve": dict,
+    "histograms": dict,
+    "standardization": dict,
+}
 
 
 def read_fold(folder: Path, fold: int) -> dict[str, Any]:
     """The metrics ``fold<i>.json`` of a complete fold.
 
     Raises:
-        ModelError: missing or unreadable.
+        ModelError: missing, unreadable or incomplete.
     """
     path = Path(folder) / metrics_file(fold)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelError(f"{path}: fold {fold} has not finished") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable ({exc.__class__.__name__})") from None
+    if not isinstance(doc, dict):
+        raise ModelError(f"{path}: not a fold's metrics")
+    for key, kind in _FOLD_KEYS.items():
+        value = doc.get(key)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if kind is not float:
+            ok = isinstance(value, kind) and not isinstance(value, bool)
+        if not ok:
+            raise ModelError(f"{path}: incomplete fold metrics (no {kind.__name__} {key!r})")
+    if doc["fold"] != fold:
+        raise ModelError(f"{path}: the metrics of fold {doc['fold']}, not {fold}")
+    return doc
 
 
 def fold_random_seed(base: int, fold: int) -> int:
@@ -147,7 +218,12 @@ def load_plan_data(plan: FinalPlan) -> SplitArrays:
     from fourtop.data.config import fingerprint_difference, load_config
     from fourtop.data.ntuples import load_split
 
-    config = load_config(plan.config)
+    try:
+        config = load_config(plan.config)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc} (the configuration this final training uses, {PLAN_FILE})"
+        ) from None
     difference = fingerprint_difference(plan.fingerprint_doc, config)
     if difference is None and config.event_id != plan.event_id:
         difference = f"event_id: {plan.event_id!r} then, {config.event_id!r} now"

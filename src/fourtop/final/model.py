@@ -35,6 +35,7 @@ __all__ = [
     "ENGINES",
     "FinalModel",
     "Scorer",
+    "check_model_files",
     "load_final_model",
     "onnx_file",
     "torch_file",
@@ -153,23 +154,66 @@ def load_final_model(folder: str | Path) -> FinalModel:
         raise ModelError(f"{path}: unreadable model card ({exc.__class__.__name__})") from None
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise ModelError(f"{path}: not a fourtop model card")
-    if int(card.get("format_version", 0)) > CARD_VERSION:
+    version = card.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError(f"{path}: damaged model card (format_version = {version!r})")
+    if version > CARD_VERSION:
         raise ModelError(
-            f"{path}: made by a newer fourtop (card version {card.get('format_version')}); "
-            "upgrade fourtop to use it"
+            f"{path}: made by a newer fourtop (card version {version}); upgrade fourtop to use it"
         )
-    try:
-        k = int(card["k"])
-        [str(v) for v in card["variables"]]
-        str(card["event_id"])
-        str(card["config"]["fingerprint"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path}: incomplete model card (no {exc})") from None
-    for fold in range(k):
+    problem = _card_problem(card)
+    if problem:
+        raise ModelError(
+            f"{path}: damaged model card ({problem}); run 'fourtop final -f "
+            f"{folder}' to write it again"
+        )
+    for fold in range(card["k"]):
         for name in (torch_file(fold), onnx_file(fold)):
             if not (folder / name).is_file():
                 raise ModelError(f"{folder / name}: fold {fold}'s model is missing")
     return FinalModel(folder, card)
+
+
+def _card_problem(card: dict[str, Any]) -> str | None:
+    """What a card lacks that scoring needs, or None."""
+    k, variables, config = card.get("k"), card.get("variables"), card.get("config")
+    if not isinstance(k, int) or isinstance(k, bool) or not 2 <= k <= 100:
+        return f"k = {k!r}"
+    if not isinstance(variables, list) or not variables:
+        return "no variables"
+    if not all(isinstance(v, str) for v in variables) or len(set(variables)) != len(variables):
+        return "variables are not distinct names"
+    if not isinstance(card.get("event_id"), str) or not isinstance(card.get("dataset"), str):
+        return "no event_id or dataset"
+    if not isinstance(config, dict) or not isinstance(config.get("fingerprint"), str):
+        return "no configuration fingerprint"
+    if not isinstance(config.get("fingerprint_doc", {}), dict):
+        return "fingerprint_doc is not a table"
+    folds = card.get("folds")
+    if not isinstance(folds, list) or len(folds) != k:
+        return f"not {k} folds"
+    for i, fold in enumerate(folds):
+        if not isinstance(fold, dict) or fold.get("fold") != i:
+            return f"fold entry {i}"
+    return None
+
+
+def check_model_files(folder: Path, fold: int) -> None:
+    """``fold``'s ONNX and PyTorch models must be readable (not only present).
+
+    Raises:
+        ModelError: a file is missing, empty or not a model.
+    """
+    import onnx
+
+    path = folder / onnx_file(fold)
+    try:
+        onnx.checker.check_model(onnx.load(str(path)))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: fold {fold}'s model is missing") from None
+    except Exception as exc:  # onnx raises its own types (DecodeError, ValidationError)
+        raise ModelError(f"{path}: not a readable ONNX model ({exc.__class__.__name__})") from None
+    load_torch_model(folder / torch_file(fold))
 
 
 def _by_fold(model: FinalModel, x: np.ndarray, keys: np.ndarray, score_fold: Any) -> np.ndarray:

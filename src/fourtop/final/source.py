@@ -170,18 +170,26 @@ def _read_optimized(path: Path) -> dict[str, Any]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ResultsError(f"{path}: unreadable ({exc.__class__.__name__})") from None
-    try:
-        roc = float(doc["roc_integral"])
-        variables = doc["variables"]
-        network = doc["network"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ResultsError(f"{path}: not a hyperopt result (no {exc})") from None
-    if not isinstance(variables, list) or not variables or not isinstance(network, dict):
-        raise ResultsError(f"{path}: not a hyperopt result (no variables or network)")
-    if not math.isfinite(roc):
-        raise ResultsError(f"{path}: the ROC integral is not a number")
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{path}: not a hyperopt result (not a JSON object)")
+    for key in ("roc_integral", "variables", "network"):
+        if key not in doc:
+            raise ResultsError(f"{path}: not a hyperopt result (no {key!r})")
+    roc = doc["roc_integral"]
+    if isinstance(roc, bool) or not isinstance(roc, int | float) or not math.isfinite(roc):
+        raise ResultsError(f"{path}: roc_integral {roc!r} is not a number")
+    variables, network = doc["variables"], doc["network"]
+    if not isinstance(variables, list) or not variables:
+        raise ResultsError(f"{path}: 'variables' must be a non-empty list of names")
+    if not all(isinstance(v, str) and v for v in variables):
+        raise ResultsError(f"{path}: 'variables' must be a non-empty list of names")
+    twice = sorted({v for v in variables if variables.count(v) > 1})
+    if twice:
+        raise ResultsError(f"{path}: variable {twice[0]!r} is listed twice")
+    if not isinstance(network, dict):
+        raise ResultsError(f"{path}: 'network' must be a table of hyperparameters")
     try:
         NetworkParams.from_dict(network)
     except ParameterError as exc:
         raise ResultsError(f"{path}: bad network: {exc}") from None
-    return {**doc, "roc_integral": roc}
+    return {**doc, "roc_integral": float(roc)}

@@ -37,9 +37,10 @@ def fold_of_name(name: str) -> int:
     Raises:
         ParameterError: not a fold job's name.
     """
-    if not name.startswith("fold") or not name[4:].isdigit():
+    number = name[4:]
+    if not name.startswith("fold") or not number.isdigit() or str(int(number)) != number:
         raise ParameterError(f"{name!r}: not a fold job (fold0, fold1, ...)")
-    return int(name[4:])
+    return int(number)
 
 
 def run_folds(

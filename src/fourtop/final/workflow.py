@@ -96,7 +96,7 @@ def final(request: FinalRequest, reporter: Reporter) -> FinalOutcome:
     if request.processes < 1:
         raise ParameterError(f"-p must be at least 1, got {request.processes}")
     backend = get_backend(request.backend)
-    folder = Path(request.folder) if request.folder else Path(f"final_{date_tag()}")
+    folder = Path(request.folder) if request.folder else _new_default_folder()
     resuming = (folder / PLAN_FILE).exists()
     if resuming:
         plan = read_plan(folder)
@@ -105,20 +105,37 @@ def final(request: FinalRequest, reporter: Reporter) -> FinalOutcome:
     else:
         _check_new_folder(folder)
         plan, notes = _new_plan(request)
+        n = len(plan.variables)
         notes.append(
-            f"{folder}: final training of {plan.k} folds on {len(plan.variables)} "
-            f"variables (dataset {plan.dataset})"
+            f"{folder}: final training of {plan.k} folds on {n} variable{'s' * (n != 1)} "
+            f"(dataset {plan.dataset})"
         )
     settings = _settings(plan, request)
     if not all(fold_complete(folder, fold) for fold in range(plan.k)):
-        _preflight(backend, settings, folder)  # before anything is made
+        _preflight(backend, settings, folder, plan)  # before anything is made
     _make_folder(folder)  # (also the jobs folder a killed run may not have made)
-    if not resuming:
-        write_plan(folder, plan)
-    for note in notes:
-        reporter.note(note)
     with hold(folder / JOBS_DIR / LOCK_FILE, str(folder), what="fourtop final"):
+        if not resuming:  # under the lock: a second run on the same new folder writes nothing
+            if (folder / PLAN_FILE).exists():
+                raise ModelError(
+                    f"{folder}: another fourtop final made this folder meanwhile; run "
+                    f"'fourtop final -f {folder}' to finish it, or choose another -f"
+                )
+            write_plan(folder, plan)
+        for note in notes:
+            reporter.note(note)
         return _run(folder, plan, settings, backend, reporter)
+
+
+def _new_default_folder() -> Path:
+    """``final_<day>.<Mon>.<year>``, or ``..._2``, ``_3``, ... when that exists (a second
+    training the same day is a new folder; ``-f`` finishes an existing one)."""
+    base = f"final_{date_tag()}"
+    folder, n = Path(base), 1
+    while folder.exists():
+        n += 1
+        folder = Path(f"{base}_{n}")
+    return folder
 
 
 def _settings(plan: FinalPlan, request: FinalRequest) -> Any:
@@ -138,8 +155,8 @@ def _settings(plan: FinalPlan, request: FinalRequest) -> Any:
     )
 
 
-def _preflight(backend: Any, settings: Any, folder: Path) -> None:
-    """The backend, device, ntuples and storage must do before a fold is run."""
+def _preflight(backend: Any, settings: Any, folder: Path, plan: FinalPlan) -> None:
+    """The backend, device, ntuples, event key and storage must do before a fold is run."""
     from fourtop.jobs.running import check_data, check_device
     from fourtop.jobs.tasks import get_task_kind
 
@@ -151,7 +168,7 @@ def _preflight(backend: Any, settings: Any, folder: Path) -> None:
         from fourtop.data.ntuples import check_event_id
 
         config = load_config(settings.config)
-        check_event_id(config, config.files(settings.year, Split.FINAL).signal[0])
+        check_event_id(config, config.files(settings.year, Split.FINAL).signal[0], plan.k)
     transfer = bool(getattr(backend.read_options(settings), "transfer", False))
     get_task_kind("final-fold").input_files(settings, folder / JOBS_DIR, transfer=transfer)
 
@@ -307,7 +324,7 @@ def _run(
         if report.failed:
             reporter.failures(report.failed)
     if all(fold_complete(folder, fold) for fold in range(plan.k)):
-        outcome.card = _existing_card(folder) or write_outputs(folder, plan)
+        outcome.card = _existing_card(folder, plan) or write_outputs(folder, plan)
     elif not outcome.submitted and not outcome.pending and not todo:
         raise ModelError(f"{folder}: folds are missing and none could be run")
     return outcome
@@ -320,12 +337,20 @@ def _batch_submitted(jobs_dir: Path) -> bool:
     return any(entry.marker and any(jobs_dir.glob(entry.marker)) for entry in BACKENDS.values())
 
 
-def _existing_card(folder: Path) -> dict[str, Any] | None:
-    """The card of a folder finished before (kept as it is: what was applied with it stays
-    valid), or None when there is none or it cannot be read."""
+def _existing_card(folder: Path, plan: FinalPlan) -> dict[str, Any] | None:
+    """The card of a folder finished before, or None when there is none or it is damaged.
+
+    The card is kept as it is (what was applied with it stays valid); a summary or plot
+    that is missing is written again from it and the folds' metrics.
+    """
+    from fourtop.final.card import complete_card, write_outputs
     from fourtop.final.model import load_final_model
 
     try:
-        return load_final_model(folder).card
+        card = load_final_model(folder).card
     except ModelError:
         return None
+    if not complete_card(card):
+        return None
+    write_outputs(folder, plan, card=card, only_missing=True)
+    return card

@@ -8,6 +8,7 @@ here; the hyperparameter optimization varies the same names as the original ``hy
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -22,6 +23,17 @@ __all__ = ["ACTIVATIONS", "NODE_PATTERNS", "REGULATORS", "NetworkParams", "read_
 NODE_PATTERNS = ("static", "dynamic")
 REGULATORS = ("none", "dropout", "normalization", "both")
 ACTIVATIONS = ("relu", "softplus", "elu")
+
+#: the largest values a network parameter may take (far beyond any sensible network)
+_LARGEST = {
+    "hidden_layers": 1_000,
+    "initial_nodes": 100_000,
+    "batch_size": 2**24,
+    "epochs": 100_000,
+    "patience": 100_000,
+}
+#: the most weights between hidden layers (4e8 bytes in float32, x4 with Adam's state)
+_MAX_WEIGHTS = 10**8
 
 #: names the original hyperopt.py used, accepted by ``from_dict``
 _ALIASES = {"activation_function": "activation"}
@@ -69,6 +81,10 @@ class NetworkParams:
             positive_int(name, getattr(self, name))
         if self.patience is not None:
             positive_int("patience", self.patience)
+        for name, largest in _LARGEST.items():  # a typo must not become a hang or an OOM kill
+            value = getattr(self, name)
+            if value is not None and value > largest:
+                raise ParameterError(f"network parameter {name}={value}: at most {largest}")
         for name, choices in (
             ("node_pattern", NODE_PATTERNS),
             ("regulator", REGULATORS),
@@ -84,6 +100,14 @@ class NetworkParams:
             raise ParameterError(
                 f"network parameter batch_size={self.batch_size}: batch normalization "
                 f"(regulator={self.regulator!r}) needs at least 2 events per batch"
+            )
+        sizes = self.layer_sizes()
+        weights = sum(a * b for a, b in itertools.pairwise(sizes))
+        if weights > _MAX_WEIGHTS:
+            raise ParameterError(
+                f"network parameters hidden_layers={self.hidden_layers}, initial_nodes="
+                f"{self.initial_nodes}: {weights:.3g} weights between hidden layers, at most "
+                f"{_MAX_WEIGHTS:.0e} (a network this big does not fit in memory)"
             )
         lr = self.learning_rate
         if (
