@@ -98,11 +98,18 @@ def end_to_end(config, final, model, files, out: Path, *, copy: bool, engine: st
     return n, time.perf_counter() - start
 
 
+#: the child's peak resident memory (MB): VmHWM belongs to the process's own memory map, so
+#: unlike ru_maxrss it does not carry over the parent's peak through fork and exec
+_PEAK = (
+    "float(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024"
+)
+
+
 def peak_memory(config_path: Path, final: Path, item, out: Path) -> tuple[float, float]:
     """Peak resident memory (MB) of a child process scoring one file (friend tree): before
     the file is read (imports, models) and at the end."""
     code = f"""
-import resource, sys
+import sys
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from bench_apply import _plan
@@ -115,9 +122,9 @@ model = load_final_model({str(final)!r})
 item = InputFile(**{item.__dict__!r})
 plan = _plan(config, Path({str(final)!r}), Path({str(out)!r}), [item], copy=False, engine="onnx")
 scorer = model.scorer("onnx")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before = {_PEAK}
 score_file(plan, item, model.variables, scorer)
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(before, {_PEAK})
 """
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     before, after = done.stdout.strip().splitlines()[-1].split()
