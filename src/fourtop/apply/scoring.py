@@ -40,10 +40,11 @@ __all__ = ["COPY_STEP", "STEP", "copy_layout", "score_file"]
 
 log = logging.getLogger(__name__)
 
-#: entries read per chunk for a friend tree (the variables and the key: ~30 MB for 76 variables)
-STEP = 100_000
-#: memory read per chunk when the whole tree is copied
-COPY_STEP = "64 MB"
+#: entries read per chunk for a friend tree: the variables and the key (76 variables: a peak of
+#: ~220 MB over the process's own, whatever the file size; benchmarks/bench_apply.py)
+STEP = 50_000
+#: branch data (uncompressed) read per chunk when the whole tree is copied (~220 MB peak too)
+COPY_STEP = "16 MB"
 
 
 def score_file(
