@@ -152,7 +152,7 @@ def write_config(
     *,
     signal: Sequence[str] = (SIGNAL,),
     background: Sequence[str] = (BACKGROUND,),
-    extra: Mapping[str, Sequence[str]] | None = None,
+    extra: Mapping[str, Sequence[str] | Mapping[str, object]] | None = None,
     variables: Sequence[str] | None = None,
     event_id: str | None = "event_CommonCalc",
     selection: str | None = None,
@@ -178,7 +178,12 @@ def write_config(
     ]
     if extra:
         lines.append("[datasets.2017.extra]")
-        lines += [f"{name} = {json.dumps(list(files))}" for name, files in extra.items()]
+        for name, files in extra.items():
+            if isinstance(files, Mapping):  # {files = [...], weight = "..."}
+                inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in files.items())
+                lines.append(f"{name} = {{{inner}}}")
+            else:
+                lines.append(f"{name} = {json.dumps(list(files))}")
     Path(path).write_text("\n".join(lines) + "\n")
     return load_config(path)
 

@@ -302,3 +302,25 @@ def test_one_run_at_a_time_per_output_folder(world):
     finally:
         other.kill()
         other.wait()
+
+
+def test_an_extra_sample_with_its_own_weight(world, tmp_path):
+    """Data is not weighted like simulation: ``data_obs = {files = [...], weight = "1"}``
+    counts its selected events."""
+    data = str(world.extra / "data_2017.root")
+    same = world.extra / "same_events.root"
+    shutil.copyfile(data, same)
+    config = write_config(
+        tmp_path / "w.toml",
+        world.config.base_dir,
+        extra={"data_obs": {"files": [data], "weight": "1"}, "plain": [str(same)]},
+    )
+    assert config.sample_weights("2017") == {"data_obs": "1"}
+    request = _request(world, config=str(config.path), samples="extra", hists=True)
+    request.output_dir = str(tmp_path / "out")
+    outcome = apply(request, Answers())
+    hists = {h.name: h for h in outcome.hists}
+    data_hist, plain = hists["data_obs"], hists["plain"]
+    assert data_hist.entries == plain.entries > 0
+    assert data_hist.total == pytest.approx(data_hist.entries)  # every selected event once
+    assert plain.total != pytest.approx(plain.entries)  # the configuration's weight

@@ -545,7 +545,7 @@ def test_out_of_memory_is_a_failed_training(monkeypatch):
 
     monkeypatch.setattr("fourtop.train.fit.train_network", no_memory)
     objective = training_objective(None, random_seed=0, device="cpu")  # type: ignore[arg-type]
-    network = {"hidden_layers": 3, "initial_nodes": 100000, "batch_size": 64}
+    network = {"hidden_layers": 3, "initial_nodes": 5000, "batch_size": 64}
     with pytest.raises(TrainingError, match="out of memory for a network of 3 layers"):
         objective(network, ["AK4HT"])
 

@@ -19,7 +19,7 @@ variations) are in the ROOT file only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,9 +136,15 @@ def _fill(h: SampleHist, x: np.ndarray, w: np.ndarray, bins: np.ndarray) -> None
 
 
 def sample_hists(
-    plan: ApplyPlan, selection: str, weight: str, files: Sequence[InputFile] | None = None
+    plan: ApplyPlan,
+    selection: str,
+    weight: str,
+    files: Sequence[InputFile] | None = None,
+    sample_weights: Mapping[str, str] | None = None,
 ) -> list[SampleHist]:
     """The histogram of every sample of ``plan`` (signal, background, then extra samples).
+
+    ``sample_weights``: the extra samples with a weight of their own (data: ``"1"``).
 
     Raises:
         ConfigError: two samples of different kinds with one name.
@@ -155,7 +161,8 @@ def sample_hists(
     out = []
     for name, kind in kinds.items():
         members = [i for i in items if i.sample == name]
-        parts = [file_hist(plan, i, selection, weight) for i in members]
+        own = (sample_weights or {}).get(name) if kind == "extra" else None
+        parts = [file_hist(plan, i, selection, own or weight) for i in members]
         total = SampleHist(name, kind, entries=sum(p.entries for p in parts))
         splits = sorted({s for i in members for s in i.splits})
         if kind == "extra" or not splits:
@@ -263,7 +270,12 @@ def plot_stack(path: Path, hists: Sequence[SampleHist], branch: str, label: str)
     return path
 
 
-def make_hists(plan: ApplyPlan, selection: str, weight: str) -> tuple[list[SampleHist], list[Path]]:
+def make_hists(
+    plan: ApplyPlan,
+    selection: str,
+    weight: str,
+    sample_weights: Mapping[str, str] | None = None,
+) -> tuple[list[SampleHist], list[Path]]:
     """Histograms of every sample of ``plan``, written as ROOT file and plot; returns them
     and the files written.
 
@@ -274,7 +286,7 @@ def make_hists(plan: ApplyPlan, selection: str, weight: str) -> tuple[list[Sampl
     from fourtop.errors import OutputError
     from fourtop.fileio import describe_os_error
 
-    hists = sample_hists(plan, selection, weight)
+    hists = sample_hists(plan, selection, weight, sample_weights=sample_weights)
     folder = Path(plan.output_dir) / HISTS_DIR
     try:
         folder.mkdir(exist_ok=True)

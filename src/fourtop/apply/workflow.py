@@ -18,6 +18,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fourtop.apply.hists import SampleHist, make_hists
 from fourtop.apply.plan import (
@@ -33,6 +34,9 @@ from fourtop.apply.task import ApplySettings, read_events
 from fourtop.errors import ConfigError, OutputError, ParameterError
 from fourtop.fileio import clean_stale, describe_os_error
 from fourtop.jobs.requests import LogReporter, Reporter
+
+if TYPE_CHECKING:
+    from fourtop.data.config import DatasetConfig
 
 __all__ = ["ApplyOutcome", "ApplyRequest", "apply"]
 
@@ -185,7 +189,7 @@ def apply(request: ApplyRequest, reporter: Reporter | None = None) -> ApplyOutco
                 shutil.rmtree(out_dir, ignore_errors=True)
             raise
     if request.hists:
-        _hists(plan, config.selection, config.weight, reporter, outcome)
+        _hists(plan, config, reporter, outcome)
     return outcome
 
 
@@ -272,7 +276,7 @@ def _run(
 
 
 def _hists(
-    plan: ApplyPlan, selection: str, weight: str, reporter: Reporter, outcome: ApplyOutcome
+    plan: ApplyPlan, config: DatasetConfig, reporter: Reporter, outcome: ApplyOutcome
 ) -> None:
     missing = [i for i in plan.files if output_state(plan, i).state != "complete"]
     if missing:
@@ -282,4 +286,6 @@ def _hists(
         )
         return
     with reporter.status("filling the score histograms"):
-        outcome.hists, outcome.hist_files = make_hists(plan, selection, weight)
+        outcome.hists, outcome.hist_files = make_hists(
+            plan, config.selection, config.weight, config.sample_weights(plan.key)
+        )

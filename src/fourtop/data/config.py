@@ -14,8 +14,8 @@ A configuration is a TOML file (see ``docs/data.md``)::
     background = ["TTToSemiLeptonic_split{split}.root"]
 
     [datasets.2017.extra]                        # optional: more samples `apply` scores
-    data = ["SingleMuon_2017.root"]
     TTTT_JECup = ["TTTT_JECup.root"]
+    data_obs = {files = ["SingleMuon_2017.root"], weight = "1"}   # its own weight
 
     [datasets.2018.split2]                       # explicit files for one split
     signal = ["TTTT_final.root"]
@@ -82,6 +82,8 @@ class DatasetConfig:
     event_id: str | None = None
     #: dataset key -> extra sample name -> its files (``[datasets.<key>.extra]``)
     extra: dict[str, dict[str, tuple[Path, ...]]] = field(default_factory=dict, repr=False)
+    #: dataset key -> extra sample name -> its own weight expression (``{files, weight}``)
+    extra_weights: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     def variable_names(self) -> list[str]:
         """The variable names, in configuration order (a fresh list)."""
@@ -115,6 +117,11 @@ class DatasetConfig:
         """
         self.files(key, SPLITS[0])  # an unknown key is refused with a suggestion
         return dict(self.extra.get(str(key), {}))
+
+    def sample_weights(self, key: str) -> dict[str, str]:
+        """The weight expression of each extra sample of ``key`` that has its own (a data
+        sample's ``weight = "1"``); the others take :attr:`weight`."""
+        return dict(self.extra_weights.get(str(key), {}))
 
     def fingerprint_doc(self) -> dict[str, Any]:
         """What :meth:`fingerprint` hashes: the tree, weight, selection and variables (the
@@ -238,11 +245,12 @@ def _build(path: Path, doc: dict[str, Any], is_default: bool) -> DatasetConfig:
         str(key): _dataset(path, f"datasets.{key}", table, base_dir)
         for key, table in datasets.items()
     }
-    extra = {
-        str(key): _extra(path, f"datasets.{key}.extra", table.get("extra"), base_dir)
-        for key, table in datasets.items()
-        if isinstance(table, dict) and table.get("extra") is not None
-    }
+    extra: dict[str, dict[str, tuple[Path, ...]]] = {}
+    extra_weights: dict[str, dict[str, str]] = {}
+    for key, table in datasets.items():
+        if isinstance(table, dict) and table.get("extra") is not None:
+            where = f"datasets.{key}.extra"
+            extra[str(key)], extra_weights[str(key)] = _extra(path, where, table["extra"], base_dir)
     return DatasetConfig(
         path=path.resolve(),
         tree=tree,
@@ -254,6 +262,7 @@ def _build(path: Path, doc: dict[str, Any], is_default: bool) -> DatasetConfig:
         is_default=is_default,
         event_id=event_id,
         extra=extra,
+        extra_weights=extra_weights,
     )
 
 
@@ -350,22 +359,37 @@ def _dataset(path: Path, where: str, table: Any, base: Path) -> dict[int, Sample
     return out
 
 
-def _extra(path: Path, where: str, table: Any, base: Path) -> dict[str, tuple[Path, ...]]:
-    """``[datasets.<key>.extra]``: sample name -> files (no ``{split}``: one set per sample)."""
+def _extra(
+    path: Path, where: str, table: Any, base: Path
+) -> tuple[dict[str, tuple[Path, ...]], dict[str, str]]:
+    """``[datasets.<key>.extra]``: sample name -> files, or ``{files = [...], weight = "..."}``
+    for a sample with its own weight (no ``{split}``: one set per sample)."""
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: {where} must be a table of sample name = [files]")
     out: dict[str, tuple[Path, ...]] = {}
-    for name in table:
+    weights: dict[str, str] = {}
+    for name, entry in table.items():
         if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
             raise ConfigError(
                 f"{path}: {where}: sample name {name!r} may hold only letters, digits and _.+-"
             )
-        listed = _file_list(path, where, table, name)
+        spec = entry if isinstance(entry, dict) else {"files": entry}
+        unknown = sorted(set(spec) - {"files", "weight"})
+        if unknown:
+            raise ConfigError(f"{path}: {where}.{name}: unknown key {unknown[0]!r} (files, weight)")
+        listed = _file_list(path, f"{where}.{name}", spec, "files")
+        if "weight" in spec:
+            weight = _string(path, spec, "weight")
+            try:
+                Formula(weight, "weight")
+            except ExpressionError as exc:
+                raise ExpressionError(f"{path}: {where}.{name}: {exc}") from None
+            weights[name] = weight
         out[name] = tuple(
             (p if p.is_absolute() else base / p).absolute()
             for p in (Path(_path_string(path, f"{where}.{name}", f)).expanduser() for f in listed)
         )
-    return out
+    return out, weights
 
 
 def _resolve(path: Path, where: str, base: Path, name: str, split: int) -> Path:
