@@ -16,6 +16,7 @@ Example (a folder made by ``fourtop final``)::
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,6 +25,7 @@ import numpy as np
 
 from fourtop.data.config import fingerprint_difference
 from fourtop.data.eventkey import fold_of
+from fourtop.env import OMP_THREADS_ENV
 from fourtop.errors import ModelError
 
 if TYPE_CHECKING:
@@ -245,6 +247,11 @@ class _OnnxScorer:
         self.model = model
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # as many threads as this process's share of the cores (a local worker's
+        # OMP_NUM_THREADS), not every core once per worker
+        threads = os.environ.get(OMP_THREADS_ENV, "")
+        options.intra_op_num_threads = int(threads) if threads.isdigit() else 0
+        options.inter_op_num_threads = 1
         self.sessions = []
         for fold in range(model.k):
             path = model.folder / onnx_file(fold)
