@@ -110,13 +110,16 @@ def _duration(seconds: float) -> str:
 
 
 @contextmanager
-def training_progress(total: int) -> Iterator[ProgressCallback]:
+def training_progress(
+    total: int, label: str = "training", unit: str = "jobs"
+) -> Iterator[ProgressCallback]:
     """A live bar on a terminal; plain lines at a steady pace in logs, CI and pipes.
 
     Yields the callback a backend calls with the names done and failed as units finish.
+    ``label`` and ``unit`` name what is counted (``scoring``, ``files``).
     """
     if not use_terminal_progress():
-        plain = PlainProgress(total, "training")
+        plain = PlainProgress(total, label, unit=unit)
 
         def plain_progress(done: Sequence[str], failed: Sequence[str]) -> None:
             plain.update(len(done), len(failed))
@@ -134,7 +137,7 @@ def training_progress(total: int) -> Iterator[ProgressCallback]:
 
     counts = {"done": 0, "failed": 0}
     with Progress(
-        TextColumn("[bold]training"),
+        TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[done]} ok, {task.fields[failed]} failed"),
@@ -144,7 +147,7 @@ def training_progress(total: int) -> Iterator[ProgressCallback]:
         console=console,
         transient=False,
     ) as bar:
-        task = bar.add_task("jobs", total=total, done=0, failed=0, rate="")
+        task = bar.add_task(unit, total=total, done=0, failed=0, rate="")
 
         def progress(done: Sequence[str], failed: Sequence[str]) -> None:
             counts["done"] += len(done)
@@ -156,7 +159,7 @@ def training_progress(total: int) -> Iterator[ProgressCallback]:
                 advance=len(done) + len(failed),
                 done=counts["done"],
                 failed=counts["failed"],
-                rate=f"{finished / elapsed:.2f} jobs/s",
+                rate=f"{finished / elapsed:.2f} {unit}/s",
             )
 
         yield progress

@@ -7,8 +7,8 @@ the library reports. See docs/apply.md.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
@@ -16,12 +16,12 @@ from fourtop.cli._common import (
     add_verbose,
     add_yes,
     backend_options,
-    confirm,
     nonempty,
     positive_int,
 )
-from fourtop.cli._console import console, out, say
-from fourtop.cli._progress import PlainProgress, spinner, use_terminal_progress
+from fourtop.cli._console import out, say
+from fourtop.cli._progress import training_progress
+from fourtop.cli.submit import CliReporter
 from fourtop.errors import DataError
 
 if TYPE_CHECKING:
@@ -169,62 +169,14 @@ def _report(outcome: ApplyOutcome) -> None:
         out.print(f"  {path}", markup=False, soft_wrap=True)
 
 
-class ApplyReporter:
-    """Prints what the apply workflow reports (``fourtop.jobs.requests.Reporter``)."""
-
-    def __init__(self, yes: bool) -> None:
-        self.yes = yes
-
-    def note(self, message: str) -> None:
-        say(message)
-
-    def warn(self, message: str) -> None:
-        say(f"warning: {message}")
-
-    def status(self, message: str) -> AbstractContextManager[object]:
-        return spinner(message)
+class ApplyReporter(CliReporter):
+    """Prints what the apply workflow reports: a bar over files, a line per failed file."""
 
     def progress(self, total: int) -> AbstractContextManager[ProgressCallback]:
-        return _file_progress(total)
+        return training_progress(total, "scoring", "files")
 
-    def failures(self, failed: Sequence[tuple[str, str]]) -> None:
-        for _, reason in failed:
+    def failures(self, failed: Sequence[tuple[str, str]], limit: int = 10) -> None:
+        for _, reason in failed[:limit]:
             say(f"  failed: {reason}")
-
-    def confirm(self, question: str) -> bool:
-        return confirm(question, yes=self.yes)
-
-
-@contextmanager
-def _file_progress(total: int) -> Iterator[ProgressCallback]:
-    """A bar where a person watches; plain lines in logs, CI and pipes."""
-    if not use_terminal_progress():
-        plain = PlainProgress(total, "scoring", unit="files")
-        yield lambda done, failed: plain.update(len(done), len(failed))
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("[bold]scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files, {task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("files", total=total, failed=0)
-        failures = [0]
-
-        def progress(done: Sequence[str], failed: Sequence[str]) -> None:
-            failures[0] += len(failed)
-            bar.update(task, advance=len(done) + len(failed), failed=failures[0])
-
-        yield progress
+        if len(failed) > limit:
+            say(f"  ... and {len(failed) - limit} more")

@@ -7,7 +7,9 @@ what the library reports.
 from __future__ import annotations
 
 import argparse
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
     add_config,
@@ -19,6 +21,11 @@ from fourtop.cli._common import (
     random_seed,
 )
 from fourtop.cli._console import out, say
+from fourtop.cli._progress import training_progress
+from fourtop.cli.submit import CliReporter
+
+if TYPE_CHECKING:
+    from fourtop.backends.base import ProgressCallback
 
 
 def fold_count(text: str) -> int:
@@ -117,7 +124,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fourtop.cli.submit import CliReporter
     from fourtop.final.workflow import FinalRequest, final
     from fourtop.train.params import read_params
 
@@ -141,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         options=backend_options(args.option),
         yes=args.yes,
     )
-    outcome = final(request, CliReporter(args.yes))
+    outcome = final(request, _FoldReporter(args.yes))
     card = outcome.card
     if card is None:
         if outcome.failed:
@@ -171,3 +177,10 @@ def run(args: argparse.Namespace) -> int:
         "model_fold<i>.onnx / .pt, plots roc_folds, overtraining, training_history (.png, .pdf)"
     )
     return 0
+
+
+class _FoldReporter(CliReporter):
+    """Counts folds, not jobs."""
+
+    def progress(self, total: int) -> AbstractContextManager[ProgressCallback]:
+        return training_progress(total, "training", "folds")
