@@ -147,6 +147,17 @@ def test_one_bad_file_fails_alone_and_is_retried_by_the_rerun(world):
     assert len(again.complete) == 7 and [f for f, _ in again.failed] == [str(bad)]
 
 
+def test_a_truncated_output_is_scored_again(world):
+    apply(_request(world), Answers())
+    out = world.final / "apply_2017" / "TTTT_JECup.root"
+    whole = out.read_bytes()
+    out.write_bytes(whole[: len(whole) - 200])  # header, record and keys still there
+    outcome = apply(_request(world), Answers())
+    assert outcome.done == [str(world.extra / "TTTT_JECup.root")] and len(outcome.complete) == 7
+    assert out.stat().st_size == len(whole)
+    assert uproot.open(out)["ljmet"].num_entries > 0
+
+
 def test_outputs_of_other_settings_are_replaced_only_when_agreed(world):
     apply(_request(world, samples="signal"), Answers())
     out = world.final / "apply_2017"

@@ -99,6 +99,26 @@ def _fold_missing(root: Path) -> None:
     (root / "final" / "model_fold1.onnx").unlink()
 
 
+def _damaged_fold(root: Path) -> None:
+    _world_files(root)
+    (root / "final" / "model_fold2.onnx").write_bytes(b"\x00" * 64)
+
+
+def _other_card(root: Path) -> None:
+    """A card listing three variables beside models trained on four."""
+    import json
+
+    _world_files(root)
+    card = root / "final" / "model_card.json"
+    doc = json.loads(card.read_text())
+    doc["variables"] = doc["variables"][:3]
+    card.write_text(json.dumps(doc))
+
+
+def _signal_also_extra(root: Path) -> None:
+    _world_files(root, extra={"data_obs": [str(SAMPLES[0] / SIGNAL_0)]})
+
+
 def _not_final(root: Path) -> None:
     _world_files(root)
     (root / "empty").mkdir()
@@ -161,7 +181,7 @@ CASES: list[Case] = [
     Case(
         "not-a-final-folder",
         ["apply", "empty", "--config", "c.toml"],
-        r"empty: no model_card.json: not a final folder",
+        r"empty: not a final folder \(no model_card.json",
         setup=_not_final,
     ),
     Case(
@@ -169,6 +189,24 @@ CASES: list[Case] = [
         RUN,
         r"model_fold1.onnx: fold 1's model is missing",
         setup=_fold_missing,
+    ),
+    Case(
+        "fold-model-damaged",
+        RUN,
+        r"final/model_fold2.onnx: not a readable ONNX model \(DecodeError\)",
+        setup=_damaged_fold,
+    ),
+    Case(
+        "card-of-other-models",
+        RUN,
+        r"model_fold0.onnx: the model takes 4 inputs, the card lists 3 variables",
+        setup=_other_card,
+    ),
+    Case(
+        "one-file-two-samples",
+        RUN,
+        r"split0.root is both signal sample .* and extra sample 'data_obs': one file is scored once",
+        setup=_signal_also_extra,
     ),
     Case(
         "other-configuration",
@@ -179,7 +217,7 @@ CASES: list[Case] = [
     Case(
         "other-event-id",
         RUN,
-        r"event_id: 'event_CommonCalc' then, 'run_CommonCalc' now",
+        r"final: trained with another event key \(.*c.toml\): event_id: 'event_CommonCalc' then, 'run_CommonCalc' now",
         setup=_other_event_id,
     ),
     Case("no-event-id", RUN, r"event_id: 'event_CommonCalc' then, None now", setup=_no_event_id),
@@ -207,6 +245,18 @@ CASES: list[Case] = [
         "bad-branch",
         [*RUN, "--branch", "DNN score"],
         r"--branch 'DNN score': a branch name is letters, digits and _",
+        setup=base,
+    ),
+    Case(
+        "branch-is-an-input",
+        [*RUN, "--branch", "event_CommonCalc"],
+        r"--branch event_CommonCalc: an input of the model \(every input tree has it\); choose another name",
+        setup=base,
+    ),
+    Case(
+        "output-is-the-final-folder",
+        ["apply", "final", "--config", "c.toml", "-o", "final"],
+        r"-o final: the final folder itself; choose another -o",
         setup=base,
     ),
     Case(
@@ -330,7 +380,7 @@ CASES: list[Case] = [
     Case(
         "input-has-the-branch",
         [*RUN, "--branch", "AK4HT"],
-        r"6 of 6 file\(s\) failed: .*split0.root: tree 'ljmet' already has a branch 'AK4HT'; choose another --branch \(and 5 more, listed above\)",
+        r"6 of 6 file\(s\) failed: .*split0.root: tree 'ljmet' already has a branch 'AK4HT'; choose another --branch \(and 5 more; every file's error: .*out/jobs/\*\.err\)",
         setup=base,
         may_change=OUT,
     ),

@@ -233,6 +233,12 @@ def plan_files(config: Any, key: str, samples: str = "all") -> list[InputFile]:
     for kind, sample, path, split in _selected(config, key, samples):
         where = str(Path(path).absolute())
         if where in found:
+            if found[where]["kind"] != kind or found[where]["sample"] != sample:
+                raise ConfigError(
+                    f"{config.path}: {where} is both {found[where]['kind']} sample "
+                    f"{found[where]['sample']!r} and {kind} sample {sample!r}: one file is "
+                    "scored once, for one sample (copy it under another name for the other)"
+                )
             if split is not None and split not in found[where]["splits"]:
                 found[where]["splits"] += (split,)
             continue

@@ -137,6 +137,12 @@ def output_state(plan: ApplyPlan, item: InputFile) -> OutputState:
     with f:
         if record is None:
             return OutputState("foreign", f"{path}: not an output of fourtop apply (no record)")
+        try:  # a truncated copy of an output still has its header, record and tree keys
+            whole = int(f.file.fEND) == path.stat().st_size
+        except (AttributeError, OSError, TypeError, ValueError):
+            whole = False
+        if not whole:
+            return OutputState("stale", f"{path}: truncated (shorter than its ROOT header says)")
         for key in _SETTINGS:
             now = plan.mode if key == "mode" else getattr(plan, key)
             if record.get(key) != now:

@@ -124,6 +124,15 @@ def apply(request: ApplyRequest, reporter: Reporter | None = None) -> ApplyOutco
     final = model.folder.resolve()
     config = load_config(request.config)
     model.check_config(config)
+    model.verify()  # a damaged model: refused once, not once per file
+    from fourtop.data.formula import Formula
+
+    taken = {*model.variables, *Formula(model.event_id, "event_id").branches}
+    if request.branch in taken:
+        raise ParameterError(
+            f"--branch {request.branch}: an input of the model (every input tree has it); "
+            "choose another name"
+        )
     key = str(request.key or model.dataset)
     files = plan_files(config, key, request.samples)
     backend = get_backend(request.backend)
@@ -141,6 +150,8 @@ def apply(request: ApplyRequest, reporter: Reporter | None = None) -> ApplyOutco
     out_dir = check_output_folder(
         Path(request.output) if request.output else final / f"apply_{key}", option="-o"
     )
+    if out_dir.resolve() == final:
+        raise ParameterError(f"-o {request.output}: the final folder itself; choose another -o")
     jobs_dir = out_dir / JOBS_DIR
     if request.resume and not (jobs_dir / PLAN_FILE).is_file():
         raise ParameterError(
@@ -183,7 +194,11 @@ def apply(request: ApplyRequest, reporter: Reporter | None = None) -> ApplyOutco
             settings.plan = plan
             get_task_kind("apply").prepare(jobs_dir, settings)
             started = True
-            _run(plan, states, backend, settings, jobs_dir, reporter, outcome)
+            try:
+                _run(plan, states, backend, settings, jobs_dir, reporter, outcome)
+            except KeyboardInterrupt:  # the workers are killed: remove what they left
+                clean_stale(out_dir, min_age=0.0)
+                raise
         except BaseException:
             if made and not started:  # nothing ran: leave no folder behind
                 shutil.rmtree(out_dir, ignore_errors=True)

@@ -134,7 +134,11 @@ def run(args: argparse.Namespace) -> int:
         more = len(outcome.failed) - 1
         raise DataError(
             f"{len(outcome.failed)} of {total} file(s) failed: {outcome.failed[0][1]}"
-            + (f" (and {more} more, listed above)" if more else "")
+            + (
+                f" (and {more} more; every file's error: {outcome.output_dir}/jobs/*.err)"
+                if more
+                else ""
+            )
         )
     return 0
 

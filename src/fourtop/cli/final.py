@@ -124,11 +124,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fourtop.final.model import PLAN_FILE
     from fourtop.final.workflow import FinalRequest, final
     from fourtop.train.params import read_params
 
     datasets = list(args.datasets)
-    resuming = args.folder is not None and Path(args.folder, "fourtop-final.json").exists()
+    resuming = args.folder is not None and Path(args.folder, PLAN_FILE).exists()
     if not datasets and not resuming:
         datasets = [str(p) for p in sorted(Path.cwd().glob("dataset*")) if p.is_dir()]
     request = FinalRequest(

@@ -168,8 +168,29 @@ def fingerprint_difference(saved: dict[str, Any], config: DatasetConfig) -> str 
                 return f"variables: {', '.join(parts)}"
             return "variables: the same names in another order"
         if saved.get(key) != now.get(key):
-            return f"{key}: {saved.get(key)!r} then, {now.get(key)!r} now"
+            was, is_ = _excerpts(saved.get(key), now.get(key))
+            return f"{key}: {was} then, {is_} now"
     return None
+
+
+def _excerpts(a: Any, b: Any, width: int = 30) -> tuple[str, str]:
+    """Two values as text; long strings cut to where they first differ.
+
+    Example:
+        >>> _excerpts("x > 1 && " * 9 + "y > 2", "x > 1 && " * 9 + "y > 3", 8)
+        ("'... && y > 2'", "'... && y > 3'")
+    """
+    if not (isinstance(a, str) and isinstance(b, str)) or max(len(a), len(b)) <= 2 * width:
+        return repr(a), repr(b)
+    first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
+    first = min(len(a), len(b)) if first is None else first
+    start = max(0, first - width)
+
+    def cut(text: str) -> str:
+        part = text[start : first + width]
+        return repr(("..." if start else "") + part + ("..." if first + width < len(text) else ""))
+
+    return cut(a), cut(b)
 
 
 def default_config_path() -> Path:

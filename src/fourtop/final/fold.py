@@ -23,7 +23,7 @@ import numpy as np
 from fourtop import __version__
 from fourtop.errors import ConfigError, ModelError, TrainingError
 from fourtop.fileio import atomic_write_bytes, atomic_write_text
-from fourtop.final.model import onnx_file, torch_file
+from fourtop.final.model import PLAN_FILE, onnx_file, torch_file
 from fourtop.splits import Split
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: the plan's file name in a final folder
-PLAN_FILE = "fourtop-final.json"
 _PLAN_FORMAT = "fourtop-final-plan"
 #: bins of the stored score histograms (0 to 1)
 HIST_BINS = 40

@@ -45,6 +45,8 @@ __all__ = [
 
 #: the model card's file name in a final folder
 CARD_FILE = "model_card.json"
+#: the plan's file name in a final folder (written first; see :mod:`fourtop.final.fold`)
+PLAN_FILE = "fourtop-final.json"
 #: the card's ``format`` value and version
 CARD_FORMAT = "fourtop-final-model"
 CARD_VERSION = 1
@@ -113,6 +115,10 @@ class FinalModel:
         if difference is None and config.event_id != self.event_id:
             difference = f"event_id: {self.event_id!r} then, {config.event_id!r} now"
         if difference is not None:
+            if config.fingerprint() == self.fingerprint:
+                raise ModelError(
+                    f"{self.folder}: trained with another event key ({config.path}): {difference}"
+                )
             raise ModelError(
                 f"{self.folder}: trained with another configuration (fingerprint "
                 f"{self.fingerprint}, {config.path} has {config.fingerprint()}): {difference}"
@@ -120,6 +126,27 @@ class FinalModel:
         missing = [v for v in self.variables if v not in config.variable_names()]
         if missing:
             raise ModelError(f"{config.path}: no variable {missing[0]!r} the model needs")
+
+    def verify(self) -> None:
+        """Every fold's models must be readable, and the ONNX model's input as wide as the
+        card's variables.
+
+        Raises:
+            ModelError: a damaged model file, or a card that does not fit the models.
+        """
+        import onnx
+
+        for fold in range(self.k):
+            check_model_files(self.folder, fold)
+            path = self.folder / onnx_file(fold)
+            graph = onnx.load(str(path)).graph
+            dims = graph.input[0].type.tensor_type.shape.dim if graph.input else []
+            width = dims[1].dim_value if len(dims) == 2 else None
+            if width != len(self.variables):
+                raise ModelError(
+                    f"{path}: the model takes {width} inputs, the card lists "
+                    f"{len(self.variables)} variables: the card does not belong to these models"
+                )
 
     def scorer(self, engine: str = "onnx") -> Scorer:
         """A scorer over every fold's model (``onnx``: ONNX Runtime; ``torch``: PyTorch).
@@ -148,9 +175,13 @@ def load_final_model(folder: str | Path) -> FinalModel:
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if not (folder / PLAN_FILE).is_file():
+            raise ModelError(
+                f"{folder}: not a final folder (no {CARD_FILE}; 'fourtop final' makes one)"
+            ) from None
         raise ModelError(
-            f"{folder}: no {CARD_FILE}: not a final folder, or its training has not finished "
-            f"(run 'fourtop final -f {folder}' to finish it)"
+            f"{folder}: no {CARD_FILE}: its training has not finished (run 'fourtop final "
+            f"-f {folder}' to finish it)"
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable model card ({exc.__class__.__name__})") from None
