@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import uproot
 
 from fourtop.cli import main
 from fourtop.data.ntuples import SplitArrays
@@ -364,6 +365,20 @@ def test_final_on_a_live_slurm_cluster(tmp_path, monkeypatch, capsys):
         assert main(["final", "-f", "fin", "--backend", "slurm"]) == 0
     model = load_final_model(tmp_path / "fin")
     assert model.k == 2 and len(model.card["folds"]) == 2
+    # and its score written into every ntuple of the key, one SLURM job per file
+    apply_argv = ["apply", "fin", "--backend", "slurm", "-o", "scored", "--hists"]
+    assert main(apply_argv) == 0
+    while not (tmp_path / "scored" / "hists").is_dir():
+        if time.monotonic() > deadline + 300:
+            pytest.fail("the SLURM apply jobs did not finish")
+        time.sleep(3)
+        assert main(apply_argv) == 0
+    scored = sorted((tmp_path / "scored").glob("*.root"))
+    # signal and every background process of three splits
+    assert [p.name for p in scored] == sorted(p.name for p in samples.glob("*.root"))
+    for out in scored:
+        with uproot.open(out) as f, uproot.open(samples / out.name) as g:
+            assert f["ljmet"].num_entries == g["ljmet"].num_entries > 0
 
 
 def test_missing_final_split_ntuples_are_refused_before_anything_is_made(
