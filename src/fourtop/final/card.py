@@ -93,6 +93,18 @@ def _standardization(fold: dict[str, Any]) -> dict[str, Any]:
     return {"fold": fold["fold"], **fold.get("standardization", {})}
 
 
+def _pvalues(values: list[float]) -> str:
+    """The KS p-values of the folds for the plot: each fold's up to 6 folds, else their range.
+
+    Example:
+        >>> _pvalues([0.35, 0.07]), _pvalues([0.5] * 9 + [0.01])
+        ('0.35 0.07', 'min 0.01, median 0.50 (10 folds)')
+    """
+    if len(values) <= 6:
+        return " ".join(f"{v:.2f}" for v in values)
+    return f"min {min(values):.2f}, median {float(np.median(values)):.2f} ({len(values)} folds)"
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
 
@@ -220,12 +232,11 @@ def _plots(folder: Path, folds: list[dict[str, Any]], which: list[str]) -> None:
         edges = np.asarray(folds[0]["histograms"]["edges"])
         fig, ax = plt.subplots(figsize=(8, 7))
         for what, colour in (("signal", "tab:blue"), ("background", "tab:red")):
-            ks = " ".join(f"{f[f'ks_pvalue_{what}']:.2f}" for f in folds)
             for part, style in (("train", "fill"), ("test", "errorbar")):
                 counts = np.sum([f["histograms"][f"{what}_{part}"] for f in folds], axis=0)
                 total = counts.sum() * np.diff(edges)
                 density = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
-                label = f"{what} ({part})" + (f", KS p by fold: {ks}" if part == "test" else "")
+                label = f"{what} ({part})"
                 mplhep.histplot(
                     density,
                     edges,
@@ -239,8 +250,15 @@ def _plots(folder: Path, folds: list[dict[str, Any]], which: list[str]) -> None:
         ax.set_xlabel("DNN score (signal probability)")
         ax.set_ylabel("Normalized (weighted)")
         ax.set_xlim(0, 1)
-        ax.set_ylim(top=ax.get_ylim()[1] * 1.45)  # room for the legend
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.5)  # room for the legend
         ax.legend(fontsize="x-small", loc="upper center")
+        pvalues = [
+            f"{w} {_pvalues([f[f'ks_pvalue_{w}'] for f in folds])}"
+            for w in ("signal", "background")
+        ]
+        ax.set_title(
+            "KS p-value, test vs train, by fold:\n" + "; ".join(pvalues), fontsize="x-small"
+        )
         _save(fig, folder, "overtraining", which)
 
         fig, ax = plt.subplots(figsize=(8, 7))
