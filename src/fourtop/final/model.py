@@ -29,6 +29,8 @@ from fourtop.env import OMP_THREADS_ENV
 from fourtop.errors import ModelError
 
 if TYPE_CHECKING:
+    import onnx
+
     from fourtop.data.config import DatasetConfig
 
 __all__ = [
@@ -134,12 +136,9 @@ class FinalModel:
         Raises:
             ModelError: a damaged model file, or a card that does not fit the models.
         """
-        import onnx
-
         for fold in range(self.k):
-            check_model_files(self.folder, fold)
+            graph = check_model_files(self.folder, fold).graph
             path = self.folder / onnx_file(fold)
-            graph = onnx.load(str(path)).graph
             dims = graph.input[0].type.tensor_type.shape.dim if graph.input else []
             width = dims[1].dim_value if len(dims) == 2 else None
             if width != len(self.variables):
@@ -231,8 +230,11 @@ def _card_problem(card: dict[str, Any]) -> str | None:
     return None
 
 
-def check_model_files(folder: Path, fold: int) -> None:
+def check_model_files(folder: Path, fold: int) -> onnx.ModelProto:
     """``fold``'s ONNX and PyTorch models must be readable (not only present).
+
+    Returns:
+        the ONNX model, as read.
 
     Raises:
         ModelError: a file is missing, empty or not a model.
@@ -241,12 +243,14 @@ def check_model_files(folder: Path, fold: int) -> None:
 
     path = folder / onnx_file(fold)
     try:
-        onnx.checker.check_model(onnx.load(str(path)))
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
     except FileNotFoundError:
         raise ModelError(f"{path}: fold {fold}'s model is missing") from None
     except Exception as exc:  # onnx raises its own types (DecodeError, ValidationError)
         raise ModelError(f"{path}: not a readable ONNX model ({exc.__class__.__name__})") from None
     load_torch_model(folder / torch_file(fold))
+    return model
 
 
 def _by_fold(model: FinalModel, x: np.ndarray, keys: np.ndarray, score_fold: Any) -> np.ndarray:
