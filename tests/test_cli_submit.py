@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fourtop.cli import main
-from fourtop.jobs.eventlog import log_terminated, read_roc_integral
+from fourtop.jobs.eventlog import job_status, log_terminated, read_roc_integral
 from fourtop.jobtracker import JobFolder
 
 VARS = ["AK4HTpMETpLepPt", "NJets_JetSubCalc", "minMleppBjet", "centrality"]
@@ -156,8 +156,11 @@ def test_resubmit_of_a_missing_folder_is_an_error(workdir, capsys):
     assert "nowhere: no such job folder" in capsys.readouterr().err
 
 
-def _start_and_wait_for_results(random_seed: int, results: int) -> subprocess.Popen[str]:
-    """Start an 8-seed ``submit`` in a child process; return once ``results`` jobs are done.
+def _start_and_wait_for_results(
+    random_seed: int, results: int, *, running: bool = False
+) -> subprocess.Popen[str]:
+    """Start an 8-seed ``submit`` in a child process; return once ``results`` jobs are done
+    (and with ``running``, once a job is also in flight: not between two families).
 
     Four epochs make each family take a few seconds, so the run is still going when the test
     acts (with one epoch a loaded machine could let it finish before the test polls again).
@@ -179,7 +182,7 @@ def _start_and_wait_for_results(random_seed: int, results: int) -> subprocess.Po
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         done = [p for p in Path("jobs").glob("*.out") if read_roc_integral(p) is not None]
-        if len(done) >= results:
+        if len(done) >= results and (not running or _a_job_running(Path("jobs"))):
             return proc
         if proc.poll() is not None:
             pytest.fail(f"submit ended before it could be interrupted: {proc.stderr.read()}")
@@ -213,9 +216,16 @@ def test_killed_run_is_completed_by_resubmission_with_every_job_once(workdir):
     assert len(jf.result_jobs) == total
 
 
+def _a_job_running(folder: Path) -> bool:
+    return any(
+        job_status(log, log.with_suffix(".out")).state == "running" for log in folder.glob("*.log")
+    )
+
+
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_results_and_marks_jobs_in_flight_failed(workdir):
-    proc = _start_and_wait_for_results(random_seed=5, results=3)
+    # a unit in flight when Ctrl-C comes (between two families nothing is, rightly, aborted)
+    proc = _start_and_wait_for_results(random_seed=5, results=3, running=True)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
