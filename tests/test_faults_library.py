@@ -318,3 +318,22 @@ def test_library_fault(case: LibCase, tmp_path: Path, monkeypatch) -> None:
 
 def test_case_ids_unique() -> None:
     assert len({c.id for c in LIB_CASES}) == len(LIB_CASES)
+
+
+def test_a_temporary_of_an_ended_but_unreaped_process_is_stale(tmp_path: Path) -> None:
+    """A worker whose parent was killed is adopted by the container's first process, which may
+    reap it seconds later: a zombie has ended, and what it left is removed at once."""
+    from fourtop.fileio import clean_stale, pid_alive
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        leftover = tmp_path / f".out.root.{child.pid}.0123abcd.tmp"
+        leftover.write_bytes(b"partial")
+        assert pid_alive(child.pid) and clean_stale(tmp_path) == []
+        child.kill()
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped: a zombie
+        assert not pid_alive(child.pid)
+        assert clean_stale(tmp_path) == [leftover] and not leftover.exists()
+    finally:
+        child.kill()
+        child.wait()

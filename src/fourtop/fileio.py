@@ -148,8 +148,21 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+        pass
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """True if ``pid`` has ended but not yet been reaped (Linux ``/proc``; False elsewhere).
+
+    A process whose parent was killed is adopted by the container's first process, which
+    may reap it only seconds later: until then ``kill(pid, 0)`` still succeeds.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X")
 
 
 def clean_stale(
