@@ -238,3 +238,23 @@ def test_constant_unit_weights_train(data):
     ones = _weighted(data, np.ones(300, np.float32), np.ones(300, np.float32))
     result = train_network(ones, SEED, SMALL, random_seed=0)
     assert 0.5 < result.roc_integral <= 1.0
+
+
+def test_bf16_products_train_close_to_fp32_and_bad_precisions_are_refused(data):
+    """The reduced-precision path of the benchmarks: bfloat16 matrix products give a network
+    of about the same quality (not the same bits); an unknown precision, or tf32 off CUDA,
+    is a one-line TrainingError."""
+    members = [data.variables, data.variables[1:]]
+    fp32 = train_members(data, data.variables, members, NetworkParams(epochs=2), random_seed=3)
+    bf16 = train_members(
+        data, data.variables, members, NetworkParams(epochs=2), random_seed=3, precision="bf16"
+    )
+    for a, b in zip(fp32, bf16, strict=True):
+        assert a.error is None and b.error is None
+        assert a.roc_integral != b.roc_integral  # the products really were rounded
+        assert abs(a.roc_integral - b.roc_integral) < 0.02
+    for precision, message in (("fp16", "expected one of fp32, bf16, tf32"),
+                               ("tf32", "tf32 needs an NVIDIA GPU")):  # fmt: skip
+        with pytest.raises(TrainingError, match=message) as err:
+            train_members(data, data.variables, members, precision=precision, device="cpu")
+        assert "\n" not in str(err.value)

@@ -179,4 +179,4 @@ def test_the_folded_layer_passes_gradcheck(relu):
     z = (z.sign() * (z.abs() + 0.1)).requires_grad_()  # away from the ReLU's kink
     gamma = (t(2, 1, 5).detach() * 0.1 + 1).requires_grad_()
     inputs = (z, t(2, 5, 3), t(2, 1, 3), gamma, t(2, 1, 5))
-    assert torch.autograd.gradcheck(lambda *a: _NormLinear.apply(*a, relu)[0], inputs)
+    assert torch.autograd.gradcheck(lambda *a: _NormLinear.apply(*a, relu, None)[0], inputs)

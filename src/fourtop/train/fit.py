@@ -35,7 +35,10 @@ from fourtop.train.params import NetworkParams
 if TYPE_CHECKING:
     from fourtop.data.ntuples import SplitArrays
 
-__all__ = ["TrainResult", "train_family", "train_members", "train_network"]
+__all__ = ["PRECISIONS", "TrainResult", "train_family", "train_members", "train_network"]
+
+#: precisions of the matrix products :func:`train_members` accepts
+PRECISIONS = ("fp32", "bf16", "tf32")
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +148,17 @@ def train_members(
     random_seed: int = 0,
     device: str = "auto",
     test_events: tuple[np.ndarray, np.ndarray] | None = None,
+    precision: str = "fp32",
 ) -> list[TrainResult]:
     """Train ``members`` (variable subsets of ``seed_variables``) side by side as one model.
 
     A member whose training diverges gets a result with ``error`` set; the others are unaffected.
     ``test_events`` (boolean masks over the signal and the background events) chooses the test
     events instead of a random half: the network never trains on them (a k-fold training's
-    held-out fold).
+    held-out fold). ``precision`` (:data:`PRECISIONS`) is that of the large matrix products:
+    ``fp32`` (the default, and the only one the commands offer: see docs/performance.md),
+    ``bf16`` (bfloat16 products, float32 elsewhere) or ``tf32`` (CUDA's TensorFloat-32
+    products; refused on other devices).
 
     Raises:
         TrainingError: empty or foreign member variables, a bad random seed, too few events,
@@ -162,9 +169,11 @@ def train_members(
     if not isinstance(params, NetworkParams):
         params = NetworkParams.from_dict(params)
     _keep_freed_memory()
-    with _flush_denormals():
+    if precision not in PRECISIONS:
+        raise TrainingError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    with _flush_denormals(), _tf32_products(precision == "tf32"):
         return _train_members(
-            data, seed_variables, members, params, random_seed, device, test_events
+            data, seed_variables, members, params, random_seed, device, test_events, precision
         )
 
 
@@ -176,12 +185,15 @@ def _train_members(
     random_seed: int,
     device: str,
     test_events: tuple[np.ndarray, np.ndarray] | None = None,
+    precision: str = "fp32",
 ) -> list[TrainResult]:
     inputs = _check_variables(seed_variables, members)
     if isinstance(random_seed, bool) or not isinstance(random_seed, int) or random_seed < 0:
         raise TrainingError(f"random seed {random_seed!r}: expected an integer >= 0")
     split_ss, shuffle_ss, init_ss, dropout_ss = np.random.SeedSequence(random_seed).spawn(4)
     dev = resolve_device(device)
+    if precision == "tf32" and dev.type != "cuda":
+        raise TrainingError(f"precision tf32 needs an NVIDIA GPU (the device is {dev})")
     sets, mean, std = _prepare(
         data, inputs, np.random.default_rng(split_ss), params.patience is not None, test_events
     )
@@ -190,7 +202,13 @@ def _train_members(
     masks = torch.tensor([[v in set(m) for v in inputs] for m in members], dtype=torch.float32)
     generator = torch.Generator().manual_seed(int(init_ss.generate_state(1)[0]))
     dropout_gen = torch.Generator(device=dev).manual_seed(int(dropout_ss.generate_state(1)[0]))
-    model = FamilyNet(masks, params, generator=generator, dropout_generator=dropout_gen).to(dev)
+    model = FamilyNet(
+        masks,
+        params,
+        generator=generator,
+        dropout_generator=dropout_gen,
+        matmul_dtype=torch.bfloat16 if precision == "bf16" else None,
+    ).to(dev)
     # fused: one kernel per parameter stack instead of a dozen element-wise passes
     optimizer = torch.optim.Adam(
         model.parameters(), lr=params.learning_rate, betas=(0.9, 0.999), eps=1e-7, fused=True
@@ -301,6 +319,21 @@ def _keep_freed_memory() -> bool:
     log.debug("malloc tuned for training (mmap threshold %d, trim %d): %s",
               _MMAP_THRESHOLD, _TRIM_THRESHOLD, ok)  # fmt: skip
     return ok
+
+
+@contextlib.contextmanager
+def _tf32_products(on: bool) -> Iterator[None]:
+    """CUDA float32 matrix products in TensorFloat-32 while training (restored afterwards)."""
+    if not on:
+        yield
+        return
+    matmul = torch.backends.cuda.matmul
+    before = matmul.fp32_precision
+    matmul.fp32_precision = "tf32"
+    try:
+        yield
+    finally:
+        matmul.fp32_precision = before
 
 
 @contextlib.contextmanager

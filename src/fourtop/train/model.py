@@ -53,6 +53,15 @@ def _batch_stats(h: Tensor) -> tuple[Tensor, Tensor]:
     return mean, var
 
 
+def _bmm(a: Tensor, b: Tensor, dtype: torch.dtype | None) -> Tensor:
+    """``a @ b`` per member; with ``dtype`` (bfloat16), the product in that precision (inputs
+    rounded to it, accumulation as the hardware does it) and the result back in float32.
+    Autograd differentiates through the casts, so the backward's products use it too."""
+    if dtype is None:
+        return torch.bmm(a, b)
+    return torch.bmm(a.to(dtype), b.to(dtype)).to(a.dtype)
+
+
 class _BatchStats(torch.autograd.Function):
     """:func:`_batch_stats` with a one-pass backward, ``dh = dmean / B + 2 dvar (h - mean) / B``
     as one ``addcmul`` (autograd's own formula takes several passes over the activations)."""
@@ -101,7 +110,14 @@ class _NormLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, z: Tensor, weight: Tensor, bias: Tensor, gamma: Tensor, beta: Tensor, relu: bool
+        ctx: Any,
+        z: Tensor,
+        weight: Tensor,
+        bias: Tensor,
+        gamma: Tensor,
+        beta: Tensor,
+        relu: bool,
+        matmul_dtype: torch.dtype | None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         members, batch, width = z.shape
         h_ones = z.new_empty(members, batch, width + 1)
@@ -118,20 +134,21 @@ class _NormLinear(torch.autograd.Function):
         folded = torch.cat(
             [weight * scale.transpose(1, 2), torch.baddbmm(bias, shift, weight)], dim=1
         )
-        out = torch.bmm(h_ones, folded)
+        out = _bmm(h_ones, folded, matmul_dtype)
         ctx.save_for_backward(h_ones, weight, folded, mean, rstd, gamma, scale, shift)
         ctx.relu = relu
+        ctx.matmul_dtype = matmul_dtype
         ctx.mark_non_differentiable(mean, var)
         return out, mean, var
 
     @staticmethod
     def backward(
         ctx: Any, grad_out: Tensor, _grad_mean: Tensor | None, _grad_var: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, None]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, None, None]:
         h_ones, weight, folded, mean, rstd, gamma, scale, shift = ctx.saved_tensors
         width = h_ones.shape[2] - 1
         h = h_ones[..., :width]
-        grad_both = torch.bmm(h_ones.transpose(1, 2), grad_out)  # [M, in + 1, out]
+        grad_both = _bmm(h_ones.transpose(1, 2), grad_out, ctx.matmul_dtype)  # [M, in+1, out]
         grad_folded, grad_bias = grad_both[:, :width], grad_both[:, width:]
         grad_shift = torch.bmm(grad_bias, weight.transpose(1, 2))  # [M, 1, in]
         grad_scale = (grad_folded * weight).sum(2, keepdim=True).transpose(1, 2)
@@ -143,11 +160,15 @@ class _NormLinear(torch.autograd.Function):
         grad_mean = -grad_shift * scale
         grad_var = grad_scale * gamma * (-0.5) * rstd**3
         slope, offset = _stats_grad(h.shape[1], mean, grad_mean, grad_var)
-        grad_h = torch.baddbmm(offset, grad_out, folded[:, :width].transpose(1, 2))
+        if ctx.matmul_dtype is None:
+            grad_h = torch.baddbmm(offset, grad_out, folded[:, :width].transpose(1, 2))
+        else:
+            grad_h = _bmm(grad_out, folded[:, :width].transpose(1, 2), ctx.matmul_dtype)
+            grad_h += offset
         grad_h.addcmul_(h, slope)
         if ctx.relu:  # h > 0 exactly where z > 0
             torch.ops.aten.threshold_backward.grad_input(grad_h, h, 0.0, grad_input=grad_h)
-        return grad_h, grad_weight, grad_bias.contiguous(), grad_gamma, grad_shift, None
+        return grad_h, grad_weight, grad_bias.contiguous(), grad_gamma, grad_shift, None, None
 
 
 class FamilyNet(nn.Module):
@@ -160,6 +181,8 @@ class FamilyNet(nn.Module):
             all ``n_inputs`` inputs, and copied to every member.
         dropout_generator: generator (on the model's device) for dropout masks; one mask per layer
             and step is shared by all members, as a member trained alone would draw it.
+        matmul_dtype: None (float32 throughout) or ``torch.bfloat16``: the precision of the large
+            matrix products, forward and backward; everything else stays float32.
     """
 
     def __init__(
@@ -169,6 +192,7 @@ class FamilyNet(nn.Module):
         *,
         generator: torch.Generator,
         dropout_generator: torch.Generator | None = None,
+        matmul_dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         members, n_inputs = masks.shape
@@ -180,6 +204,7 @@ class FamilyNet(nn.Module):
         self._use_bn = params.regulator in ("normalization", "both")
         self._use_dropout = params.regulator in ("dropout", "both") and params.dropout_rate > 0
         self.dropout_generator = dropout_generator
+        self.matmul_dtype = matmul_dtype
 
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -220,7 +245,7 @@ class FamilyNet(nn.Module):
         # the first layer's bias enters the matrix product as a column of ones
         ones = x.new_ones(x.shape[0], 1)
         w0 = torch.cat([self.weights[0] * self.masks.unsqueeze(-1), self.biases[0]], dim=1)
-        z = torch.bmm(torch.cat([x, ones], dim=1).expand(self.members, -1, -1), w0)
+        z = _bmm(torch.cat([x, ones], dim=1).expand(self.members, -1, -1), w0, self.matmul_dtype)
         relu = self.params.activation == "relu"
         last = len(self.weights) - 1
         for i in range(1, last + 1):
@@ -231,7 +256,7 @@ class FamilyNet(nn.Module):
                 gamma, beta = self.bn_weights[i - 1], self.bn_biases[i - 1]
                 n = z.shape[1]
                 z, mean, var = _NormLinear.apply(
-                    z if relu else self._act(z), weight, bias, gamma, beta, relu
+                    z if relu else self._act(z), weight, bias, gamma, beta, relu, self.matmul_dtype
                 )
                 self._update_running(i, mean, var, n)
                 continue
@@ -245,7 +270,10 @@ class FamilyNet(nn.Module):
                     weight = weight * scale.transpose(1, 2)
             if dropout:
                 h = self._dropout(h)
-            z = torch.baddbmm(bias, h, weight)
+            if self.matmul_dtype is None:
+                z = torch.baddbmm(bias, h, weight)
+            else:
+                z = _bmm(h, weight, self.matmul_dtype) + bias
         return z.squeeze(-1)
 
     def _activate(self, h: Tensor) -> Tensor:
