@@ -228,15 +228,15 @@ def _train_members(
     n = len(y)
     for _ in range(params.epochs):
         model.train()
+        # the minibatches are gathered one by one: no shuffled copy of the training events
         order = torch.from_numpy(shuffle_rng.permutation(n)).to(dev)
-        xs, ys, ws = x[order], y[order], w[order]
         total = torch.zeros(n_members, device=dev, dtype=torch.float64)
         seen = 0
         for start in range(0, n, params.batch_size):
             if n - start == 1 and model.uses_batch_norm:
                 break  # batch normalization cannot learn from a lone trailing event
-            sl = slice(start, start + params.batch_size)
-            member_loss = _weighted_bce(model(xs[sl]), ys[sl], ws[sl])
+            batch = order[start : start + params.batch_size]
+            member_loss = _weighted_bce(model(x[batch]), y[batch], w[batch])
             optimizer.zero_grad(set_to_none=True)
             member_loss.sum().backward()
             optimizer.step()
@@ -389,7 +389,8 @@ def _prepare(
     sums to half the events, test weights are signed.
     """
     columns = data.columns(inputs)
-    parts: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {
+    # per set: (the class's events, the indices of its events in the set, weights, label)
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]] = {
         "train": [],
         "validation": [],
         "test": [],
@@ -401,12 +402,7 @@ def _prepare(
             (data.signal, data.signal_weight, "signal"),
         )
     ):
-        x_all = np.asarray(x_all)[:, columns]
         w_all = np.asarray(w_all, dtype=np.float64)
-        bad = ~np.isfinite(x_all).all(axis=0)
-        if bad.any():
-            name = inputs[int(np.flatnonzero(bad)[0])]
-            raise TrainingError(f"{what} variable {name!r} has NaN or infinite values")
         _check_class_weights(w_all, what)
         order = rng.permutation(len(w_all))
         if chosen[label] is None:
@@ -429,25 +425,69 @@ def _prepare(
                 )
             if len(idx):
                 _check_half_weights(w_all[idx], what, _HALVES[name])
-            parts[name].append((x_all[idx], w_all[idx], float(label)))
+            parts[name].append((np.asarray(x_all), idx, w_all[idx], float(label)))
+    # every event is in exactly one set: checking the sets checks every event
+    for pieces in parts.values():
+        for x_all, idx, _, label in pieces:
+            _check_finite(x_all, idx, columns, inputs, ("background", "signal")[int(label)])
 
-    mean = np.concatenate([p[0] for p in parts["train"]]).astype(np.float64).mean(axis=0)
-    std = np.concatenate([p[0] for p in parts["train"]]).astype(np.float64).std(axis=0)
+    mean, std = _mean_std([(x_all, idx) for x_all, idx, _, _ in parts["train"]], columns)
     std[~(std > 0)] = 1.0
     out = {}
     for name, pieces in parts.items():
-        xs, ys, ws = [], [], []
-        half = sum(len(p[1]) for p in pieces) / 2
-        for x_part, w_part, label in pieces:
+        xs = np.empty((sum(len(p[1]) for p in pieces), len(columns)), dtype=np.float32)
+        ys, ws = [], []
+        half = len(xs) / 2
+        at = 0
+        for x_all, idx, w_part, label in pieces:
             if name != "test" and len(w_part):
                 w_part = np.abs(w_part) * (half / np.abs(w_part).sum())
-            xs.append((x_part - mean) / std)
+            for rows in _chunks(idx):
+                xs[at : at + len(rows)] = (x_all[rows][:, columns] - mean) / std
+                at += len(rows)
             ys.append(np.full(len(w_part), label))
             ws.append(w_part)
-        out[name] = tuple(
-            torch.from_numpy(np.concatenate(a).astype(np.float32)) for a in (xs, ys, ws)
-        )
+        labels, weights = (np.concatenate(a).astype(np.float32) for a in (ys, ws))
+        out[name] = (torch.from_numpy(xs), torch.from_numpy(labels), torch.from_numpy(weights))
     return out, mean, std  # type: ignore[return-value]
+
+
+#: events per chunk when the selected columns are gathered and standardized: the float64
+#: temporaries stay a few MB whatever the number of events
+_CHUNK_EVENTS = 1 << 15
+
+
+def _chunks(idx: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, len(idx), _CHUNK_EVENTS):
+        yield idx[start : start + _CHUNK_EVENTS]
+
+
+def _check_finite(
+    x_all: np.ndarray, idx: np.ndarray, columns: np.ndarray, inputs: list[str], what: str
+) -> None:
+    for rows in _chunks(idx):
+        bad = ~np.isfinite(x_all[rows][:, columns]).all(axis=0)
+        if bad.any():
+            name = inputs[int(np.flatnonzero(bad)[0])]
+            raise TrainingError(f"{what} variable {name!r} has NaN or infinite values")
+
+
+def _mean_std(
+    pieces: list[tuple[np.ndarray, np.ndarray]], columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) standard deviation of the selected columns over the events of
+    ``pieces``, in float64, two passes over chunks (no copy of the whole training half)."""
+    n = sum(len(idx) for _, idx in pieces)
+    total = np.zeros(len(columns))
+    for x_all, idx in pieces:
+        for rows in _chunks(idx):
+            total += x_all[rows][:, columns].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    squares = np.zeros(len(columns))
+    for x_all, idx in pieces:
+        for rows in _chunks(idx):
+            squares += np.square(x_all[rows][:, columns] - mean).sum(axis=0)
+    return mean, np.sqrt(squares / n)
 
 
 #: what each set is called in messages
