@@ -8,6 +8,7 @@ Options as the original ``calculate.py``: ``-v``, ``-f output_folder``,
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from fourtop.cli._progress import step
 
 if TYPE_CHECKING:
     from fourtop.importance.ranking import Ranking
+    from fourtop.importance.stability import Stability
 
 HELP = "compute variable importance from finished jobs and write the result files"
 
@@ -43,6 +45,35 @@ def bootstrap_count(text: str) -> int:
             f"{value}: the number of replicates must be 0 to {MAX_BOOTSTRAP} (the default is 1000)"
         )
     return value
+
+
+#: --target-width's default (fourtop.importance.stability.DEFAULT_TARGET_WIDTH)
+DEFAULT_TARGET_WIDTH = 2.0
+
+
+def target_width(text: str) -> float:
+    """argparse type of ``--target-width``: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text}: must be a number above 0 (the widest 68% rank interval that counts as "
+            f"stable; the default is {DEFAULT_TARGET_WIDTH:g})"
+        )
+    return value
+
+
+def add_target_width(parser: argparse.ArgumentParser, help_extra: str = "") -> None:
+    parser.add_argument(
+        "--target-width",
+        type=target_width,
+        default=DEFAULT_TARGET_WIDTH,
+        metavar="W",
+        help="the widest 68%% rank interval (hi - lo) of a top variable that counts as stable "
+        f"(default {DEFAULT_TARGET_WIDTH:g}){help_extra}",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help="rows of the ranking shown (default 20)",
     )
+    add_target_width(parser, "; calculate estimates the seeds that make the top 10 so")
     add_yes(parser)
     add_config(parser)
     parser.add_argument(
@@ -131,14 +163,38 @@ def run(args: argparse.Namespace) -> int:
             folders=[f.path for f in folders],
             n_boot=args.bootstrap,
             plots=not args.no_plots,
+            target_width=args.target_width,
         )
     _report(
-        ranking(result, sort_key=args.sort_order, increasing=args.sort_increasing, top=args.top)
+        ranking(result, sort_key=args.sort_order, increasing=args.sort_increasing, top=args.top),
+        result.stability,
     )
     return 0
 
 
-def _report(shown: Ranking) -> None:
+def report_stability(stability: Stability) -> None:
+    """Print the stability section: the top variables' rank intervals and the verdict."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from fourtop.importance.ranking import STABILITY_COLUMNS, stability_view
+
+    view = stability_view(stability)
+    if view.rows:
+        out.print(view.title, markup=False, soft_wrap=True)
+        grid = Table()
+        for name, just in STABILITY_COLUMNS[:-1]:
+            grid.add_column(name, justify=just)
+        if view.predicted_at is not None:
+            grid.add_column(f"at {view.predicted_at} seeds", justify=STABILITY_COLUMNS[-1][1])
+        for cells in view.rows:
+            shown = cells if view.predicted_at is not None else cells[:-1]
+            grid.add_row(shown[0], escape(shown[1]), *shown[2:])
+        out.print(grid)
+    out.print(view.verdict, markup=False, soft_wrap=True)
+
+
+def _report(shown: Ranking, stability: Stability | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -166,6 +222,8 @@ def _report(shown: Ranking) -> None:
         )
     if shown.skipped:
         out.print("Skipped: " + "; ".join(shown.skipped))
+    if stability is not None:
+        report_stability(stability)
     out.print("Files:")
     for path in shown.files:
         out.print(f"  {path}", markup=False, soft_wrap=True)

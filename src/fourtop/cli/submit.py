@@ -26,10 +26,15 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import say
 from fourtop.cli._progress import spinner, training_progress
+from fourtop.cli.calculate import DEFAULT_TARGET_WIDTH, target_width
 from fourtop.errors import JobFolderError, ParameterError
 
 if TYPE_CHECKING:
     from fourtop.backends.base import ProgressCallback
+    from fourtop.jobs.submission import StableOutcome
+
+#: backends that return before their jobs have run: no --until-stable
+QUEUEING_BACKENDS = ("condor", "slurm")
 
 HELP = "create and submit variable-importance jobs, or resubmit failed ones (-r)"
 
@@ -112,14 +117,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="backend option, repeatable (e.g. request_memory=2GB; see docs/batch.md)",
     )
+    add(
+        "--until-stable",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="local backend: run rounds of seeds (the first -n, the next sized from the "
+        "estimate) until the top-K variables' 68%% rank intervals are at most --target-width "
+        "wide, or --max-seeds is reached",
+    )
+    add(
+        "--target-width",
+        type=target_width,
+        default=None,
+        metavar="W",
+        help="with --until-stable: the widest rank interval that counts as stable (default 2)",
+    )
+    add(
+        "--max-seeds",
+        type=seed_count,
+        default=None,
+        metavar="N",
+        help="with --until-stable: the most seeds in the folder (default 10 times -n, "
+        "at most 100000)",
+    )
     add("folders", nargs="*", type=nonempty, help="job folders (default: condor_log*)")
+
+
+def _check_until_stable(args: argparse.Namespace) -> None:
+    """Refuse --until-stable with options it cannot go with, and its options without it."""
+    if args.until_stable is None:
+        for given, option in (
+            (args.target_width, "--target-width"),
+            (args.max_seeds, "--max-seeds"),
+        ):
+            if given is not None:
+                raise ParameterError(f"{option} goes with --until-stable K")
+        return
+    if args.resubmit:
+        raise ParameterError("--until-stable adds new seeds: it does not go with -r")
+    if args.test:
+        raise ParameterError("--until-stable and --test exclude each other")
+    if args.backend in QUEUEING_BACKENDS:
+        raise ParameterError(
+            f"--until-stable needs the local backend: {args.backend} returns once the jobs are "
+            "queued; submit with -n, then run 'fourtop calculate' when they have finished"
+        )
+    if args.max_seeds is not None and args.max_seeds < args.seeds:
+        raise ParameterError(f"--max-seeds {args.max_seeds} is below -n {args.seeds}")
 
 
 def run(args: argparse.Namespace) -> int:
     from fourtop.jobs.requests import ResubmitRequest, SubmitRequest, network_params
     from fourtop.jobs.resubmission import resubmit
-    from fourtop.jobs.submission import submit
+    from fourtop.jobs.submission import submit, submit_until_stable
     from fourtop.train.params import read_params
+
+    _check_until_stable(args)
 
     training = {
         "year": args.year,
@@ -153,7 +207,46 @@ def run(args: argparse.Namespace) -> int:
         folder=args.folders[0] if args.folders else None,
         **training,
     )
+    if args.until_stable is not None:
+        outcome = submit_until_stable(
+            request,
+            top=args.until_stable,
+            target_width=args.target_width or DEFAULT_TARGET_WIDTH,
+            max_seeds=args.max_seeds,
+            reporter=reporter,
+        )
+        _report_rounds(outcome, args.until_stable)
+        return 1 if outcome.reason == "failed" else 0
     return 1 if submit(request, reporter).failed else 0
+
+
+def _report_rounds(outcome: StableOutcome, top: int) -> None:
+    """The last line of --until-stable: why it stopped."""
+    s = outcome.stability
+    done = f"{outcome.rounds} round(s), {outcome.seeds} seeds in {outcome.folder}"
+    if outcome.reason == "stable":
+        say(
+            f"stable: the top {top} after {done}; 'fourtop calculate {outcome.folder}' writes "
+            "the ranking"
+        )
+    elif outcome.reason == "failed":
+        say(
+            f"stopped after {done}: jobs failed (above); 'fourtop submit -r {outcome.folder}' "
+            "resubmits them, then run --until-stable again on the folder"
+        )
+    else:
+        why = (
+            "the --max-seeds limit"
+            if outcome.reason == "max_seeds"
+            else "every distinct seed of these variables"
+        )
+        widest = (
+            f" (widest rank interval {s.widest})" if s is not None and s.widest is not None else ""
+        )
+        say(
+            f"not stable: stopped at {why} after {done}{widest}; "
+            f"'fourtop calculate {outcome.folder}' shows the ranking"
+        )
 
 
 class CliReporter:

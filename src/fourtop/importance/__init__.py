@@ -10,6 +10,8 @@ Public API:
   folder is read;
 * :func:`calculate` (``calculation``): everything ``fourtop calculate`` writes;
 * :func:`ranking` (``ranking``): what ``fourtop calculate`` shows, as rows of text;
+* :func:`estimate_stability` (``stability``): how settled the top of the ranking is, and
+  the seeds estimated to settle it;
 * :func:`read_results` (``results``): a results file read back, also the original's.
 """
 
@@ -20,6 +22,7 @@ from fourtop.importance.collect import collect_results, open_folders, unreadable
 from fourtop.importance.ranking import Ranking, ranking
 from fourtop.importance.request import CalculationRequest, import_question, prepare_calculation
 from fourtop.importance.results import ResultRow, ResultsTable, read_results
+from fourtop.importance.stability import Stability, estimate_stability
 from fourtop.importance.stats import (
     SORT_KEYS,
     ImportanceTable,
@@ -38,11 +41,13 @@ __all__ = [
     "Ranking",
     "ResultRow",
     "ResultsTable",
+    "Stability",
     "VariableStats",
     "bootstrap",
     "calculate",
     "collect_results",
     "compute_importance",
+    "estimate_stability",
     "import_question",
     "open_folders",
     "prepare_calculation",

@@ -17,6 +17,13 @@ from fourtop.importance.results import (
     write_results,
 )
 from fourtop.importance.rootfile import roc_hists_filename, write_roc_hists
+from fourtop.importance.stability import (
+    DEFAULT_TARGET_WIDTH,
+    STABILITY_TOP,
+    Stability,
+    check_target_width,
+    estimate_stability,
+)
 from fourtop.importance.stats import (
     ImportanceTable,
     JobResult,
@@ -33,11 +40,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CalculationOutput:
-    """What :func:`calculate` computed and wrote."""
+    """What :func:`calculate` computed and wrote (``stability``: how settled the top of
+    the ranking is, :mod:`fourtop.importance.stability`)."""
 
     table: ImportanceTable
     rows: list[VariableStats]
     files: dict[str, Path] = field(default_factory=dict)
+    stability: Stability | None = None
 
 
 def calculate(
@@ -53,6 +62,8 @@ def calculate(
     rng_seed: int = 20200617,
     plots: bool = True,
     today: date | None = None,
+    target_width: float = DEFAULT_TARGET_WIDTH,
+    stability_top: int = STABILITY_TOP,
 ) -> CalculationOutput:
     """Compute the statistics and write the result files into ``output_dir``.
 
@@ -64,14 +75,24 @@ def calculate(
     failure (full disk, unwritable folder) or an interrupt leaves ``output_dir`` as it was;
     what killed runs left there is cleaned (:func:`fourtop.staging.clean_leftovers`).
 
+    The stability of the top ``stability_top`` variables and the seeds estimated to make
+    their 68 % rank intervals no wider than ``target_width``
+    (:func:`~fourtop.importance.stability.estimate_stability`) go into the JSON (key
+    ``stability``) and the CSV (columns ``rank_ci68_width``, ``predicted_rank_ci68_width``).
+
     Raises:
-        ResultsError: unknown sort key, no results, or too many bootstrap replicates.
+        ResultsError: unknown sort key, no results, too many bootstrap replicates, or a
+            target width that is not above 0.
         OutputError: an output path that is not a folder, or a file that cannot be written
             (the message says why, e.g. no space left on device).
     """
+    target_width = check_target_width(target_width)
     table = compute_importance(results)
     rows = table.ordered(sort_key, increasing)  # validates the key before writing anything
     bootstrap(table, n_boot=n_boot, rng_seed=rng_seed)
+    stability = estimate_stability(
+        table, target_width=target_width, top=stability_top, n_boot=n_boot, rng_seed=rng_seed
+    )
     out = Path(output_dir).absolute()
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder; choose another -f")
@@ -111,7 +132,7 @@ def calculate(
         )
         write_order(at["order"], rows)
         write_roc_hists(at["roc_hists"], rows)
-        write_extras(at["json"], at["csv"], table, rows, meta=meta)
+        write_extras(at["json"], at["csv"], table, rows, meta=meta, stability=stability)
         if plots:
             from fourtop.importance.plots import plot_differences, plot_ranking
 
@@ -122,4 +143,4 @@ def calculate(
     files = {kind: out / name for kind, name in names.items()}
     for kind, path in files.items():
         log.info("wrote %s: %s", kind, path)
-    return CalculationOutput(table, rows, files)
+    return CalculationOutput(table, rows, files, stability)

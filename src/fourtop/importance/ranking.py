@@ -15,9 +15,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fourtop.importance.calculation import CalculationOutput
+    from fourtop.importance.stability import Stability
     from fourtop.importance.stats import VariableStats
 
-__all__ = ["COLUMNS", "Ranking", "interval", "ranking", "ranking_rows", "skipped"]
+__all__ = [
+    "COLUMNS",
+    "STABILITY_COLUMNS",
+    "Ranking",
+    "StabilityView",
+    "interval",
+    "ranking",
+    "ranking_rows",
+    "skipped",
+    "stability_verdict",
+    "stability_view",
+]
 
 #: the ranking's columns and their alignment
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -120,3 +132,107 @@ def ranking(
         skipped=skipped(counts),
         files=list(result.files.values()),
     )
+
+
+# --------------------------------------------------------------------------- stability
+
+#: the stability table's columns and their alignment
+STABILITY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("#", "right"),
+    ("variable", "left"),
+    ("rank 68%", "right"),
+    ("width", "right"),
+    ("predicted", "right"),
+)
+
+
+@dataclass(frozen=True)
+class StabilityView:
+    """What the command shows of a :class:`~fourtop.importance.stability.Stability`.
+
+    Attributes:
+        title: which variables, which interval, the target.
+        rows: the cells of each top variable (:data:`STABILITY_COLUMNS`); the last column is
+            the interval predicted at ``predicted_at`` seeds (empty without a prediction).
+        predicted_at: the seeds the predicted intervals are for (None: no prediction).
+        verdict: whether the target is met, and the estimated seeds (one or two sentences).
+    """
+
+    title: str
+    rows: list[list[str]]
+    predicted_at: int | None
+    verdict: str
+
+
+def _ranks(pair: tuple[float, float] | None) -> str:
+    return "" if pair is None else f"{round(pair[0])}-{round(pair[1])}"
+
+
+def stability_verdict(stability: Stability) -> str:
+    """One or two sentences: whether the top is stable, and the seeds estimated to make it so.
+
+    Example:
+        >>> from fourtop.importance.stability import Stability
+        >>> stability_verdict(Stability("too_few_families", 2.0, 10, 4, ()))
+        'Only 4 seeds with results: at least 10 are needed to judge the stability or estimate the seeds needed.'
+    """  # noqa: E501
+    from fourtop.importance.stability import MIN_FAMILIES
+
+    s = stability
+    k, w, n = s.top, f"{s.target_width:g}", s.seeds
+    if s.status == "no_variables":
+        return "No variable was tested: there is no ranking to judge."
+    if s.status == "no_bootstrap":
+        return (
+            "No rank intervals (--bootstrap 0): the stability and the estimate of the seeds "
+            "needed need the bootstrap."
+        )
+    if s.status == "too_few_families":
+        return (
+            f"Only {n} seeds with results: at least {MIN_FAMILIES} are needed to judge the "
+            "stability or estimate the seeds needed."
+        )
+    if s.status == "stable":
+        return (
+            f"Stable: every top-{k} rank interval is at most {w} wide with {n} seeds "
+            "(0 more needed)."
+        )
+    wide = sum(1 for r in s.rows if (r.width or 0) > s.target_width)
+    now = (
+        f"Not yet stable: {wide} of the top {k} have rank intervals wider than {w} "
+        f"(widest {s.widest}) with {n} seeds."
+    )
+    if s.status == "beyond_limit" and s.predicted_at is None:
+        return f"{now} The limit of {s.limit} seeds is reached: no estimate beyond it."
+    if s.status == "beyond_limit":
+        widest = max((r.predicted_width or 0) for r in s.rows)
+        return (
+            f"{now} Even {s.predicted_at} seeds (the search limit) are estimated to leave an "
+            f"interval {widest} wide (near-tied variables); a larger --target-width is "
+            "reached sooner."
+        )
+    return (
+        f"{now} Estimated: about {s.seeds_needed} seeds in all ({s.more_seeds} more) make "
+        f"each at most {w} wide."
+    )
+
+
+def stability_view(stability: Stability) -> StabilityView:
+    """The stability section of ``fourtop calculate``'s report."""
+    s = stability
+    title = (
+        f"Stability of the top {s.top}: 68% rank intervals, stable when at most "
+        f"{s.target_width:g} wide"
+    )
+    rows = [
+        [
+            str(r.rank),
+            r.variable,
+            _ranks(r.interval),
+            "" if r.width is None else str(r.width),
+            _ranks(r.predicted),
+        ]
+        for r in s.rows
+        if r.interval is not None  # --bootstrap 0: nothing to show but the verdict
+    ]
+    return StabilityView(title, rows, s.predicted_at, stability_verdict(s))

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from fourtop.errors import ResultsError, did_you_mean
 from fourtop.fileio import atomic_write_text
+from fourtop.importance.stability import Stability, rank_width
 from fourtop.importance.stats import SORT_KEYS, ImportanceTable, VariableStats
 
 __all__ = [
@@ -133,8 +134,15 @@ def write_extras(
     rows: Sequence[VariableStats],
     *,
     meta: dict,
+    stability: Stability | None = None,
 ) -> tuple[Path, Path]:
-    """Write the per-variable uncertainties (SEM, bootstrap intervals) as JSON and CSV."""
+    """Write the per-variable uncertainties (SEM, bootstrap intervals) as JSON and CSV.
+
+    With ``stability``, the JSON has its record under ``stability`` and every variable's
+    ``rank_ci68_width``; the top variables also their ``predicted_rank_ci68`` (at
+    ``stability.predicted_at`` seeds) and its width. The CSV has the two widths as columns.
+    """
+    predicted = {t.variable: t.predicted for t in (stability.rows if stability is not None else ())}
     records = []
     for i, r in enumerate(rows, 1):
         records.append(
@@ -155,6 +163,9 @@ def write_extras(
                 "importance_rank": r.importance_rank,
                 "rank_ci68": _interval(r.rank_ci68),
                 "rank_ci95": _interval(r.rank_ci95),
+                "rank_ci68_width": rank_width(r.rank_ci68),
+                "predicted_rank_ci68": _interval(predicted.get(r.name)),
+                "predicted_rank_ci68_width": rank_width(predicted.get(r.name)),
             }
         )
     doc = {
@@ -163,6 +174,7 @@ def write_extras(
         "never_tested": table.never_tested,
         "importance_undefined": table.undefined,
         "counts": table.counts,
+        "stability": None if stability is None else stability.to_dict(),
         "variables": records,
     }
     atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n", what="JSON file")
@@ -186,6 +198,8 @@ def write_extras(
         "rank_ci68_high",
         "rank_ci95_low",
         "rank_ci95_high",
+        "rank_ci68_width",
+        "predicted_rank_ci68_width",
     ]
     buffer = io.StringIO(newline="")
     w = csv.writer(buffer)

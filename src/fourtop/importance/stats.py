@@ -295,12 +295,46 @@ def compute_importance(
     return ImportanceTable(variables, rows, normalization, families, counts)
 
 
-def _rank_by_importance(imp: np.ndarray) -> np.ndarray:
+def rank_by_importance(imp: np.ndarray) -> np.ndarray:
     """Ranks 1..V along the last axis, highest importance first, ties by list order."""
     order = np.argsort(-imp, axis=-1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(1, imp.shape[-1] + 1), axis=-1)
     return ranks
+
+
+def family_sums(
+    table: ImportanceTable, tested: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per family and tested variable: the number of differences, their sum and sum of squares.
+
+    Rows follow ``table.families``, columns ``tested``; a resampled table is these arrays
+    weighted by how often each family was drawn (:func:`weighted_importance`).
+    """
+    col = {v: i for i, v in enumerate(tested)}
+    cnt = np.zeros((len(table.families), len(tested)))
+    s1 = np.zeros_like(cnt)
+    s2 = np.zeros_like(cnt)
+    for f, fam in enumerate(table.families):
+        for v, d in fam.differences:
+            cnt[f, col[v]] += 1
+            s1[f, col[v]] += d
+            s2[f, col[v]] += d * d
+    return cnt, s1, s2
+
+
+def weighted_importance(
+    weights: np.ndarray, cnt: np.ndarray, s1: np.ndarray, s2: np.ndarray
+) -> np.ndarray:
+    """Importance of each tested variable in each resampled table (one row of ``weights``
+    per table: how often each family was drawn), with the rules of the observed table
+    (0 where fewer than two differences or RMS 0)."""
+    n = weights @ cnt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (weights @ s1) / n
+        var = np.clip((weights @ s2) / n - mean**2, 0.0, None)
+        rms = np.sqrt(var)
+        return np.where((n >= 2) & (rms > RMS_ZERO), mean / rms, 0.0)
 
 
 def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 20200617) -> None:
@@ -328,21 +362,13 @@ def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 202006
     tested = [v for v in table.variables if table.rows[v].tested]
     if not tested:
         return
-    observed = _rank_by_importance(np.array([table.rows[v].importance for v in tested]))
+    observed = rank_by_importance(np.array([table.rows[v].importance for v in tested]))
     for i, v in enumerate(tested):
         table.rows[v].importance_rank = int(observed[i])
     if n_boot <= 0:
         return
-    col = {v: i for i, v in enumerate(tested)}
-    n_fam = len(table.families)
-    cnt = np.zeros((n_fam, len(tested)))
-    s1 = np.zeros_like(cnt)
-    s2 = np.zeros_like(cnt)
-    for f, fam in enumerate(table.families):
-        for v, d in fam.differences:
-            cnt[f, col[v]] += 1
-            s1[f, col[v]] += d
-            s2[f, col[v]] += d * d
+    cnt, s1, s2 = family_sums(table, tested)
+    n_fam = cnt.shape[0]
     rng = np.random.default_rng(rng_seed)
     imp = np.empty((n_boot, len(tested)))
     ranks = np.empty((n_boot, len(tested)), dtype=np.int32)
@@ -354,14 +380,9 @@ def bootstrap(table: ImportanceTable, n_boot: int = 1000, rng_seed: int = 202006
         flat = (np.arange(m)[:, None] * n_fam + draws).ravel()
         weights = np.bincount(flat, minlength=m * n_fam).reshape(m, n_fam).astype(np.float64)
         del draws, flat
-        n = weights @ cnt
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = (weights @ s1) / n
-            var = np.clip((weights @ s2) / n - mean**2, 0.0, None)
-            rms = np.sqrt(var)
-            block = np.where((n >= 2) & (rms > RMS_ZERO), mean / rms, 0.0)
+        block = weighted_importance(weights, cnt, s1, s2)
         imp[start : start + m] = block
-        ranks[start : start + m] = _rank_by_importance(block)
+        ranks[start : start + m] = rank_by_importance(block)
     for i, v in enumerate(tested):
         row = table.rows[v]
         lo68, hi68, lo95, hi95 = np.percentile(imp[:, i], [16, 84, 2.5, 97.5])

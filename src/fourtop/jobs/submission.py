@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fourtop.errors import JobFolderError, ParameterError
+from fourtop.errors import FourtopError, JobFolderError, ParameterError
 from fourtop.fileio import describe_os_error
 from fourtop.jobs.folder import JobFolder
 from fourtop.jobs.importing import import_command, list_difference
@@ -29,8 +30,16 @@ from fourtop.splits import Split
 if TYPE_CHECKING:
     from fourtop.backends.base import Backend
     from fourtop.data.config import DatasetConfig
+    from fourtop.importance.stability import Stability
 
-__all__ = ["submit"]
+__all__ = ["StableOutcome", "submit", "submit_until_stable"]
+
+#: --max-seeds default: this many times the first round's -n ...
+MAX_SEEDS_FACTOR = 10
+#: ... and at most this many seeds (-n's maximum)
+MAX_SEEDS = 100_000
+#: a later round adds at least this fraction of the seeds there are (the rounds stay few)
+MIN_ROUND_FRACTION = 0.1
 
 
 def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOutcome:
@@ -106,11 +115,18 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
         raise
 
 
+def _distinct_seeds(nvars: int) -> int:
+    """How many distinct seeds (at least two of ``nvars`` variables) exist."""
+    from fourtop.jobs.draw import MIN_INCLUDED
+
+    return 2**nvars - sum(math.comb(nvars, k) for k in range(MIN_INCLUDED))
+
+
 def _check_seed_count(n: int, nvars: int, existing: int) -> None:
     """Refuse at once more seeds than distinct ones exist (>= 2 of ``nvars`` variables)."""
     from fourtop.jobs.draw import MIN_INCLUDED
 
-    possible = 2**nvars - sum(math.comb(nvars, k) for k in range(MIN_INCLUDED))
+    possible = _distinct_seeds(nvars)
     if n > possible - existing:
         more = f", {existing} of them already in the folder" if existing else ""
         raise ParameterError(
@@ -191,3 +207,155 @@ def _create_jobs(
             names = {j.name for j in jobs}
             folder.jobs = [j for j in folder.jobs if j.name not in names]
         raise
+
+
+# ---------------------------------------------------------------- rounds until stable
+
+
+@dataclass
+class StableOutcome:
+    """What :func:`submit_until_stable` did.
+
+    Attributes:
+        folder: the job folder.
+        reason: why it stopped: ``stable``, ``max_seeds`` (the limit, not stable),
+            ``exhausted`` (no distinct seed is left to draw) or ``failed`` (jobs of a round
+            failed; ``fourtop submit -r`` resubmits them).
+        rounds: the rounds run.
+        seeds: the seeds in the folder at the end.
+        stability: the last round's judgement (None when it stopped on failed jobs).
+        failed: the failed jobs of the last round (name, reason).
+    """
+
+    folder: str
+    reason: str
+    rounds: int
+    seeds: int
+    stability: Stability | None = None
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def submit_until_stable(
+    request: SubmitRequest,
+    *,
+    top: int,
+    target_width: float = 2.0,
+    max_seeds: int | None = None,
+    reporter: Reporter | None = None,
+) -> StableOutcome:
+    """Run rounds of new seeds into one folder until the top ``top`` variables are stable.
+
+    The first round draws ``request.seeds`` seeds; after each round the ranking is computed
+    in memory (:mod:`fourtop.importance`, as ``fourtop calculate`` does it; no file is
+    written) and the top ``top`` variables' 68 % rank intervals are compared with
+    ``target_width``. The next round adds the seeds the estimate
+    (:func:`~fourtop.importance.stability.estimate_stability`) says are missing, at least
+    10 % of the seeds there are and at most as many (the estimate extrapolates: a round at
+    most doubles the folder), never past ``max_seeds`` (default ten times
+    ``request.seeds``, at most 100000) seeds in the folder. Every round is a plain
+    :func:`submit` into the folder, so an interrupted run leaves it as ``submit`` does and
+    a later ``submit``/``calculate`` carries on from it.
+
+    Raises:
+        ParameterError: ``top`` below 1, a target width not above 0, ``max_seeds`` below
+            ``request.seeds``, ``request.test``, or a backend that does not wait for its
+            jobs (HTCondor, SLURM).
+        FourtopError: what :func:`submit` raises.
+    """
+    from fourtop.importance.stability import check_target_width
+    from fourtop.naming import default_job_folder_name
+
+    reporter = reporter or LogReporter()
+    if top < 1:
+        raise ParameterError(f"--until-stable {top}: must be at least 1 (the top variables)")
+    try:
+        target_width = check_target_width(target_width)
+    except FourtopError as exc:
+        raise ParameterError(str(exc)) from None
+    if request.test:
+        raise ParameterError("--until-stable and --test exclude each other")
+    backend = open_backend(request)
+    if not backend.capabilities.waits:
+        raise ParameterError(
+            f"--until-stable needs a backend that waits for its jobs (local); "
+            f"{backend.name} returns once they are queued: submit with -n, then run "
+            "'fourtop calculate' when they have finished"
+        )
+    if max_seeds is None:
+        max_seeds = min(MAX_SEEDS_FACTOR * request.seeds, MAX_SEEDS)
+    if max_seeds < request.seeds:
+        raise ParameterError(
+            f"--max-seeds {max_seeds} is below the first round's -n {request.seeds}"
+        )
+    folder = request.folder or default_job_folder_name()
+    rounds, total = 0, _seeds_in(folder)
+    if total >= max_seeds:
+        raise ParameterError(
+            f"{folder}: holds {total} seeds already, --max-seeds {max_seeds} leaves no room; "
+            "raise --max-seeds, or see the ranking with 'fourtop calculate'"
+        )
+    round_seeds = min(request.seeds, max_seeds - total)
+    while True:
+        rounds += 1
+        reporter.note(f"round {rounds}: {round_seeds} new seed(s) into {folder}")
+        outcome = submit(replace(request, seeds=round_seeds, folder=folder), reporter)
+        total = _seeds_in(folder)
+        if outcome.failed:
+            reporter.warn(
+                f"round {rounds}: {len(outcome.failed)} job(s) failed; stopped before the "
+                "next round ('fourtop submit -r' resubmits them)"
+            )
+            return StableOutcome(folder, "failed", rounds, total, None, list(outcome.failed))
+        stability = _judge(folder, top, target_width, max_seeds)
+        reporter.note(f"round {rounds}: {total} seeds: {_found(stability)}")
+        if stability.stable:
+            return StableOutcome(folder, "stable", rounds, total, stability)
+        room = min(max_seeds, _distinct_seeds(_nvars(folder))) - total
+        if room <= 0:
+            reason = "max_seeds" if total >= max_seeds else "exhausted"
+            return StableOutcome(folder, reason, rounds, total, stability)
+        round_seeds = _next_round(stability, total, room)
+
+
+def _nvars(folder: str) -> int:
+    """The number of variables of ``folder``'s jobs."""
+    return len(JobFolder(folder).variables or [])
+
+
+def _seeds_in(folder: str) -> int:
+    """The seeds (seed jobs) in ``folder``; 0 for a folder that does not exist yet."""
+    if not Path(folder).is_dir():
+        return 0
+    return sum(1 for j in JobFolder(folder).jobs or [] if j.subseed is None)
+
+
+def _judge(folder: str, top: int, target_width: float, max_seeds: int) -> Stability:
+    """The ranking of ``folder`` in memory, bootstrapped, and the stability of its top."""
+    from fourtop.importance.collect import collect_results, open_folders
+    from fourtop.importance.stability import estimate_stability
+    from fourtop.importance.stats import bootstrap, compute_importance
+
+    table = compute_importance(collect_results(open_folders([folder])))
+    bootstrap(table)
+    return estimate_stability(table, target_width=target_width, top=top, limit=max_seeds)
+
+
+def _found(stability: Stability) -> str:
+    """What a round found: the top variables' rank intervals and the verdict."""
+    from fourtop.importance.ranking import stability_verdict
+
+    ranks = ", ".join(
+        f"{r.variable} {round(r.interval[0])}-{round(r.interval[1])}"
+        for r in stability.rows
+        if r.interval is not None
+    )
+    return (f"rank 68% intervals {ranks}. " if ranks else "") + stability_verdict(stability)
+
+
+def _next_round(stability: Stability, total: int, room: int) -> int:
+    """The seeds of the next round: what the estimate says is missing, at least
+    :data:`MIN_ROUND_FRACTION` of ``total`` and at most ``total`` (without an estimate:
+    ``total``), and at most ``room``."""
+    want = stability.more_seeds if stability.more_seeds is not None else total
+    want = max(want, math.ceil(MIN_ROUND_FRACTION * total), 1)
+    return max(1, min(want, max(total, 1), room))

@@ -1,0 +1,224 @@
+"""``fourtop submit --until-stable K``: rounds of seeds until the top-K ranks are settled.
+
+The loop is checked with a stand-in for :func:`fourtop.jobs.submission.submit` that writes
+seed families with known ROC differences (fast, any number of seeds); the real thing runs on
+the tiny samples at the end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fourtop.jobs.submission as submission
+from fourtop.cli import main
+from fourtop.importance import collect_results, compute_importance, open_folders
+from fourtop.importance.stability import estimate_stability
+from fourtop.importance.stats import bootstrap
+from fourtop.jobs.requests import SubmitOutcome, SubmitRequest
+from fourtop.jobtracker import Job, JobFolder, Seed, job_name
+from importance_folders import FAILED, _write_files
+
+NAMES = tuple(f"v{i}" for i in range(6))
+FILL = tuple(f"z{i}" for i in range(14))
+VARIABLES = NAMES + FILL
+APART = [0.025 - 0.003 * i for i in range(6)]  # importances 2.5, 2.2, ... : settles soon
+CLOSE = [0.010 - 0.0003 * i for i in range(6)]  # importances 1.0, 0.97, ...: does not
+
+
+class FakeSubmit:
+    """Stands in for ``submit``: adds ``request.seeds`` families whose subseeds lose
+    ``effects[i] + N(0, 0.01)`` when they drop ``v<i>``; records each round's size."""
+
+    def __init__(self, effects, fail_round: int | None = None) -> None:
+        self.effects = effects
+        self.fail_round = fail_round
+        self.rounds: list[int] = []
+
+    def __call__(self, request: SubmitRequest, reporter=None) -> SubmitOutcome:
+        self.rounds.append(request.seeds)
+        path = Path(request.folder)
+        folder = JobFolder.create(str(path)) if not path.exists() else JobFolder(str(path))
+        start = sum(1 for j in folder.jobs or [] if j.subseed is None)
+        rng = np.random.default_rng(start)
+        failing = len(self.rounds) == self.fail_round
+        jobs, failed = [], []
+        for f in range(start, start + request.seeds):
+            bits = "1" * len(NAMES) + format(f + 1, f"0{len(FILL)}b")
+            seed = Seed.from_binary(bits, VARIABLES)
+            name = job_name(len(VARIABLES), seed, None)
+            jobs.append(Job(folder.path, name, seed, None))
+            _write_files(path, name, 0.8, 100 + f)
+            for i, v in enumerate(NAMES):
+                sub = seed.copy()
+                sub.exclude(v)
+                sname = job_name(len(VARIABLES), seed, sub)
+                jobs.append(Job(folder.path, sname, seed, sub))
+                roc = 0.8 - self.effects[i] - 0.01 * rng.standard_normal()
+                if failing and i == 0:
+                    roc = FAILED
+                    failed.append((sname, "training diverged"))
+                _write_files(path, sname, roc, 100 + f)
+        folder.add_jobs(jobs)
+        folder.save()
+        folder.check()
+        return SubmitOutcome(str(path), None, failed)
+
+
+def _run(fake, monkeypatch, **kwargs):
+    monkeypatch.setattr(submission, "submit", fake)
+    request = SubmitRequest(seeds=kwargs.pop("seeds"), folder="jobs")
+    return submission.submit_until_stable(request, **kwargs)
+
+
+def _judged(folder: str, top: int, width: float):
+    table = compute_importance(collect_results(open_folders([folder])))
+    bootstrap(table)
+    return estimate_stability(table, target_width=width, top=top)
+
+
+def test_rounds_grow_from_the_estimate_until_the_top_is_stable(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSubmit(APART)
+    outcome = _run(fake, monkeypatch, seeds=10, top=6, target_width=1, max_seeds=1000)
+    assert outcome.reason == "stable" and outcome.stability.stable
+    assert len(fake.rounds) >= 2 and fake.rounds[0] == 10
+    assert outcome.seeds == sum(fake.rounds) < 1000
+    total = 10
+    for size in fake.rounds[1:]:  # at least 10 % more, at most doubling, per round
+        assert max(1, total // 10) <= size <= total
+        total += size
+    # what the loop found is what calculate finds on the folder
+    assert _judged("jobs", 6, 1).stable
+    assert outcome.rounds == len(fake.rounds)
+
+
+def test_a_top_that_does_not_settle_stops_at_max_seeds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSubmit(CLOSE)
+    outcome = _run(fake, monkeypatch, seeds=10, top=6, target_width=1, max_seeds=60)
+    assert outcome.reason == "max_seeds" and not outcome.stability.stable
+    assert outcome.seeds == sum(fake.rounds) == 60
+    assert fake.rounds == [10, 10, 20, 20]  # doubling, then what the limit leaves
+
+
+def test_failed_jobs_stop_the_rounds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSubmit(CLOSE, fail_round=2)
+    outcome = _run(fake, monkeypatch, seeds=10, top=6, target_width=1, max_seeds=100)
+    assert outcome.reason == "failed" and outcome.rounds == 2 and outcome.failed
+    assert fake.rounds == [10, 10]
+
+
+def test_an_interrupt_between_rounds_leaves_a_consistent_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSubmit(CLOSE)
+    calls = []
+
+    def judge_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return estimate_stability(*args, **kwargs)
+
+    monkeypatch.setattr("fourtop.importance.stability.estimate_stability", judge_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _run(fake, monkeypatch, seeds=10, top=6, target_width=1, max_seeds=100)
+    folder = JobFolder("jobs")
+    folder.check()
+    stats = folder.get_stats()
+    assert stats.jobs == 7 * sum(fake.rounds) == stats.finished_jobs
+    assert main(["calculate", "-f", "out", "--no-plots", "jobs"]) == 0
+
+
+def test_an_existing_folder_at_max_seeds_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    FakeSubmit(APART)(SubmitRequest(seeds=20, folder="jobs"))
+    with pytest.raises(submission.ParameterError, match="holds 20 seeds already"):
+        _run(FakeSubmit(APART), monkeypatch, seeds=10, top=3, target_width=2, max_seeds=20)
+
+
+# ------------------------------------------------------------------ the command's options
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--until-stable", "0"], "argument --until-stable: 0: must be at least 1"),
+        (["--until-stable", "3", "--target-width", "0"], "argument --target-width: 0: must be"),
+        (["--until-stable", "3", "--target-width", "-1"], "argument --target-width: -1: must"),
+        (["--until-stable", "3", "--target-width", "inf"], "argument --target-width: inf: must"),
+        (["--until-stable", "3", "--target-width", "two"], "'two' is not a number"),
+        (["--until-stable", "3", "--max-seeds", "0"], "argument --max-seeds: 0: must be"),
+    ],
+)
+def test_bad_values_are_usage_errors(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["submit", "-n", "5", *args, "jobs"])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not Path("jobs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target-width", "3"], "--target-width goes with --until-stable K"),
+        (["--max-seeds", "30"], "--max-seeds goes with --until-stable K"),
+        (["--until-stable", "3", "-r"], "--until-stable adds new seeds: it does not go with -r"),
+        (["--until-stable", "3", "--test"], "--until-stable and --test exclude each other"),
+        (["--until-stable", "3", "--backend", "condor"], "needs the local backend: condor"),
+        (["--until-stable", "3", "--backend", "slurm"], "needs the local backend: slurm"),
+        (["--until-stable", "3", "--max-seeds", "4"], "--max-seeds 4 is below -n 5"),
+    ],
+)
+def test_conflicting_options_are_one_line_errors(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["submit", "-n", "5", *args, "jobs"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("fourtop submit: error: ")
+    assert message in err
+    assert not Path("jobs").exists()
+
+
+# ------------------------------------------------------------------ the real thing
+
+SIX = ["AK4HTpMETpLepPt", "NJets_JetSubCalc", "minMleppBjet", "centrality", "thirdcsvb_bb"]
+SIX.append("MT_lepMet")
+
+
+def _submit(*extra: str) -> int:
+    argv = ["submit", "-y", "2017", "-l", "six.txt", "--epochs", "1", "-p", "2", "--yes"]
+    return main([*argv, "--random-seed", "4", *extra, "jobs"])
+
+
+@pytest.fixture
+def six(sample_workdir):
+    (sample_workdir / "six.txt").write_text("\n".join(SIX) + "\n")
+    return sample_workdir
+
+
+def test_until_stable_on_tiny_data_stops_when_the_top_is_stable(six, capsys):
+    assert _submit("-n", "10", "--until-stable", "2") == 0
+    err = capsys.readouterr().err
+    assert "round 1: 10 new seed(s) into jobs" in err
+    assert "round 1: 10 seeds: rank 68% intervals" in err
+    assert "stable: the top 2 after 1 round(s), 10 seeds in jobs" in err
+    assert _judged("jobs", 2, 2).stable
+    assert JobFolder("jobs").get_stats().failed_jobs == 0
+
+
+@pytest.mark.slow
+def test_until_stable_on_tiny_data_runs_rounds_up_to_max_seeds(six, capsys):
+    # all six at most 1 wide is out of reach of 20 seeds: two rounds, then the limit
+    args = ["--until-stable", "6", "--target-width", "1", "--max-seeds", "20"]
+    assert _submit("-n", "10", *args) == 0
+    err = capsys.readouterr().err
+    assert "round 2: 10 new seed(s) into jobs" in err and "round 3" not in err
+    assert "not stable: stopped at the --max-seeds limit after 2 round(s), 20 seeds" in err
+    folder = JobFolder("jobs")
+    assert len(folder.seed_jobs) == 20 and folder.get_stats().failed_jobs == 0
+    assert not _judged("jobs", 6, 1).stable
