@@ -16,9 +16,12 @@ from fourtop.cli._common import (
     random_seed,
     use_terminal_progress,
 )
+from fourtop.splits import Split
 
 HELP = "write the synthetic TTTT and ttbar ntuples (ROOT files) of the default dataset"
 
+#: every split, in order
+SPLITS = tuple(int(split) for split in Split)
 #: the dataset keys the synthetic samples exist for
 KEYS = ("2017", "2018")
 
@@ -36,7 +39,7 @@ def event_count(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from fourtop.data.generate import DEFAULT_EVENTS
+    from fourtop.data.generate import DEFAULT_EVENTS, PRESETS
 
     parser.add_argument(
         "--output",
@@ -45,14 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="folder to write into (default: $FOURTOP_DATA, else ~/.local/share/fourtop/samples)",
     )
-    parser.add_argument(
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
         "--events",
         "-n",
         type=event_count,
-        default=DEFAULT_EVENTS,
+        default=None,
         metavar="N",
         help=f"events generated per sample and split before the ntuple skim "
         f"(default {DEFAULT_EVENTS})",
+    )
+    analysis = PRESETS["analysis"]
+    size.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default=None,
+        help=f"named sizes instead of -n: 'analysis' = {analysis.signal:,} events per signal "
+        f"file and {analysis.background:,} per background file, about a million selected "
+        "events per class and split (about 3 GB and half an hour per key and split)",
     )
     parser.add_argument(
         "--seed",
@@ -69,11 +82,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="dataset key to write, 2017 or 2018; repeat for both (default: both)",
     )
+    parser.add_argument(
+        "--split",
+        dest="splits",
+        action="append",
+        type=int,
+        choices=SPLITS,
+        metavar="SPLIT",
+        help=f"split to write, {int(Split.IMPORTANCE)} (importance), {int(Split.OPTIMIZATION)} "
+        f"(hyperopt) or {int(Split.FINAL)} (final); repeat for several "
+        "(default: all three; files of the other splits are left as they are)",
+    )
     add_verbose(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from fourtop.data.generate import generate_samples, sample_files
+    from fourtop.data.generate import (
+        DEFAULT_EVENTS,
+        PRESETS,
+        SampleSize,
+        generate_samples,
+        sample_files,
+    )
     from fourtop.data.paths import default_data_dir
     from fourtop.errors import DataError, OutputError
 
@@ -84,25 +114,39 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None and not args.output.strip():
         raise OutputError("--output: the folder name is empty")
     out_dir = Path(args.output) if args.output else default_data_dir()
-    n_files = len(sample_files(keys))
+    splits = tuple(sorted(set(args.splits))) if args.splits else SPLITS
+    if args.preset is not None:
+        size = PRESETS[args.preset]
+    else:
+        size = SampleSize(args.events or DEFAULT_EVENTS, args.events or DEFAULT_EVENTS)
+    each = f"{size.signal} events generated each"
+    if size.signal != size.background:
+        each = (
+            f"{size.signal} events generated per signal file, {size.background} per background file"
+        )
+    if args.preset is not None:
+        each = f"preset {args.preset}: {each}"
+    samples = sample_files(keys, splits)
+    total = sum(size.of(name) for _, _, name in samples)
     start = time.perf_counter()
     if use_terminal_progress():
         status: contextlib.AbstractContextManager = console.status("generating")
         plain = None
     else:  # logs, CI, pipes: a plain line at a steady pace
         status = contextlib.nullcontext()
-        plain = PlainProgress(n_files * args.events, "generating", unit="events")
+        plain = PlainProgress(total, "generating", unit="events")
     with status as spinner:
         files = generate_samples(
             out_dir,
-            events=args.events,
+            events=size,
             seed=args.seed,
             keys=keys,
+            splits=splits,
             progress=(lambda name: spinner.update(f"writing {name}")) if spinner else None,
             advance=(lambda n: plain.update(done=n)) if plain else None,
         )
     console.print(
-        f"wrote {len(files)} files ({args.events} events generated each, seed {args.seed}) "
+        f"wrote {len(files)} files ({each}, seed {args.seed}) "
         f"to {out_dir} in {time.perf_counter() - start:.1f} s",
         soft_wrap=True,
         markup=False,

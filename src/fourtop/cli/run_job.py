@@ -52,9 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--arrays",
         type=nonempty,
-        metavar="NPZ",
+        metavar="FILE",
         default=None,
-        help="read the events from this cache file",
+        help="read the events from this cache file (an arrays file, memory-mapped; or the "
+        ".npz of an older fourtop)",
     )
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto"
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if arrays is not None and not arrays.exists():
         raise DataError(f"{arrays}: arrays file not found")
     if arrays is not None and not arrays.is_file():
-        raise DataError(f"{arrays}: is a folder, not an arrays file (a cached .npz)")
+        raise DataError(f"{arrays}: is a folder, not an arrays file (a cache file)")
     results = run_unit(
         args.names,
         job_dir=Path(args.job_dir) if args.job_dir else None,

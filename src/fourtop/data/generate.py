@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,42 @@ from fourtop.data.events import Process, simulate
 from fourtop.errors import ConfigError, DataError
 from fourtop.fileio import atomic_output
 
-__all__ = ["DEFAULT_EVENTS", "generate_samples", "process_of", "sample_files"]
+__all__ = [
+    "DEFAULT_EVENTS",
+    "PRESETS",
+    "SampleSize",
+    "generate_samples",
+    "process_of",
+    "sample_files",
+]
 
 log = logging.getLogger(__name__)
 
 #: events generated per sample file and split: ~23k selected events in a 2017 importance split
 DEFAULT_EVENTS = 80_000
+
+
+@dataclass(frozen=True)
+class SampleSize:
+    """Events generated (before the ntuple skim) per file and split: for the signal file and
+    for each background file of a dataset key."""
+
+    signal: int
+    background: int
+
+    def of(self, name: str) -> int:
+        """The events generated for the sample file ``name``."""
+        return self.signal if process_of(name).decay == "tttt" else self.background
+
+
+#: the sizes of ``fourtop generate --preset``. ``analysis``: about a million selected events
+#: per class in each split of a key (2017, measured on the default samples: the selection
+#: keeps 6.3 % of the generated TTTT events and 0.22 events per generated event summed over
+#: the 10 ttbar files, so 16M x 0.063 = 1.0M signal and 4.5M x 0.22 = 1.0M background)
+PRESETS: dict[str, SampleSize] = {
+    "default": SampleSize(DEFAULT_EVENTS, DEFAULT_EVENTS),
+    "analysis": SampleSize(16_000_000, 4_500_000),
+}
 CHUNK = 50_000
 #: largest random seed (as every --random-seed)
 MAX_SEED = 2**32 - 1
@@ -77,12 +108,15 @@ def process_of(filename: str) -> Process:
     )
 
 
-def sample_files(keys: Sequence[str] = ("2017", "2018")) -> list[tuple[str, int, str]]:
-    """``(key, split, file name)`` of every synthetic sample, from the default configuration."""
+def sample_files(
+    keys: Sequence[str] = ("2017", "2018"), splits: Sequence[int] = SPLITS
+) -> list[tuple[str, int, str]]:
+    """``(key, split, file name)`` of every synthetic sample (of ``splits``), from the default
+    configuration."""
     config = load_config(default_config_path())
     out = []
     for key in keys:
-        for split in SPLITS:
+        for split in splits:
             files = config.files(key, split)
             out += [(key, split, p.name) for p in (*files.signal, *files.background)]
     return out
@@ -141,8 +175,7 @@ def write_sample(
 
     nf = process.negative_fraction
     xsec_eff = process.xsec * LUMI_PB.get(key, 50_000.0) / (events * (1 - 2 * nf))
-    # event numbers start at a per-file offset, so no two files of a key share one
-    next_event = 1 + (zlib.crc32(f"{key}/{split}/{path.name}".encode()) % 100_000) * 10_000_000
+    next_event = first_event_number(key, split, path.name, events)
     with atomic_output(path, what="sample file") as tmp, uproot.recreate(tmp) as f:
         tree = None
         for c, start in enumerate(range(0, events, CHUNK)):
@@ -159,13 +192,25 @@ def write_sample(
                 advance(n)
 
 
+def first_event_number(key: str, split: int, name: str, events: int) -> int:
+    """The event number of the first event of a sample file of ``events`` generated events.
+
+    Files start at per-file offsets a stride apart that holds every file's events (10^7, the
+    next power of ten above ``events`` for larger files), so no two files of a key share an
+    event number (and the files of up to 10^7 events keep the numbers they always had).
+    """
+    stride = max(10_000_000, 10 ** len(str(events)))
+    return 1 + (zlib.crc32(f"{key}/{split}/{name}".encode()) % 100_000) * stride
+
+
 def generate_samples(
     out_dir: Path,
-    events: int = DEFAULT_EVENTS,
+    events: int | SampleSize = DEFAULT_EVENTS,
     seed: int = 1,
     keys: Sequence[str] = ("2017", "2018"),
     progress: Callable[[str], None] | None = None,
     advance: Callable[[int], None] | None = None,
+    splits: Sequence[int] = SPLITS,
 ) -> list[Path]:
     """Write the synthetic samples of the default configuration into ``out_dir``.
 
@@ -177,27 +222,36 @@ def generate_samples(
 
     Args:
         out_dir: folder to write into (created if needed).
-        events: events per sample file and split.
+        events: events per sample file and split, or a :class:`SampleSize` (signal and
+            background files apart; :data:`PRESETS`).
         seed: random seed (0 to 2**32 - 1); the same seed gives the same files.
         keys: dataset keys to write ("2017", "2018").
         progress: called with each file name before it is written.
         advance: called with the number of events after each chunk is written.
+        splits: the splits to write (default all three); files of other splits in
+            ``out_dir`` are left as they are.
 
     Returns:
         The paths written.
 
     Raises:
-        DataError: ``events`` is not positive or ``seed`` is not a valid random seed.
+        DataError: ``events`` is not positive, ``seed`` is not a valid random seed or a
+            split is not 0, 1 or 2.
         ConfigError: an unknown dataset key.
         OutputError: ``out_dir`` cannot be created or written (the message says why).
     """
     from fourtop.staging import check_output_folder, clean_leftovers, staged_output
 
-    if isinstance(events, bool) or not isinstance(events, int) or events < 1:
-        raise DataError(f"number of events must be positive, not {events}")
+    size = events if isinstance(events, SampleSize) else SampleSize(events, events)
+    for n in (size.signal, size.background):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise DataError(f"number of events must be positive, not {n}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise DataError(f"random seed must be a whole number from 0 to {MAX_SEED}, not {seed}")
-    samples = sample_files(keys)  # an unknown key fails here, before anything is made
+    bad = [s for s in splits if s not in SPLITS]
+    if bad or not splits:
+        raise DataError(f"split {bad[0] if bad else '(none)'}: the splits are 0, 1 and 2")
+    samples = sample_files(keys, splits)  # an unknown key fails here, before anything is made
     out_dir = check_output_folder(out_dir, option="--output")
     clean_leftovers(out_dir)
     written = []
@@ -205,7 +259,8 @@ def generate_samples(
         for key, split, name in samples:
             if progress is not None:
                 progress(name)
-            log.info("writing %s (%d events)", out_dir / name, events)
-            write_sample(stage.path(name), process_of(name), events, seed, key, split, advance)
+            n = size.of(name)
+            log.info("writing %s (%d events)", out_dir / name, n)
+            write_sample(stage.path(name), process_of(name), n, seed, key, split, advance)
             written.append(out_dir / name)
     return written

@@ -2,18 +2,23 @@
 
 :func:`load_split` reads only the branches it needs, chunk by chunk (memory stays bounded
 whatever the file size), applies the selection, computes the weights and keeps every
-configured variable as a float32 column. The result is cached as one ``.npz`` file per
-(configuration fingerprint, dataset key, split, files' identity = path, size, mtime) in the
-cache folder; it is written to a temporary file and renamed into place, so concurrent jobs
-filling the cache never see a partial file, and any change of a file or of the
-configuration gives a new cache name.
+configured variable as a float32 column. The result is cached as one arrays file
+(:mod:`fourtop.data.arrayfile`) per (configuration fingerprint, dataset key, split, files'
+identity = path, size, mtime) in the cache folder; it is written to a temporary file and
+renamed into place, so concurrent jobs filling the cache never see a partial file, and any
+change of a file or of the configuration gives a new cache name. A cached split is
+memory-mapped, not read: loading takes milliseconds at any size, and the worker processes of
+one machine share its pages instead of each holding a copy. The ``.npz`` cache files of
+fourtop before the arrays file (cache version 1) are still read by :func:`read_cache_file`
+(``run-job --arrays`` of an older job folder), into memory.
 
 Bad data is refused when the split is loaded, before any training, with a one-line
 :class:`~fourtop.errors.DataError` naming the file or expression: a missing, empty, truncated
 or non-ROOT ntuple, a missing tree or branch, a weight that is not finite in float32 (``1e39``,
 ``TMath::Log(0)``), and a class whose weights are all zero, all negative or sum to zero or
-less. The cache is only an optimisation: a cache file that cannot be read is rebuilt, and a
-cache folder that cannot be written (read-only, full) is skipped with a warning.
+less. The cache is only an optimisation: a cache file that cannot be read (truncated,
+damaged) is rebuilt, and a cache folder that cannot be written (read-only, full) is skipped
+with a warning.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fourtop.data import arrayfile
 from fourtop.data.config import DatasetConfig
 from fourtop.data.eventkey import event_keys as event_keys_of
 from fourtop.data.formula import Formula
@@ -58,7 +64,10 @@ log = logging.getLogger(__name__)
 
 #: events read per chunk
 STEP = 200_000
-_CACHE_VERSION = 1
+#: 1: one .npz per split; 2: an arrays file (memory-mapped)
+_CACHE_VERSION = 2
+#: the cache file's suffix
+CACHE_SUFFIX = ".arrays"
 #: the arrays of a cache (or shipped arrays) file
 _KEYS = ("variables", "signal", "signal_weight", "background", "background_weight")
 #: the optional arrays of a cache file: the event keys
@@ -66,7 +75,7 @@ _EVENT_KEYS = ("signal_key", "background_key")
 #: the largest finite float32
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: temporary cache files of the versions before fileio (``.<name>.<pid>.tmp``)
-_OLD_TEMP = re.compile(r"^\.arrays_.+\.npz\.(?P<pid>\d+)\.tmp$")
+_OLD_TEMP = re.compile(r"^\.arrays_.+\.(?:npz|arrays)\.(?P<pid>\d+)\.tmp$")
 #: a temporary cache file older than this (seconds) is a dead writer's, even on another host
 _STALE_AGE = 3600.0
 
@@ -137,14 +146,16 @@ def cache_path(
     doc = repr(parts)
     digest = hashlib.sha256(doc.encode()).hexdigest()[:20]
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return folder / f"arrays_{key}_split{split}_{digest}.npz"
+    return folder / f"arrays_{key}_split{split}_{digest}{CACHE_SUFFIX}"
 
 
 def read_cache_file(path: str | Path) -> SplitArrays:
     """Read arrays written by :func:`load_split` (or shipped with a batch job).
 
-    The arrays are checked as :func:`load_split` checks them: shapes that fit the variables,
-    finite weights, and each class with a positive total weight.
+    An arrays file is memory-mapped (read-only arrays, shared with every process that maps
+    it); an ``.npz`` of an older fourtop is read into memory. The arrays are checked as
+    :func:`load_split` checks them: shapes that fit the variables, finite weights, and each
+    class with a positive total weight.
 
     Raises:
         DataError: the file is missing, not a fourtop arrays file, or its weights are unusable.
@@ -156,17 +167,31 @@ def read_cache_file(path: str | Path) -> SplitArrays:
 
 
 def _read_arrays(path: Path) -> SplitArrays:
-    """The arrays of a cache file, their shapes checked (not their weights)."""
+    """The arrays of a cache file (an arrays file, mapped; or an older ``.npz``), their
+    shapes checked (not their weights)."""
     try:
         if path.is_dir():
             raise DataError(f"{path}: is a folder, not a fourtop arrays file")
-        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(len(arrayfile.MAGIC))
     except FileNotFoundError:
         raise DataError(f"{path}: arrays file not found") from None
     except OSError as exc:
         raise DataError(f"cannot read the arrays file {describe_os_error(exc, path)}") from None
-    if size == 0:
+    if not head:
         raise DataError(f"{path}: not a fourtop arrays file (empty file)")
+    if arrayfile.is_arrays_file(head):
+        variables, data = arrayfile.map_arrays(path)
+        missing = [k for k in _KEYS if k != "variables" and k not in data]
+        if missing:
+            raise DataError(f"{path}: not a fourtop arrays file (no {missing[0]!r})")
+        data["variables"] = np.asarray(variables, dtype=str)
+        return _checked_arrays(path, data)
+    return _read_npz(path)
+
+
+def _read_npz(path: Path) -> SplitArrays:
+    """The arrays of an ``.npz`` cache file (fourtop before the arrays file), in memory."""
     try:
         z = np.load(path, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):
@@ -204,6 +229,7 @@ def _checked_arrays(path: Path, data: dict[str, np.ndarray]) -> SplitArrays:
             )
         if w.ndim != 1 or len(w) != len(x) or w.dtype.kind not in "fiub":
             raise bad(f"{what}_weight: {w.size} values for {len(x)} {what} events")
+        # no copy of float32 (what fourtop writes): a mapped file stays mapped
         out[what] = np.asarray(x, dtype=np.float32)
         out[f"{what}_weight"] = np.asarray(w, dtype=np.float32)
         if f"{what}_key" in data:
@@ -302,19 +328,17 @@ def write_cache_file(path: Path, arrays: SplitArrays) -> None:
         raise OutputError(f"cannot write the cache folder {describe_os_error(exc)}") from None
     clean_stale(folder, extra=_OLD_TEMP, min_age=_STALE_AGE)
     try:
-        keys = {}
+        data = {
+            "signal": np.asarray(arrays.signal, dtype=np.float32),
+            "signal_weight": np.asarray(arrays.signal_weight, dtype=np.float32),
+            "background": np.asarray(arrays.background, dtype=np.float32),
+            "background_weight": np.asarray(arrays.background_weight, dtype=np.float32),
+        }
         if arrays.signal_key is not None and arrays.background_key is not None:
-            keys = {"signal_key": arrays.signal_key, "background_key": arrays.background_key}
+            data["signal_key"] = np.asarray(arrays.signal_key, dtype=np.int64)
+            data["background_key"] = np.asarray(arrays.background_key, dtype=np.int64)
         with atomic_output(path, what="cache file") as tmp, open(tmp, "xb") as fh:
-            np.savez(
-                fh,
-                variables=np.asarray(arrays.variables),
-                signal=arrays.signal,
-                signal_weight=arrays.signal_weight,
-                background=arrays.background,
-                background_weight=arrays.background_weight,
-                **keys,
-            )
+            arrayfile.write_arrays(fh, arrays.variables, data)
     except BaseException:
         for p in made:  # deepest first; only the empty folders this call made
             try:
@@ -384,7 +408,9 @@ def load_split(
         write_cache_file(path, arrays)
     except OutputError as exc:  # the cache is an optimisation: go on without it
         log.warning("not caching the arrays: %s", exc)
-    return arrays
+        return arrays
+    # the file's pages instead of this process's copy: shared with the other workers
+    return _read_cached(path, config) or arrays
 
 
 def _read_class(

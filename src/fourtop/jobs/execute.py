@@ -3,8 +3,10 @@
 This is what a batch node or a local worker runs: decode the job names with the full variable
 list, load the data once, train (a family as one batched model), and leave for every job the files
 the job tracker reads: ``<name>.out`` (written atomically at the end, with a ``ROC-integral:``
-line on success), ``<name>.err`` (the error text, empty on success) and HTCondor events in
-``<name>.log`` (executing, then terminated with return value 0, or 1 on failure).
+line on success, after information lines such as ``Memory: peak RSS 812 MiB, peak PSS 431
+MiB``, the unit's peak resident and proportional memory, :mod:`fourtop.jobs.memory`),
+``<name>.err`` (the error text, empty on success) and HTCondor events in ``<name>.log``
+(executing, then terminated with return value 0, or 1 on failure).
 A failure never escapes as an exception: it becomes that job's error.
 """
 
@@ -23,6 +25,7 @@ import numpy as np
 from fourtop.errors import FourtopError, JobFolderError
 from fourtop.fileio import describe_os_error
 from fourtop.jobs.jobfiles import JobFiles
+from fourtop.jobs.memory import MemoryWatch
 from fourtop.splits import Split
 
 if TYPE_CHECKING:
@@ -113,21 +116,22 @@ def run_unit(
             log.error("%s: could not record the job's result: %s", name, text)
             results[name] = f"could not record the result: {text}"
 
-    started = time.monotonic()
-    try:
-        from fourtop.train.params import NetworkParams
+    with MemoryWatch() as memory:
+        started = time.monotonic()
+        try:
+            from fourtop.train.params import NetworkParams
 
-        network = NetworkParams.from_dict(params)
-        families = _group_by_seed(names, variables, finish)
-        data = _load(year, config_path, arrays_path) if families else None
-    except Exception as exc:  # everything left fails with the same reason
-        for name in names:
-            if name not in results:
-                finish(name, _error_text(exc), [])
-        return results
-    load_s = time.monotonic() - started
-    for seed, members in families:
-        _run_family(seed, members, data, network, random_seed, device, load_s, finish)
+            network = NetworkParams.from_dict(params)
+            families = _group_by_seed(names, variables, finish)
+            data = _load(year, config_path, arrays_path) if families else None
+        except Exception as exc:  # everything left fails with the same reason
+            for name in names:
+                if name not in results:
+                    finish(name, _error_text(exc), [])
+            return results
+        load_s = time.monotonic() - started
+        for seed, members in families:
+            _run_family(seed, members, data, network, random_seed, device, load_s, finish, memory)
     return results
 
 
@@ -170,6 +174,7 @@ def _run_family(
     device: str,
     load_s: float,
     finish: Callable[[str, float | str, list[str]], None],
+    memory: MemoryWatch,
 ) -> None:
     from fourtop.train.fit import train_members
 
@@ -189,6 +194,7 @@ def _run_family(
             finish(name, _error_text(exc), [])
         return
     train_s = time.monotonic() - started
+    used = memory.summary()
     for (name, own), outcome in zip(members, outcomes, strict=True):
         info = [
             f"Job: {name}",
@@ -198,7 +204,8 @@ def _run_family(
             f"Device: {outcome.device}",
             f"Events: {outcome.n_train} training, {outcome.n_test} test",
             f"Epochs: {outcome.epochs_trained}",
-            f"Time: {load_s:.1f} s loading data, {train_s:.1f} s training",
+            f"Time: {load_s:.3f} s loading data, {train_s:.1f} s training",
+            f"Memory: {used}",
             f"Host: {platform.node()}",
         ]
         value: float | str = outcome.error or outcome.roc_integral
