@@ -118,9 +118,49 @@ def _good(tmp_path: Path) -> tuple[Path, bytes]:
     return path, path.read_bytes()
 
 
+def _header(good: bytes, raw: bytes) -> bytes:
+    """``good`` with its JSON header replaced by ``raw`` (the arrays stay where they are)."""
+    start = min(a["offset"] for a in json.loads(good[16 : 16 + _length(good)])["arrays"].values())
+    assert 16 + len(raw) <= start
+    return (good[:12] + struct.pack("<I", len(raw)) + raw).ljust(start, b"\0") + good[start:]
+
+
+def _length(good: bytes) -> int:
+    return struct.unpack("<I", good[12:16])[0]
+
+
+def _spec(good: bytes, **change: object) -> bytes:
+    """``good`` with the signal's header entry changed (``shape=...``, ``offset=...``)."""
+    doc = json.loads(good[16 : 16 + _length(good)])
+    doc["arrays"]["signal"].update(change)
+    return _header(good, json.dumps(doc).encode())
+
+
+def _raw_spec(good: bytes, key: str, text: str) -> bytes:
+    """``good`` with the signal's ``key`` set to the raw JSON ``text`` (1e400, Infinity)."""
+    doc = json.loads(good[16 : 16 + _length(good)])
+    doc["arrays"]["signal"][key] = "@@"
+    return _header(good, json.dumps(doc).replace('"@@"', text).encode())
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
+        # hostile headers (each crashed with OverflowError, ValueError or RecursionError)
+        (lambda b: _raw_spec(b, "shape", "[1e400, 6]"), r"damaged header: array 'signal'\)"),
+        (lambda b: _raw_spec(b, "offset", "Infinity"), r"damaged header: array 'signal'\)"),
+        (lambda b: _spec(b, shape=[10**30, 6]), r"damaged header: array 'signal' \{"),
+        (lambda b: _spec(b, shape=[2**62, 4]), r"damaged header: array 'signal' \{"),
+        (lambda b: _spec(b, shape=[True, 6]), r"damaged header: array 'signal'\)"),
+        (lambda b: _spec(b, offset=4096.0), r"damaged header: array 'signal'\)"),
+        (lambda b: _header(b, b"[" * 2000 + b"]" * 2000), r"\(damaged header\)$"),
+        (lambda b: b[:8] + struct.pack("<I", 0) + b[12:], r"damaged header: format version 0"),
+        (lambda b: b[:12] + struct.pack("<I", 2**32 - 1) + b[16:],
+         r"truncated: \d+ bytes, the header alone needs 4294967311"),
+        (lambda b: b"hello, not numbers\n",
+         r"not a fourtop arrays file \(neither an arrays file nor an \.npz archive\)$"),
+        (lambda b: b"PK\x03\x04" + b"\0" * 50,
+         r"not a fourtop arrays file \(a damaged \.npz archive: BadZipFile\)$"),
         (lambda b: b[: len(b) - 100], r"not a fourtop arrays file \(truncated: \d+ bytes, the "
          r"header says \d+\)"),
         (lambda b: b[:40], r"not a fourtop arrays file \(truncated: 40 bytes, the header alone"),
@@ -257,6 +297,38 @@ def test_run_job_out_reports_memory(job_files):
     assert len(memory) == 1
     assert "peak RSS " in memory[0] and " MiB" in memory[0]
     assert lines[-1].startswith("ROC-integral: ") and 0 <= float(lines[-1].split(": ")[1]) <= 1
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda b: _raw_spec(b, "shape", "[1e400, 6]"), "(damaged header: array 'signal')"),
+        (lambda b: _header(b, b"[" * 2000 + b"]" * 2000), "(damaged header)"),
+        (lambda b: b"ROC-integral: 0.9\n", "(neither an arrays file nor an .npz archive)"),
+    ],
+)
+def test_run_job_refuses_a_hostile_arrays_file(job_files, capsys, damage, message):
+    """A header that crashed the reader (a traceback) is one line, exit 1."""
+    path = job_files / "six.arrays"
+    _damage(path, damage(path.read_bytes()))
+    assert _run_job(job_files, "six.arrays", SEED_JOB) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fourtop run-job: error: ")
+    assert f"{path}: not a fourtop arrays file {message}" in err
+
+
+def test_hostile_cache_header_is_ignored_and_rebuilt(tmp_path, caplog):
+    """A cache file whose header makes numbers overflow is rebuilt, not a crash."""
+    config = _config(tmp_path)
+    cache = tmp_path / "cache"
+    arrays = load_split(config, "2017", 0, cache_dir=cache)
+    path = cache_path(config, "2017", 0, cache)
+    good = path.read_bytes()
+    _damage(path, _spec(good, shape=[2**62, 4]))
+    again = load_split(config, "2017", 0, cache_dir=cache)
+    assert "ignoring the unreadable cache file" in caplog.text
+    _same(again, arrays)
+    assert path.read_bytes() == good
 
 
 def test_run_job_refuses_a_truncated_arrays_file(job_files, capsys):

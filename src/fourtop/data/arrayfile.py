@@ -25,6 +25,7 @@ jobs that use it).
 from __future__ import annotations
 
 import json
+import math
 import mmap
 import struct
 from collections.abc import Mapping, Sequence
@@ -103,6 +104,13 @@ def write_arrays(fh: BinaryIO, variables: Sequence[str], arrays: Mapping[str, np
     return size
 
 
+def _whole(value: object) -> int:
+    """``value`` of a header's shape or offset: a JSON integer (not a bool, float or text)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(value)
+    return value
+
+
 def map_arrays(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     """The variable names and the arrays of the arrays file ``path``, memory-mapped read-only.
 
@@ -127,7 +135,10 @@ def map_arrays(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
                     f"{path}: arrays file of format version {version}, newer than this "
                     f"fourtop reads ({VERSION}): update fourtop"
                 )
-            raw = fh.read(length)
+            if version < 1:
+                raise bad(f"damaged header: format version {version}")
+            # never read more than the file holds (a damaged length could ask for 4 GiB)
+            raw = fh.read(min(length, size - _PREFIX.size))
     except OSError as exc:
         from fourtop.fileio import describe_os_error
 
@@ -141,7 +152,8 @@ def map_arrays(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
         specs = doc["arrays"]
         if not isinstance(specs, dict) or not isinstance(variables, list):
             raise TypeError
-    except (ValueError, KeyError, TypeError):
+    # RecursionError: a header of deeply nested brackets
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise bad("damaged header") from None
     if expected != size:
         what = "truncated" if isinstance(expected, int) and size < expected else "damaged"
@@ -152,11 +164,13 @@ def map_arrays(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     for name, spec in specs.items():
         try:
             dtype = np.dtype(spec["dtype"])
-            shape = tuple(int(n) for n in spec["shape"])
-            offset = int(spec["offset"])
+            # whole numbers only (JSON's 1e400 is infinity, 2.5 is no count)
+            shape = tuple(_whole(n) for n in spec["shape"])
+            offset = _whole(spec["offset"])
         except (KeyError, TypeError, ValueError):
             raise bad(f"damaged header: array {name!r}") from None
-        nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+        # Python integers: a shape whose product overflows int64 is just too large
+        nbytes = dtype.itemsize * math.prod(shape)
         if (
             spec["dtype"] not in _DTYPES
             or min(shape, default=0) < 0

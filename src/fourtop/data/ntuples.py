@@ -187,6 +187,10 @@ def _read_arrays(path: Path) -> SplitArrays:
             raise DataError(f"{path}: not a fourtop arrays file (no {missing[0]!r})")
         data["variables"] = np.asarray(variables, dtype=str)
         return _checked_arrays(path, data)
+    if not head.startswith((b"PK", b"\x93NUMPY")):  # a zip archive (.npz) or an .npy
+        raise DataError(
+            f"{path}: not a fourtop arrays file (neither an arrays file nor an .npz archive)"
+        )
     return _read_npz(path)
 
 
@@ -207,7 +211,9 @@ def _read_npz(path: Path) -> SplitArrays:
     except FourtopError:
         raise
     except Exception as exc:  # numpy and zipfile raise many types for a corrupt file
-        raise DataError(f"{path}: not a fourtop arrays file ({exc.__class__.__name__})") from None
+        raise DataError(
+            f"{path}: not a fourtop arrays file (a damaged .npz archive: {exc.__class__.__name__})"
+        ) from None
     return _checked_arrays(path, data)
 
 
