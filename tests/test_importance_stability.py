@@ -13,6 +13,7 @@ from fourtop.importance.calculation import calculate
 from fourtop.importance.ranking import stability_verdict, stability_view
 from fourtop.importance.stability import (
     MIN_FAMILIES,
+    MIN_REPLICATES,
     _predicted_intervals,
     estimate_stability,
     rank_width,
@@ -123,6 +124,24 @@ def test_too_few_families_to_judge():
     s = estimate_stability(table_from(SEPARATED, MIN_FAMILIES - 1))
     assert s.status == "too_few_families" and s.seeds_needed is None and s.more_seeds is None
     assert f"at least {MIN_FAMILIES}" in stability_verdict(s)
+
+
+@pytest.mark.parametrize("n_boot", [1, 2, MIN_REPLICATES - 1])
+def test_too_few_replicates_to_judge(tmp_path, n_boot):
+    """``calculate --bootstrap 1`` on a 100-seed folder said "Stable ... (0 more needed)": the
+    68 % interval of one draw is a point. Too few replicates are not judged."""
+    out = calculate(jobs_from(CLOSE, 30), tmp_path / "out", plots=False, n_boot=n_boot)
+    s = out.stability
+    assert s is not None and s.status == "too_few_replicates" and not s.stable
+    assert s.seeds_needed is None and s.more_seeds is None and s.replicates == n_boot
+    assert stability_verdict(s) == (
+        f"Only {n_boot} bootstrap replicates (--bootstrap): at least {MIN_REPLICATES} are "
+        "needed to judge the stability or estimate the seeds needed."
+    )
+    rec = json.loads(out.files["json"].read_text())["stability"]
+    assert rec["status"] == "too_few_replicates" and rec["stable"] is False
+    # with enough replicates the same near-ties are not stable
+    assert estimate_stability(table_from(CLOSE, 30, n_boot=MIN_REPLICATES)).status != "stable"
 
 
 def test_without_the_bootstrap_there_is_no_estimate():

@@ -176,7 +176,7 @@ def stability_verdict(stability: Stability) -> str:
         >>> stability_verdict(Stability("too_few_families", 2.0, 10, 4, ()))
         'Only 4 seeds with results: at least 10 are needed to judge the stability or estimate the seeds needed.'
     """  # noqa: E501
-    from fourtop.importance.stability import MIN_FAMILIES
+    from fourtop.importance.stability import MIN_FAMILIES, MIN_REPLICATES
 
     s = stability
     k, w, n = s.top, f"{s.target_width:g}", s.seeds
@@ -191,6 +191,11 @@ def stability_verdict(stability: Stability) -> str:
         return (
             f"Only {n} seeds with results: at least {MIN_FAMILIES} are needed to judge the "
             "stability or estimate the seeds needed."
+        )
+    if s.status == "too_few_replicates":
+        return (
+            f"Only {s.replicates} bootstrap replicates (--bootstrap): at least "
+            f"{MIN_REPLICATES} are needed to judge the stability or estimate the seeds needed."
         )
     if s.status == "stable":
         return (

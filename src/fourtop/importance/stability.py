@@ -43,6 +43,7 @@ from fourtop.importance.stats import (
 __all__ = [
     "DEFAULT_TARGET_WIDTH",
     "MIN_FAMILIES",
+    "MIN_REPLICATES",
     "STABILITY_TOP",
     "Stability",
     "TopRank",
@@ -60,6 +61,9 @@ STABILITY_TOP = 10
 DEFAULT_TARGET_WIDTH = 2.0
 #: fewer seed families than this: the bootstrap says too little to judge or extrapolate
 MIN_FAMILIES = 10
+#: fewer bootstrap replicates than this: a 68 % interval of a handful of draws is as good as
+#: a point (--bootstrap 1 gives width 0 to every variable), so too few to judge
+MIN_REPLICATES = 100
 #: the search for the seeds needed stops at this many times the present seeds ...
 SEARCH_FACTOR = 100
 #: ... and at this many seeds (``submit -n``'s maximum)
@@ -77,6 +81,7 @@ STATUSES = (
     "beyond_limit",  # not stable even at the search limit (near-ties)
     "too_few_families",  # fewer than MIN_FAMILIES seeds with results
     "no_bootstrap",  # --bootstrap 0: no intervals
+    "too_few_replicates",  # fewer than MIN_REPLICATES bootstrap replicates
     "no_variables",  # no tested variable
 )
 
@@ -262,6 +267,8 @@ def estimate_stability(
         return Stability("no_bootstrap", rows=rows(), **base)
     if seeds < MIN_FAMILIES:
         return Stability("too_few_families", rows=rows(), **base)
+    if n_boot < MIN_REPLICATES:  # the intervals of a few draws are too narrow to trust
+        return Stability("too_few_replicates", rows=rows(), replicates=int(n_boot), **base)
     now = rows()
     if all((r.width or 0) <= target_width for r in now):
         return Stability("stable", rows=now, seeds_needed=seeds, **base)
