@@ -173,6 +173,9 @@ def test_bad_values_are_usage_errors(args, message, tmp_path, monkeypatch, capsy
         (["--until-stable", "3", "--backend", "condor"], "needs the local backend: condor"),
         (["--until-stable", "3", "--backend", "slurm"], "needs the local backend: slurm"),
         (["--until-stable", "3", "--max-seeds", "4"], "--max-seeds 4 is below -n 5"),
+        # started training a 76-variable folder for a top 100 that can never be judged
+        (["--until-stable", "100"], "--until-stable 100: more than the 76 variables of the list"),
+        (["--until-stable", "77", "-l", "all"], "more than the 76 variables of the list (all)"),
     ],
 )
 def test_conflicting_options_are_one_line_errors(args, message, tmp_path, monkeypatch, capsys):

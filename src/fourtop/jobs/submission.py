@@ -257,7 +257,8 @@ def submit_until_stable(
     a later ``submit``/``calculate`` carries on from it.
 
     Raises:
-        ParameterError: ``top`` below 1, a target width not above 0, ``max_seeds`` below
+        ParameterError: ``top`` below 1 or above the variables of the list, a target width
+            not above 0, ``max_seeds`` below
             ``request.seeds``, ``request.test``, or a backend that does not wait for its
             jobs (HTCondor, SLURM).
         FourtopError: what :func:`submit` raises.
@@ -274,6 +275,14 @@ def submit_until_stable(
         raise ParameterError(str(exc)) from None
     if request.test:
         raise ParameterError("--until-stable and --test exclude each other")
+    from fourtop.variables import read_varlist
+
+    n_vars = len(read_varlist(request.varlist))
+    if top > n_vars:  # the top K of fewer variables is never reached: refuse, not run forever
+        raise ParameterError(
+            f"--until-stable {top}: more than the {n_vars} variables of the list "
+            f"({request.varlist}); give at most {n_vars}"
+        )
     backend = open_backend(request)
     if not backend.capabilities.waits:
         raise ParameterError(
