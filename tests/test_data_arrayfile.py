@@ -362,3 +362,21 @@ def test_is_memory_mapped_follows_the_base_chain(tmp_path):
         raw = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     assert is_memory_mapped(np.frombuffer(raw, np.float32)[:10].reshape(2, 5))
     assert not is_memory_mapped(np.zeros(3))
+
+
+def test_memory_watch_without_a_thread_or_proc(monkeypatch):
+    """No thread to spare (a process limit) and no /proc: the job still runs and says so."""
+    import fourtop.jobs.memory as memory
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(memory.threading.Thread, "start", no_thread)
+    with MemoryWatch(interval=0.01) as watch:
+        pass
+    assert "peak RSS" in watch.summary()
+    monkeypatch.setattr(memory, "_proc_kib", lambda path, field: None)
+    monkeypatch.setattr(memory, "_reset_peak_rss", lambda: False)
+    with MemoryWatch(interval=0.01) as watch:
+        pass
+    assert watch.peak_pss() is None and watch.summary().endswith("MiB (process)")

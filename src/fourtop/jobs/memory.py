@@ -83,8 +83,13 @@ class MemoryWatch:
         self._own_peak = _reset_peak_rss()
         self.sample()
         if self._peak_pss is not None:  # sampling works here: keep sampling
-            self._thread = threading.Thread(target=self._run, name="memory-watch", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name="memory-watch", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as exc:  # "can't start new thread" (a process/thread limit)
+                log.debug("memory watch: no sampling thread (%s); PSS sampled at the end", exc)
+            else:
+                self._thread = thread
         return self
 
     def __exit__(
