@@ -20,10 +20,13 @@ touched (``data``: the python and torch runtime, ~240 MiB RSS, plus the events),
 peak RSS (the kernel's high-water mark) and peak PSS (sampled every 0.2 s): the peak minus the
 ``data`` figure is what the training's own copies cost (``train/fit.py``: the seed's
 standardized columns, a shuffled copy per epoch, evaluation). The parent
-samples the machine's used memory (MemTotal - MemAvailable) and shows its rise over the
-figure before the workers started. The files are read once beforehand, so both formats load
-from the page cache. Run on an idle machine for clean machine figures; the per-process ones
-do not depend on other work.
+samples the machine's used memory (MemTotal - MemAvailable: the mapped cache is page cache,
+which counts as available, so it shows the private memory) and its rise over the figure before
+the workers started, and the two workers' RSS and PSS added up at the same instant (row
+``both``: the peak PSS of that sum is the memory the two use together; a worker's own peak PSS
+may come after the other has ended, when the shared pages are all its own). The files are
+read once beforehand, so both formats load from the page cache. Run on an idle machine for
+clean machine figures; the per-process ones do not depend on other work.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ def worker(args: argparse.Namespace) -> None:
     from fourtop.train.params import NetworkParams
 
     torch.set_num_threads(1)
+    if args.scores_fix:
+        _preallocated_scores()
     with MemoryWatch() as watch:
         start = time.perf_counter()
         data = read_cache_file(args.worker)
@@ -98,6 +103,27 @@ def worker(args: argparse.Namespace) -> None:
             "checksum": checksum,
         }
     print(json.dumps(figures), flush=True)
+
+
+def _preallocated_scores() -> None:
+    """``--scores-fix``: fit.py's evaluation writing each chunk's logits into one array made
+    up front, instead of keeping a list of chunk tensors to concatenate (a proposed change of
+    train/fit.py, measured here without editing it): with the list, the evaluation of 1M test
+    events grows the heap by up to 1.8 GB in most runs, not all (glibc fragmentation)."""
+    import torch
+
+    from fourtop.train import fit
+
+    @torch.no_grad()
+    def scores(model, x):  # type: ignore[no-untyped-def]
+        model.eval()
+        step = fit._eval_chunk(model)
+        out = torch.empty((model.members, len(x)), dtype=torch.float64)
+        for i in range(0, len(x), step):
+            out[:, i : i + step] = model(x[i : i + step])
+        return out.numpy()
+
+    fit._scores = scores
 
 
 def _resampled(path: Path, events: int) -> None:
@@ -141,31 +167,46 @@ def _as_npz(source: Path, path: Path) -> None:
         )
 
 
-def _two_workers(path: Path, args: argparse.Namespace) -> tuple[list[dict], int, int]:
-    """Run two workers on ``path`` at once; their figures, the machine's used memory before,
-    and its peak while they ran."""
-    before = _used()
-    peak = [before]
+def _rollup(pid: int) -> tuple[int, int]:
+    """RSS and PSS of process ``pid`` in bytes (0, 0 once it has ended)."""
+    try:
+        return _kib(f"/proc/{pid}/smaps_rollup", "Rss"), _kib(f"/proc/{pid}/smaps_rollup", "Pss")
+    except (OSError, KeyError):
+        return 0, 0
+
+
+def _two_workers(path: Path, args: argparse.Namespace) -> tuple[list[dict], dict[str, int]]:
+    """Run two workers on ``path`` at once; their figures, and what the parent sampled: the
+    machine's used memory before and at its peak, and the peak of the two workers' RSS and
+    PSS added up at the same instant (a worker's own peak may come after the other ended,
+    when the shared pages are all its own)."""
+    sampled = {"before": _used(), "used": 0, "rss": 0, "pss": 0}
+    sampled["used"] = sampled["before"]
     done = threading.Event()
+    procs: list[subprocess.Popen] = []
 
     def watch() -> None:
         while not done.wait(0.1):
-            peak[0] = max(peak[0], _used())
+            sampled["used"] = max(sampled["used"], _used())
+            figures = [_rollup(p.pid) for p in procs]
+            sampled["rss"] = max(sampled["rss"], sum(f[0] for f in figures))
+            sampled["pss"] = max(sampled["pss"], sum(f[1] for f in figures))
 
-    sampler = threading.Thread(target=watch, daemon=True)
-    sampler.start()
     command = [sys.executable, __file__, "--worker", str(path), "--vars", str(args.vars)]
     command += ["--members", str(args.members), "--epochs", str(args.epochs)]
-    procs = [
+    command += ["--scores-fix"] if args.scores_fix else []
+    procs += [
         subprocess.Popen([*command, "--index", str(i)], stdout=subprocess.PIPE, text=True)
         for i in range(2)
     ]
+    sampler = threading.Thread(target=watch, daemon=True)
+    sampler.start()
     outs = [p.communicate()[0] for p in procs]
     done.set()
     sampler.join()
     if any(p.returncode for p in procs):
         sys.exit(f"a worker failed: {[p.returncode for p in procs]}")
-    return [json.loads(o.strip().splitlines()[-1]) for o in outs], before, peak[0]
+    return [json.loads(o.strip().splitlines()[-1]) for o in outs], sampled
 
 
 def main() -> None:
@@ -177,6 +218,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=5, help="networks of the family")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument(
+        "--scores-fix", action="store_true", help="evaluate into one preallocated array"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -212,33 +256,43 @@ def main() -> None:
         with open(path, "rb") as fh:
             while fh.read(64 * MIB):
                 pass
+    fix = ", evaluation into one array (--scores-fix)" if args.scores_fix else ""
     print(
         f"arrays file {source.stat().st_size / MIB:.0f} MiB, npz {npz.stat().st_size / MIB:.0f}"
         f" MiB; each worker: a family of {args.members} networks on {args.vars} variables, "
-        f"{args.epochs} epoch(s)"
+        f"{args.epochs} epoch(s){fix}"
     )
     rows = []
     for label, path in (("mmap", source), ("npz", npz)):
-        figures, before, peak = _two_workers(path, args)
-        rows.append((label, figures, before, peak))
+        figures, sampled = _two_workers(path, args)
+        rows.append((label, figures, sampled))
     head = (
         f"{'cache':<6}{'worker':>7}{'load':>10}{'RSS data':>10}{'PSS data':>10}"
         f"{'peak RSS':>10}{'peak PSS':>10}{'train':>8}  machine used (rise)"
     )
     print(head)
     print("-" * len(head))
-    for label, figures, before, peak in rows:
+    for label, figures, sampled in rows:
         for i, f in enumerate(figures):
-            machine = f"{peak / MIB:,.0f} MiB (+{(peak - before) / MIB:,.0f})" if i == 0 else ""
+            machine = ""
+            if i == 0:
+                rise = sampled["used"] - sampled["before"]
+                machine = f"{sampled['used'] / MIB:,.0f} MiB (+{rise / MIB:,.0f})"
             load = f"{f['load_s'] * 1000:.1f} ms" if f["load_s"] < 1 else f"{f['load_s']:.2f} s"
             print(
                 f"{label:<6}{i:>7}{load:>10}"
                 f"{f['after_load']['rss'] / MIB:>10,.0f}{f['after_load']['pss'] / MIB:>10,.0f}"
                 f"{f['peak_rss'] / MIB:>10,.0f}{f['peak_pss'] / MIB:>10,.0f}"
-                f"{f['train_s']:>7.0f}s  {machine}"
+                f"{f['train_s']:>7.0f}s"
+                f"  {machine}"
             )
-        total = sum(f["peak_pss"] for f in figures)
-        print(f"{'':<6}{'sum':>7}{'':>30}{'':>10}{total / MIB:>10,.0f}")
+        data_rss = sum(f["after_load"]["rss"] for f in figures)
+        data_pss = sum(f["after_load"]["pss"] for f in figures)
+        print(
+            f"{'':<6}{'both':>7}{'':>10}{data_rss / MIB:>10,.0f}{data_pss / MIB:>10,.0f}"
+            f"{sampled['rss'] / MIB:>10,.0f}{sampled['pss'] / MIB:>10,.0f}"
+            "   (peaks: of the sum at one instant)"
+        )
     events = rows[0][1][0]["events"]
     print(f"(MiB; {events[0]:,} signal and {events[1]:,} background events; mapped: "
           f"{[f['mapped'] for f in rows[0][1]]}; ROC integrals {rows[0][1][0]['roc'][0]:.4f}, "

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"named sizes instead of -n: 'analysis' = {analysis.signal:,} events per signal "
         f"file and {analysis.background:,} per background file, about a million selected "
-        "events per class and split (about 3 GB and half an hour per key and split)",
+        "events per class and split (6 GB and ~50 min of one core per key and split)",
     )
     parser.add_argument(
         "--seed",
