@@ -68,8 +68,6 @@ def worker(args: argparse.Namespace) -> None:
     from fourtop.train.params import NetworkParams
 
     torch.set_num_threads(1)
-    if args.scores_fix:
-        _preallocated_scores()
     with MemoryWatch() as watch:
         start = time.perf_counter()
         data = read_cache_file(args.worker)
@@ -103,27 +101,6 @@ def worker(args: argparse.Namespace) -> None:
             "checksum": checksum,
         }
     print(json.dumps(figures), flush=True)
-
-
-def _preallocated_scores() -> None:
-    """``--scores-fix``: fit.py's evaluation writing each chunk's logits into one array made
-    up front, instead of keeping a list of chunk tensors to concatenate (a proposed change of
-    train/fit.py, measured here without editing it): with the list, the evaluation of 1M test
-    events grows the heap by up to 1.8 GB in most runs, not all (glibc fragmentation)."""
-    import torch
-
-    from fourtop.train import fit
-
-    @torch.no_grad()
-    def scores(model, x):  # type: ignore[no-untyped-def]
-        model.eval()
-        step = fit._eval_chunk(model)
-        out = torch.empty((model.members, len(x)), dtype=torch.float64)
-        for i in range(0, len(x), step):
-            out[:, i : i + step] = model(x[i : i + step])
-        return out.numpy()
-
-    fit._scores = scores
 
 
 def _resampled(path: Path, events: int) -> None:
@@ -194,7 +171,6 @@ def _two_workers(path: Path, args: argparse.Namespace) -> tuple[list[dict], dict
 
     command = [sys.executable, __file__, "--worker", str(path), "--vars", str(args.vars)]
     command += ["--members", str(args.members), "--epochs", str(args.epochs)]
-    command += ["--scores-fix"] if args.scores_fix else []
     procs += [
         subprocess.Popen([*command, "--index", str(i)], stdout=subprocess.PIPE, text=True)
         for i in range(2)
@@ -218,9 +194,6 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=5, help="networks of the family")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()))
-    parser.add_argument(
-        "--scores-fix", action="store_true", help="evaluate into one preallocated array"
-    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -256,11 +229,10 @@ def main() -> None:
         with open(path, "rb") as fh:
             while fh.read(64 * MIB):
                 pass
-    fix = ", evaluation into one array (--scores-fix)" if args.scores_fix else ""
     print(
         f"arrays file {source.stat().st_size / MIB:.0f} MiB, npz {npz.stat().st_size / MIB:.0f}"
         f" MiB; each worker: a family of {args.members} networks on {args.vars} variables, "
-        f"{args.epochs} epoch(s){fix}"
+        f"{args.epochs} epoch(s)"
     )
     rows = []
     for label, path in (("mmap", source), ("npz", npz)):

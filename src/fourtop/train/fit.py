@@ -542,9 +542,13 @@ def _weighted_bce(logits: Tensor, y: Tensor, w: Tensor) -> Tensor:
 def _scores(model: FamilyNet, x: Tensor) -> np.ndarray:
     model.eval()
     step = _eval_chunk(model)
-    chunks = [model(x[i : i + step]) for i in range(0, len(x), step)]
-    # logits, not sigmoids: the same order, without float32 saturation into ties
-    return torch.cat(chunks, dim=1).double().cpu().numpy()
+    # logits, not sigmoids: the same order, without float32 saturation into ties; written
+    # chunk by chunk into one array (a list of chunks joined at the end grew the heap by GBs
+    # on a million test events)
+    scores = np.empty((model.members, len(x)), dtype=np.float64)
+    for i in range(0, len(x), step):
+        scores[:, i : i + step] = model(x[i : i + step]).double().cpu().numpy()
+    return scores
 
 
 @torch.no_grad()
