@@ -59,8 +59,10 @@ class PlainProgress:
         every: float = 30.0,
         step: float = 0.05,
         clock: object = time.monotonic,
+        counts: bool = True,
     ) -> None:
         self.total, self.label, self.unit = total, label, unit
+        self.counts = counts  # False: units that cannot fail (events): no done/failed part
         self.every, self.step = every, step
         self._clock = clock
         self.start = clock()  # type: ignore[operator]
@@ -91,8 +93,9 @@ class PlainProgress:
         rate = finished / elapsed
         text = (
             f"{self.label}: {finished}/{self.total} {self.unit} "
-            f"({100.0 * finished / max(self.total, 1):.0f}%), {self.done} done, "
-            f"{self.failed} failed, {rate:.2f} {self.unit}/s, {_duration(elapsed)} elapsed"
+            f"({100.0 * finished / max(self.total, 1):.0f}%), "
+            + (f"{self.done} done, {self.failed} failed, " if self.counts else "")
+            + f"{rate:.2f} {self.unit}/s, {_duration(elapsed)} elapsed"
         )
         left = self.total - finished
         if left > 0 and rate > 0:

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         plain = None
     else:  # logs, CI, pipes: a plain line at a steady pace
         status = contextlib.nullcontext()
-        plain = PlainProgress(total, "generating", unit="events")
+        plain = PlainProgress(total, "generating", unit="events", counts=False)
     with status as spinner:
         files = generate_samples(
             out_dir,
