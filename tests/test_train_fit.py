@@ -119,16 +119,36 @@ def test_early_stopping_keeps_the_best_epoch(data):
 
 def test_split_balancing_and_negative_weights(data):
     sets, mean, std = fit._prepare(data, SEED, np.random.default_rng(0), validation=False)
-    x, y, w = sets["train"]
+    train = sets["train"]
+    x, y, w = train.x(slice(None)), train.y, train.w
     assert mean.shape == std.shape == (len(SEED),) and (std > 0).all()
     assert float(w[y == 1].sum()) == pytest.approx(float(w[y == 0].sum()), rel=1e-5)
     assert float(w.min()) > 0  # training uses |w|
     assert float(x.mean(0).abs().max()) < 1e-5  # standardized on the training half
-    _, yt, wt = sets["test"]
+    yt, wt = sets["test"].y, sets["test"].w
     assert float(wt.min()) < 0  # the test half keeps signed weights for the ROC integral
     assert len(yt) == 300  # a half of each class
     val = fit._prepare(data, SEED, np.random.default_rng(0), validation=True)[0]["validation"]
-    assert len(val[1]) == 2 * int(150 * fit.VALIDATION_FRACTION)
+    assert len(val.y) == 2 * int(150 * fit.VALIDATION_FRACTION)
+
+
+@pytest.mark.parametrize("patience", [None, 1])
+def test_gathered_per_minibatch_trains_exactly_as_the_copy(data, monkeypatch, patience):
+    """Large sets are not copied but gathered from the (mapped) class arrays per minibatch and
+    evaluation chunk: the same values, so the same network and the same ROC integral."""
+    params = NetworkParams(
+        hidden_layers=2, initial_nodes=8, epochs=3, batch_size=64, patience=patience
+    )
+    members = [SEED, SEED[1:], SEED[:-1]]
+    dense = fit.train_members(data, SEED, members, params, random_seed=5)
+    monkeypatch.setattr(fit, "_DENSE_BYTES", 0)
+    sets = fit._prepare(data, SEED, np.random.default_rng(0), validation=True)[0]
+    assert all(s.dense is None for s in sets.values())  # nothing copied
+    gathered = fit.train_members(data, SEED, members, params, random_seed=5)
+    for a, b in zip(dense, gathered, strict=True):
+        assert a.roc_integral == b.roc_integral and a.history == b.history
+        for key, value in a.state_dict.items():
+            assert torch.equal(value, b.state_dict[key]), key
 
 
 def test_result_carries_the_input_standardization(data):

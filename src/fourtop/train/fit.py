@@ -47,6 +47,11 @@ VALIDATION_FRACTION = 0.2
 #: activations per evaluation chunk (members x events x width): 16 MB, below glibc's mmap
 #: threshold, so evaluation reuses memory instead of faulting in fresh pages per chunk
 _EVAL_VALUES = 1 << 22
+#: a set whose standardized columns take more than this is not copied: its minibatches and
+#: evaluation chunks are gathered and standardized from the (memory-mapped) class arrays as
+#: they are needed, so a worker's private memory does not grow with events x variables; the
+#: values are the same either way (the same float64 arithmetic, rounded to float32)
+_DENSE_BYTES = 64 << 20
 
 
 def _eval_chunk(model: FamilyNet) -> int:
@@ -197,7 +202,10 @@ def _train_members(
     sets, mean, std = _prepare(
         data, inputs, np.random.default_rng(split_ss), params.patience is not None, test_events
     )
-    x, y, w = (t.to(dev) for t in sets["train"])
+    for s in sets.values():
+        s.to(dev)
+    train = sets["train"]
+    y, w = train.y, train.w
 
     masks = torch.tensor([[v in set(m) for v in inputs] for m in members], dtype=torch.float32)
     generator = torch.Generator().manual_seed(int(init_ss.generate_state(1)[0]))
@@ -236,7 +244,7 @@ def _train_members(
             if n - start == 1 and model.uses_batch_norm:
                 break  # batch normalization cannot learn from a lone trailing event
             batch = order[start : start + params.batch_size]
-            member_loss = _weighted_bce(model(x[batch]), y[batch], w[batch])
+            member_loss = _weighted_bce(model(train.x(batch)), y[batch], w[batch])
             optimizer.zero_grad(set_to_none=True)
             member_loss.sum().backward()
             optimizer.step()
@@ -248,7 +256,7 @@ def _train_members(
             histories[m]["loss"].append(float(train_loss[m]))
             epochs_run[m] += 1
         if early:
-            val_loss = _evaluate_loss(model, *(t.to(dev) for t in sets["validation"])).cpu()
+            val_loss = _evaluate_loss(model, sets["validation"]).cpu()
             for m in active.nonzero().flatten().tolist():
                 histories[m]["val_loss"].append(float(val_loss[m]))
             improved = active & (val_loss < best_loss)
@@ -261,12 +269,13 @@ def _train_members(
     if early:
         model.restore(best_state, torch.ones(n_members, dtype=torch.bool, device=dev))
 
-    x_test, y_test, w_test = sets["test"]
-    scores = _scores(model, x_test.to(dev))
+    test = sets["test"]
+    scores = _scores(model, test)
+    y_test, w_test = test.y.cpu().numpy(), test.w.cpu().numpy()
     results = []
     for m, variables in enumerate(members):
         try:
-            roc, error = roc_integral(scores[m], y_test.numpy(), w_test.numpy()), None
+            roc, error = roc_integral(scores[m], y_test, w_test), None
         except TrainingError as exc:
             roc, error = float("nan"), f"training diverged: {exc}"
         if error is None and not np.isfinite(histories[m]["loss"][-1]):
@@ -384,9 +393,9 @@ def _prepare(
     """Split each class in halves (or into ``test_events`` and the rest), standardize,
     balance the training weights.
 
-    Returns ``{"train", "validation", "test"}`` -> (x, y, w) CPU tensors, and the inputs'
-    training mean and std; training and validation weights are ``|w|`` scaled so each class
-    sums to half the events, test weights are signed.
+    Returns ``{"train", "validation", "test"}`` -> :class:`_EventSet` (on the CPU), and the
+    inputs' training mean and std; training and validation weights are ``|w|`` scaled so each
+    class sums to half the events, test weights are signed.
     """
     columns = data.columns(inputs)
     # per set: (the class's events, the indices of its events in the set, weights, label)
@@ -435,21 +444,90 @@ def _prepare(
     std[~(std > 0)] = 1.0
     out = {}
     for name, pieces in parts.items():
-        xs = np.empty((sum(len(p[1]) for p in pieces), len(columns)), dtype=np.float32)
+        half = sum(len(p[1]) for p in pieces) / 2
         ys, ws = [], []
-        half = len(xs) / 2
-        at = 0
-        for x_all, idx, w_part, label in pieces:
+        for _, _idx, w_part, label in pieces:
             if name != "test" and len(w_part):
                 w_part = np.abs(w_part) * (half / np.abs(w_part).sum())
-            for rows in _chunks(idx):
-                xs[at : at + len(rows)] = (x_all[rows][:, columns] - mean) / std
-                at += len(rows)
             ys.append(np.full(len(w_part), label))
             ws.append(w_part)
         labels, weights = (np.concatenate(a).astype(np.float32) for a in (ys, ws))
-        out[name] = (torch.from_numpy(xs), torch.from_numpy(labels), torch.from_numpy(weights))
-    return out, mean, std  # type: ignore[return-value]
+        out[name] = _EventSet(
+            [(x_all, idx) for x_all, idx, _, _ in pieces],
+            columns,
+            mean,
+            std,
+            torch.from_numpy(labels),
+            torch.from_numpy(weights),
+        )
+    return out, mean, std
+
+
+class _EventSet:
+    """One set's events (training, validation or test): labels, weights, and the
+    standardized input columns, either copied once (``dense``: small sets, and any set on a
+    GPU) or gathered from the class arrays per minibatch or chunk (large sets on the CPU: the
+    class arrays are the memory-mapped cache, shared between workers, so the job's own memory
+    is its minibatch, not events x variables). Both give the same float32 values.
+
+    Events are numbered as the set lists them: each class's chosen rows in turn (background,
+    then signal).
+    """
+
+    def __init__(
+        self,
+        pieces: list[tuple[np.ndarray, np.ndarray]],
+        columns: np.ndarray,
+        mean: np.ndarray,
+        std: np.ndarray,
+        y: Tensor,
+        w: Tensor,
+    ) -> None:
+        self.pieces = [(np.asarray(x), np.asarray(i, dtype=np.int64)) for x, i in pieces]
+        self.columns, self.mean, self.std = columns, mean, std
+        self.y, self.w = y, w
+        self.starts = np.cumsum([0] + [len(idx) for _, idx in self.pieces])
+        self.dense: Tensor | None = None
+        if len(self) * len(columns) * 4 <= _DENSE_BYTES:
+            self.dense = self._copy()
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def to(self, device: torch.device) -> None:
+        """Move the set to ``device``; a GPU gets the dense copy (host gathers would starve it)."""
+        if device.type != "cpu" and self.dense is None:
+            self.dense = self._copy()
+        self.y, self.w = self.y.to(device), self.w.to(device)
+        if self.dense is not None:
+            self.dense = self.dense.to(device)
+
+    def x(self, events: Tensor | slice) -> Tensor:
+        """The standardized inputs of ``events`` (indices into the set, or a slice)."""
+        if self.dense is not None:
+            return self.dense[events]
+        if isinstance(events, slice):
+            return self._gather(np.arange(*events.indices(len(self))))
+        return self._gather(events.cpu().numpy())
+
+    def _copy(self) -> Tensor:
+        """The whole set standardized, gathered in chunks (small float64 temporaries)."""
+        dense = torch.empty((len(self), len(self.columns)), dtype=torch.float32)
+        for start in range(0, len(self), _CHUNK_EVENTS):
+            stop = min(len(self), start + _CHUNK_EVENTS)
+            dense[start:stop] = self._gather(np.arange(start, stop))
+        return dense
+
+    def _gather(self, events: np.ndarray) -> Tensor:
+        out = np.empty((len(events), len(self.columns)), dtype=np.float32)
+        piece = np.searchsorted(self.starts, events, side="right") - 1
+        for p, (x_all, idx) in enumerate(self.pieces):
+            mine = piece == p
+            if not mine.any():
+                continue
+            rows = idx[events[mine] - self.starts[p]]
+            out[mine] = (x_all[rows][:, self.columns] - self.mean) / self.std
+        return torch.from_numpy(out)
 
 
 #: events per chunk when the selected columns are gathered and standardized: the float64
@@ -539,26 +617,27 @@ def _weighted_bce(logits: Tensor, y: Tensor, w: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _scores(model: FamilyNet, x: Tensor) -> np.ndarray:
+def _scores(model: FamilyNet, events: _EventSet) -> np.ndarray:
     model.eval()
     step = _eval_chunk(model)
     # logits, not sigmoids: the same order, without float32 saturation into ties; written
     # chunk by chunk into one array (a list of chunks joined at the end grew the heap by GBs
-    # on a million test events)
-    scores = np.empty((model.members, len(x)), dtype=np.float64)
-    for i in range(0, len(x), step):
-        scores[:, i : i + step] = model(x[i : i + step]).double().cpu().numpy()
+    # on a million test events), in the float32 the network computes them in
+    scores = np.empty((model.members, len(events)), dtype=np.float32)
+    for i in range(0, len(events), step):
+        scores[:, i : i + step] = model(events.x(slice(i, i + step))).cpu().numpy()
     return scores
 
 
 @torch.no_grad()
-def _evaluate_loss(model: FamilyNet, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
+def _evaluate_loss(model: FamilyNet, events: _EventSet) -> Tensor:
     model.eval()
-    total = torch.zeros(model.members, dtype=torch.float64, device=x.device)
+    y, w = events.y, events.w
+    total = torch.zeros(model.members, dtype=torch.float64, device=y.device)
     step = _eval_chunk(model)
-    for i in range(0, len(x), step):
+    for i in range(0, len(y), step):
         sl = slice(i, i + step)
-        total += _weighted_bce(model(x[sl]), y[sl], w[sl]).double() * len(y[sl])
+        total += _weighted_bce(model(events.x(sl)), y[sl], w[sl]).double() * len(y[sl])
     return (total / len(y)).float()
 
 
