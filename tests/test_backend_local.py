@@ -38,3 +38,27 @@ def test_a_killed_worker_names_its_signal_and_keeps_the_submission_ids(new_folde
         submitted[name] = events[0].proc
     everyone = [n for u in units for n in u.names]  # procs are numbered over the submission
     assert submitted == {n: everyone.index(n) for n in crashed}
+
+
+def test_a_ctrl_c_while_a_worker_starts_does_not_kill_it():
+    """Ctrl-C reaches the whole process group; a worker still starting its interpreter must
+    not die of it mid-import (a "Fatal Python error" and tracebacks, not one line)."""
+    import multiprocessing as mp
+    import os
+    import signal
+    import time
+
+    from fourtop.backends.local import start_worker_process
+
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = start_worker_process(ctx, _worker_main, (child, 1))
+    child.close()
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end and proc.is_alive():  # through start-up and into the loop
+        os.kill(proc.pid, signal.SIGINT)
+        time.sleep(0.005)
+    parent.send(None)  # the loop's end
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the parent's back

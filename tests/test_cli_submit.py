@@ -230,6 +230,9 @@ def test_ctrl_c_keeps_finished_results_and_marks_jobs_in_flight_failed(workdir):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("fourtop submit: interrupted; the finished jobs in jobs are kept")
+    assert last.endswith("'fourtop submit -r --include-unstarted jobs' runs the rest")
     jf = JobFolder("jobs")
     jf.check()
     finished = {j.name for j in jf.result_jobs}

@@ -323,3 +323,26 @@ def test_sigterm_stops_submit_like_ctrl_c(sample_workdir):
     folder.check()
     aborted = folder.get_resubmit_list()
     assert aborted and all("SIGTERM" in (j.reason or "") for j in aborted)
+
+
+def test_a_run_refused_the_lock_leaves_the_folder_another_run_took(sample_workdir, monkeypatch):
+    """Two submits into one new folder: the one that made the folder but lost the lock to
+    the other must not remove what the other is filling (it once removed the whole folder)."""
+    from filelock import FileLock
+
+    import fourtop.jobs.submission as submission
+
+    opened = submission._open_or_create
+
+    def made_then_taken(path, varlist):
+        folder, made = opened(path, varlist)
+        assert made == "created"
+        other = FileLock(str(Path(folder.path, ".fourtop.lock")))
+        other.acquire()  # the other run takes the lock and starts filling the folder
+        hold(other.release)
+        Path(folder.path, "the-other-runs-job.job").write_text("# job\n")
+        return folder, made
+
+    monkeypatch.setattr(submission, "_open_or_create", made_then_taken)
+    assert main([*BASE, "-n", "1", "jobs"]) == 1
+    assert Path("jobs", "the-other-runs-job.job").is_file()

@@ -32,9 +32,11 @@ class FakeSubmit:
     """Stands in for ``submit``: adds ``request.seeds`` families whose subseeds lose
     ``effects[i] + N(0, 0.01)`` when they drop ``v<i>``; records each round's size."""
 
-    def __init__(self, effects, fail_round: int | None = None) -> None:
+    def __init__(self, effects, fail_round: int | None = None, unfinished: int = 0) -> None:
         self.effects = effects
         self.fail_round = fail_round
+        self.unfinished = unfinished  # the last jobs get no files (a run killed part-way)
+        self.stranded: list[str] = []
         self.rounds: list[int] = []
 
     def __call__(self, request: SubmitRequest, reporter=None) -> SubmitOutcome:
@@ -60,6 +62,9 @@ class FakeSubmit:
                 if failing and i == 0:
                     roc = FAILED
                     failed.append((sname, "training diverged"))
+                if f >= start + request.seeds - self.unfinished and i == 0:
+                    self.stranded.append(sname)
+                    continue
                 _write_files(path, sname, roc, 100 + f)
         folder.add_jobs(jobs)
         folder.save()
@@ -135,9 +140,67 @@ def test_an_interrupt_between_rounds_leaves_a_consistent_folder(tmp_path, monkey
 
 def test_an_existing_folder_at_max_seeds_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    FakeSubmit(APART)(SubmitRequest(seeds=20, folder="jobs"))
+    FakeSubmit(CLOSE)(SubmitRequest(seeds=20, folder="jobs"))
     with pytest.raises(submission.ParameterError, match="holds 20 seeds already"):
-        _run(FakeSubmit(APART), monkeypatch, seeds=10, top=3, target_width=2, max_seeds=20)
+        _run(FakeSubmit(CLOSE), monkeypatch, seeds=10, top=3, target_width=1, max_seeds=20)
+
+
+def test_a_folder_stable_already_is_judged_before_any_new_seed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    FakeSubmit(APART)(SubmitRequest(seeds=200, folder="jobs"))
+    fake = FakeSubmit(APART)
+    outcome = _run(fake, monkeypatch, seeds=10, top=3, target_width=2, max_seeds=1000)
+    assert outcome.reason == "stable" and outcome.rounds == 0 and outcome.seeds == 200
+    assert fake.rounds == []  # nothing trained
+
+
+def test_a_folder_not_stable_yet_goes_on_with_the_estimated_round(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    FakeSubmit(APART)(SubmitRequest(seeds=10, folder="jobs"))
+    fake = FakeSubmit(APART)
+    outcome = _run(fake, monkeypatch, seeds=50, top=6, target_width=1, max_seeds=1000)
+    assert outcome.reason == "stable" and outcome.seeds == 10 + sum(fake.rounds)
+    assert 1 <= fake.rounds[0] <= 10  # the estimate's round (at most doubling), not -n 50
+
+
+def test_unfinished_jobs_of_an_earlier_run_run_first(tmp_path, monkeypatch):
+    """A run killed or interrupted part-way leaves jobs without a result: going on with the
+    folder runs them before judging or adding seeds."""
+    monkeypatch.chdir(tmp_path)
+    killed = FakeSubmit(APART, unfinished=5)
+    killed(SubmitRequest(seeds=12, folder="jobs"))
+    assert JobFolder("jobs").get_stats().unstarted_jobs == 5
+    resumed = []
+
+    def fake_resubmit(request, reporter=None):
+        resumed.append(request)
+        for name in killed.stranded:
+            _write_files(Path("jobs"), name, 0.79, 1)
+        return [SubmitOutcome(str(Path("jobs").resolve()), None, [])]
+
+    monkeypatch.setattr("fourtop.jobs.resubmission.resubmit", fake_resubmit)
+    fake = FakeSubmit(APART)
+    outcome = _run(fake, monkeypatch, seeds=10, top=3, target_width=2, max_seeds=1000)
+    assert len(resumed) == 1 and resumed[0].include_unstarted
+    assert resumed[0].folders == ["jobs"]
+    assert outcome.reason == "stable"
+    assert JobFolder("jobs").get_stats().unstarted_jobs == 0
+
+
+def test_without_a_folder_an_existing_default_folder_is_refused(tmp_path, monkeypatch):
+    from fourtop.naming import default_job_folder_name
+
+    monkeypatch.chdir(tmp_path)
+    FakeSubmit(APART)(SubmitRequest(seeds=3, folder=default_job_folder_name()))
+    monkeypatch.setattr(submission, "submit", FakeSubmit(APART))
+    with pytest.raises(submission.JobFolderError, match="already exists; name it"):
+        submission.submit_until_stable(SubmitRequest(seeds=10), top=3)
+
+
+def test_max_seeds_below_the_judging_minimum_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(submission.ParameterError, match="give at least 10"):
+        _run(FakeSubmit(APART), monkeypatch, seeds=5, top=3, target_width=2, max_seeds=9)
 
 
 # ------------------------------------------------------------------ the command's options

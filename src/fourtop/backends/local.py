@@ -91,6 +91,28 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def start_worker_process(ctx: Any, target: Any, args: tuple[Any, ...]) -> Any:
+    """Start a worker process that ignores Ctrl-C (SIGINT) from its first instruction.
+
+    A Ctrl-C reaches the whole process group; a spawned interpreter still importing would
+    die of it mid-import, with a "Fatal Python error" and tracebacks instead of the one
+    line the parent prints. An ignored signal stays ignored through the spawn's exec (and
+    Python keeps it so), so SIGINT is ignored in the parent for the milliseconds of
+    ``start``: a Ctrl-C in exactly that window is dropped (the spawn clears even a blocked,
+    pending one), and the next one works as usual."""
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()  # signal.signal needs it
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        proc = ctx.Process(target=target, args=args, daemon=True)
+        proc.start()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, handler)
+    return proc
+
+
 @dataclass
 class _Worker:
     process: Any
@@ -140,8 +162,7 @@ class LocalBackend(Backend):
 
         def start_worker() -> _Worker:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=self.worker_main, args=(child, threads), daemon=True)
-            proc.start()
+            proc = start_worker_process(ctx, self.worker_main, (child, threads))
             child.close()
             return _Worker(proc, parent)
 

@@ -90,12 +90,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FourtopError as err:
         print(f"fourtop {args.command}: error: {err}", file=sys.stderr)
         return 1
-    except Terminated:
-        print(f"fourtop {args.command}: terminated (SIGTERM)", file=sys.stderr)
+    except Terminated as exc:
+        print(f"fourtop {args.command}: terminated (SIGTERM){_hint(exc)}", file=sys.stderr)
         return 143
-    except KeyboardInterrupt:
-        print(f"fourtop {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"fourtop {args.command}: interrupted{_hint(exc)}", file=sys.stderr)
         return 130
+
+
+def _hint(exc: BaseException) -> str:
+    """What a command attached to an interruption: what was kept and how to go on."""
+    return f"; {exc.args[0]}" if exc.args and isinstance(exc.args[0], str) else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
@@ -28,6 +29,8 @@ from fourtop.cli._console import say
 from fourtop.cli._progress import spinner, training_progress
 from fourtop.cli.calculate import DEFAULT_TARGET_WIDTH, target_width
 from fourtop.errors import JobFolderError, ParameterError
+from fourtop.jobs.layout import SPEC_SUFFIX
+from fourtop.naming import default_job_folder_name
 
 if TYPE_CHECKING:
     from fourtop.backends.base import ProgressCallback
@@ -207,17 +210,31 @@ def run(args: argparse.Namespace) -> int:
         folder=args.folders[0] if args.folders else None,
         **training,
     )
-    if args.until_stable is not None:
-        outcome = submit_until_stable(
-            request,
-            top=args.until_stable,
-            target_width=args.target_width or DEFAULT_TARGET_WIDTH,
-            max_seeds=args.max_seeds,
-            reporter=reporter,
-        )
-        _report_rounds(outcome, args.until_stable)
-        return 1 if outcome.reason == "failed" else 0
-    return 1 if submit(request, reporter).failed else 0
+    folder = request.folder or default_job_folder_name()
+    existed = Path(folder).exists()
+    try:
+        if args.until_stable is not None:
+            outcome = submit_until_stable(
+                request,
+                top=args.until_stable,
+                target_width=args.target_width or DEFAULT_TARGET_WIDTH,
+                max_seeds=args.max_seeds,
+                reporter=reporter,
+            )
+            _report_rounds(outcome, args.until_stable)
+            return 1 if outcome.reason == "failed" else 0
+        return 1 if submit(request, reporter).failed else 0
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say what is kept, how to go on
+        if existed or Path(folder, Path(folder).name + SPEC_SUFFIX).is_file():
+            exc.args = (
+                f"the finished jobs in {folder} are kept; "
+                + (
+                    f"the same command with the folder ({folder}) goes on with it"
+                    if args.until_stable is not None
+                    else f"'fourtop submit -r --include-unstarted {folder}' runs the rest"
+                ),
+            )
+        raise
 
 
 def _report_rounds(outcome: StableOutcome, top: int) -> None:

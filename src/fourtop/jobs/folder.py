@@ -161,6 +161,12 @@ class JobFolder:
         with hold(lock_path, self.path, what=what, wait=wait):
             yield
 
+    def reload(self) -> None:
+        """Read the spec again (under :meth:`lock`: what another process registered before
+        this one took the lock). Changes not yet saved are dropped."""
+        if self.compacted or self._spec.is_file():
+            self._load()
+
     def _load(self) -> SpecData:
         data = read_spec(self._spec)
         self._check_loaded(data)

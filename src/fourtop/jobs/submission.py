@@ -7,10 +7,11 @@ folder's lock is held while its jobs are created and run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,14 @@ from fourtop.jobs.importing import import_command, list_difference
 from fourtop.jobs.job import Job
 from fourtop.jobs.layout import SPEC_SUFFIX, VARLIST_FILE
 from fourtop.jobs.names import job_name
-from fourtop.jobs.requests import LogReporter, Reporter, SubmitOutcome, SubmitRequest
+from fourtop.jobs.requests import (
+    LogReporter,
+    Reporter,
+    ResubmitRequest,
+    SubmitOutcome,
+    SubmitRequest,
+    TrainingRequest,
+)
 from fourtop.jobs.running import check_device, open_backend, run_jobs, run_settings, write_job_files
 from fourtop.jobs.settings import load_settings, save_settings
 from fourtop.jobs.tasks import RunSettings
@@ -81,11 +89,13 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
     for group in groups:
         reporter.note(f"correlated group (|r| >= {request.correlation:g}%): {', '.join(group)}")
 
-    created = target is None or not Path(target).exists()
-    emptied = not created and Path(target).is_dir() and not any(Path(target).iterdir())
-    folder = _open_or_create(target, varlist)
-    try:
-        with folder.lock(what="fourtop submit"):
+    folder, made = _open_or_create(target, varlist)
+    # a refused lock (another process is filling the folder) leaves everything as it is
+    with folder.lock(what="fourtop submit"):
+        try:
+            folder.reload()  # what another process registered before this one took the lock
+            if folder.jobs:  # registered jobs: never removed, whoever made the folder
+                made = None
             existing = [j.seed for j in folder.jobs or [] if j.subseed is None]
             n = 1 if request.test else request.seeds
             _check_seed_count(n, len(varlist), len(existing))
@@ -97,22 +107,24 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
                     for sub in seed.subseeds():
                         jobs.append(Job(folder.path, job_name(len(varlist), seed, sub), seed, sub))
             _create_jobs(folder, jobs, settings, backend)
-            created = emptied = False  # the folder holds registered jobs: never removed
+            made = None  # the folder holds registered jobs: never removed
             reporter.note(
                 f"{folder.path}: {len(seeds)} seed(s), {len(jobs)} job(s) over "
                 f"{len(varlist)} variables"
             )
             return run_jobs(backend, folder, jobs, settings, reporter, yes=request.yes)
-    except BaseException:
-        if created:  # a folder this run made and could not fill: leave nothing behind
-            shutil.rmtree(folder.path, ignore_errors=True)
-        elif emptied:  # an empty folder given: empty again
-            for entry in Path(folder.path).iterdir():
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
-        raise
+        except BaseException:
+            # under the lock: a folder this run made (or found empty) and could not fill
+            # is left as it was found
+            if made == "created":
+                shutil.rmtree(folder.path, ignore_errors=True)
+            elif made == "emptied":
+                for entry in Path(folder.path).iterdir():
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink(missing_ok=True)
+            raise
 
 
 def _distinct_seeds(nvars: int) -> int:
@@ -147,14 +159,17 @@ def _correlated(
     return correlated_groups(correlation_matrix(arrays, varlist), varlist, threshold)
 
 
-def _open_or_create(path: str | None, varlist: list[str]) -> JobFolder:
+def _open_or_create(path: str | None, varlist: list[str]) -> tuple[JobFolder, str | None]:
     """The job folder to add jobs to: a new one, an existing empty one, or one whose jobs
-    were made with the same variable list (names and order)."""
+    were made with the same variable list (names and order); and ``"created"`` or
+    ``"emptied"`` when it was not there or empty (None otherwise)."""
     if path is None:
-        return _create(None)
+        return _create(None), "created"
     p = Path(path)
-    if not p.exists() or (p.is_dir() and not any(p.iterdir())):
-        return _create(str(p))
+    if not p.exists():
+        return _create(str(p)), "created"
+    if p.is_dir() and not any(p.iterdir()):
+        return _create(str(p)), "emptied"
     folder = JobFolder(str(p))
     if folder.compacted:
         raise JobFolderError(f"{p}: is a compacted folder; submit into a job folder")
@@ -170,7 +185,7 @@ def _open_or_create(path: str | None, varlist: list[str]) -> JobFolder:
             f"({list_difference(known, varlist)}); nothing changed: submit with the folder's "
             f"list (-l {Path(p, VARLIST_FILE)}) or into a new folder"
         )
-    return folder
+    return folder, None
 
 
 def _create(path: str | None) -> JobFolder:
@@ -256,14 +271,22 @@ def submit_until_stable(
     :func:`submit` into the folder, so an interrupted run leaves it as ``submit`` does and
     a later ``submit``/``calculate`` carries on from it.
 
+    On an existing folder (named in ``request.folder``; without one a new default folder
+    is made, and an existing one of that name refused), the jobs an earlier run left
+    without a result (interrupted, killed, failed) run first, then the folder is judged
+    before any new seed: a stable folder is reported with no round run. The folder's lock
+    is held from the first round that finds it made to the end, so another process cannot
+    add jobs between rounds.
+
     Raises:
         ParameterError: ``top`` below 1 or above the variables of the list, a target width
-            not above 0, ``max_seeds`` below
-            ``request.seeds``, ``request.test``, or a backend that does not wait for its
-            jobs (HTCondor, SLURM).
+            not above 0, ``max_seeds`` below ``request.seeds`` or below
+            :data:`~fourtop.importance.stability.MIN_FAMILIES`, ``request.test``, or a
+            backend that does not wait for its jobs (HTCondor, SLURM).
+        JobFolderError: no folder given and the default one exists.
         FourtopError: what :func:`submit` raises.
     """
-    from fourtop.importance.stability import check_target_width
+    from fourtop.importance.stability import MIN_FAMILIES, check_target_width
     from fourtop.naming import default_job_folder_name
 
     reporter = reporter or LogReporter()
@@ -296,34 +319,96 @@ def submit_until_stable(
         raise ParameterError(
             f"--max-seeds {max_seeds} is below the first round's -n {request.seeds}"
         )
-    folder = request.folder or default_job_folder_name()
-    rounds, total = 0, _seeds_in(folder)
-    if total >= max_seeds:
+    if max_seeds < MIN_FAMILIES:  # the ranking is judged from MIN_FAMILIES seeds on
         raise ParameterError(
-            f"{folder}: holds {total} seeds already, --max-seeds {max_seeds} leaves no room; "
-            "raise --max-seeds, or see the ranking with 'fourtop calculate'"
+            f"--max-seeds {max_seeds}: the top is judged from {MIN_FAMILIES} seeds with "
+            f"results on; give at least {MIN_FAMILIES}"
         )
-    round_seeds = min(request.seeds, max_seeds - total)
-    while True:
-        rounds += 1
-        reporter.note(f"round {rounds}: {round_seeds} new seed(s) into {folder}")
-        outcome = submit(replace(request, seeds=round_seeds, folder=folder), reporter)
-        total = _seeds_in(folder)
-        if outcome.failed:
-            reporter.warn(
-                f"round {rounds}: {len(outcome.failed)} job(s) failed; stopped before the "
-                "next round ('fourtop submit -r' resubmits them)"
+    folder = request.folder
+    if folder is None:  # a new folder: going on with one is asked for by naming it
+        folder = default_job_folder_name()
+        if Path(folder).exists():
+            raise JobFolderError(
+                f"{folder}: already exists; name it to add rounds to it, or choose another "
+                "folder name"
             )
-            return StableOutcome(folder, "failed", rounds, total, None, list(outcome.failed))
-        stability = _judge(folder, top, target_width, max_seeds)
-        reporter.note(f"round {rounds}: {total} seeds: {_found(stability)}")
-        if stability.stable:
-            return StableOutcome(folder, "stable", rounds, total, stability)
-        room = min(max_seeds, _distinct_seeds(_nvars(folder))) - total
-        if room <= 0:
-            reason = "max_seeds" if total >= max_seeds else "exhausted"
-            return StableOutcome(folder, reason, rounds, total, stability)
-        round_seeds = _next_round(stability, total, room)
+    with contextlib.ExitStack() as held:
+        locked = False
+
+        def hold_lock() -> None:
+            # the whole run is one holder: no other process takes the folder between rounds
+            nonlocal locked
+            if not locked and JobFolder(folder).jobs is not None:
+                held.enter_context(JobFolder(folder).lock(what="fourtop submit --until-stable"))
+                locked = True
+
+        rounds, stability = 0, None
+        if Path(folder).is_dir():
+            hold_lock()
+            resumed = _resume(request, folder, reporter)
+            if resumed is not None and resumed.failed:
+                total = _seeds_in(folder)
+                return StableOutcome(folder, "failed", 0, total, None, list(resumed.failed))
+            if _seeds_in(folder):  # judged before it trains more: it may be stable already
+                stability = _judge(folder, top, target_width, max_seeds)
+                reporter.note(f"{folder}: {_seeds_in(folder)} seeds: {_found(stability)}")
+                if stability.stable:
+                    return StableOutcome(folder, "stable", 0, _seeds_in(folder), stability)
+        total = _seeds_in(folder)
+        if total >= max_seeds:
+            raise ParameterError(
+                f"{folder}: holds {total} seeds already, --max-seeds {max_seeds} leaves no "
+                "room; raise --max-seeds, or see the ranking with 'fourtop calculate'"
+            )
+        room = min(max_seeds, _distinct_seeds(n_vars)) - total
+        if stability is None or stability.status == "too_few_families":
+            round_seeds = min(request.seeds, room)
+        else:
+            round_seeds = _next_round(stability, total, room)
+        while True:
+            rounds += 1
+            reporter.note(f"round {rounds}: {round_seeds} new seed(s) into {folder}")
+            outcome = submit(replace(request, seeds=round_seeds, folder=folder), reporter)
+            hold_lock()
+            total = _seeds_in(folder)
+            if outcome.failed:
+                reporter.warn(
+                    f"round {rounds}: {len(outcome.failed)} job(s) failed; stopped before the "
+                    "next round ('fourtop submit -r' resubmits them)"
+                )
+                return StableOutcome(folder, "failed", rounds, total, None, list(outcome.failed))
+            stability = _judge(folder, top, target_width, max_seeds)
+            reporter.note(f"round {rounds}: {total} seeds: {_found(stability)}")
+            if stability.stable:
+                return StableOutcome(folder, "stable", rounds, total, stability)
+            room = min(max_seeds, _distinct_seeds(_nvars(folder))) - total
+            if room <= 0:
+                reason = "max_seeds" if total >= max_seeds else "exhausted"
+                return StableOutcome(folder, reason, rounds, total, stability)
+            round_seeds = _next_round(stability, total, room)
+
+
+def _resume(request: SubmitRequest, folder: str, reporter: Reporter) -> SubmitOutcome | None:
+    """Run the jobs an earlier, interrupted or killed run left without a result (unstarted,
+    aborted or failed) before anything is judged; None when there are none."""
+    from fourtop.backends import sync_folder
+    from fourtop.jobs.resubmission import resubmit, resubmit_list
+
+    if JobFolder(folder).jobs is None:
+        return None
+    sync_folder(folder)
+    waiting = resubmit_list(JobFolder(folder), include_unstarted=True, include_held=False)
+    if not waiting:
+        return None
+    reporter.note(
+        f"{folder}: {len(waiting)} job(s) of an earlier run have no result (interrupted, "
+        "killed or failed); running them first"
+    )
+    training = {f.name: getattr(request, f.name) for f in fields(TrainingRequest)}
+    (outcome,) = resubmit(
+        ResubmitRequest(folders=[folder], include_unstarted=True, **training), reporter
+    )
+    return outcome
 
 
 def _nvars(folder: str) -> int:
