@@ -74,7 +74,8 @@ class FakeSubmit:
 
 def _run(fake, monkeypatch, **kwargs):
     monkeypatch.setattr(submission, "submit", fake)
-    request = SubmitRequest(seeds=kwargs.pop("seeds"), folder="jobs")
+    Path("vars.txt").write_text("\n".join(VARIABLES) + "\n")  # the fake folders' list
+    request = SubmitRequest(seeds=kwargs.pop("seeds"), folder="jobs", varlist="vars.txt")
     return submission.submit_until_stable(request, **kwargs)
 
 
@@ -138,11 +139,15 @@ def test_an_interrupt_between_rounds_leaves_a_consistent_folder(tmp_path, monkey
     assert main(["calculate", "-f", "out", "--no-plots", "jobs"]) == 0
 
 
-def test_an_existing_folder_at_max_seeds_is_refused(tmp_path, monkeypatch):
+def test_an_existing_folder_at_max_seeds_stops_at_once(tmp_path, monkeypatch):
+    """Going on with a folder that reached --max-seeds reports it as the run that got it
+    there did (not stable, at the limit), with no round run."""
     monkeypatch.chdir(tmp_path)
     FakeSubmit(CLOSE)(SubmitRequest(seeds=20, folder="jobs"))
-    with pytest.raises(submission.ParameterError, match="holds 20 seeds already"):
-        _run(FakeSubmit(CLOSE), monkeypatch, seeds=10, top=3, target_width=1, max_seeds=20)
+    fake = FakeSubmit(CLOSE)
+    outcome = _run(fake, monkeypatch, seeds=10, top=3, target_width=1, max_seeds=20)
+    assert outcome.reason == "max_seeds" and outcome.rounds == 0 and outcome.seeds == 20
+    assert not outcome.stability.stable and fake.rounds == []
 
 
 def test_a_folder_stable_already_is_judged_before_any_new_seed(tmp_path, monkeypatch):
@@ -193,8 +198,9 @@ def test_without_a_folder_an_existing_default_folder_is_refused(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     FakeSubmit(APART)(SubmitRequest(seeds=3, folder=default_job_folder_name()))
     monkeypatch.setattr(submission, "submit", FakeSubmit(APART))
+    Path("vars.txt").write_text("\n".join(VARIABLES) + "\n")
     with pytest.raises(submission.JobFolderError, match="already exists; name it"):
-        submission.submit_until_stable(SubmitRequest(seeds=10), top=3)
+        submission.submit_until_stable(SubmitRequest(seeds=10, varlist="vars.txt"), top=3)
 
 
 def test_max_seeds_below_the_judging_minimum_is_refused(tmp_path, monkeypatch):
@@ -288,3 +294,79 @@ def test_until_stable_on_tiny_data_runs_rounds_up_to_max_seeds(six, capsys):
     folder = JobFolder("jobs")
     assert len(folder.seed_jobs) == 20 and folder.get_stats().failed_jobs == 0
     assert not _judged("jobs", 6, 1).stable
+
+
+def test_the_lock_is_held_from_the_first_round_of_a_new_folder(tmp_path, monkeypatch):
+    """No other process can take a new folder between its first round and the next."""
+    from filelock import FileLock, Timeout
+
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSubmit(APART)
+    held = []
+
+    def checking(request, reporter=None):
+        other = FileLock(str(Path("jobs", ".fourtop.lock")))  # another process's view
+        try:
+            other.acquire(timeout=0)
+            other.release()
+            held.append(False)
+        except Timeout:
+            held.append(True)
+        return fake(request, reporter)
+
+    outcome = _run(checking, monkeypatch, seeds=10, top=6, target_width=1, max_seeds=1000)
+    assert outcome.rounds >= 2 and held == [True] * outcome.rounds
+
+
+def test_an_interrupted_first_round_leaves_no_new_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def interrupted(request, reporter=None):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(interrupted, monkeypatch, seeds=10, top=3, target_width=2, max_seeds=100)
+    assert not Path("jobs").exists()
+    Path("jobs").mkdir()  # an empty folder given: empty again
+    with pytest.raises(KeyboardInterrupt):
+        _run(interrupted, monkeypatch, seeds=10, top=3, target_width=2, max_seeds=100)
+    assert Path("jobs").is_dir() and not any(Path("jobs").iterdir())
+
+
+def test_going_on_with_another_variable_list_runs_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    FakeSubmit(APART, unfinished=3)(SubmitRequest(seeds=12, folder="jobs"))
+    ran = []
+    monkeypatch.setattr("fourtop.jobs.resubmission.resubmit", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(submission, "submit", FakeSubmit(APART))
+    Path("vars.txt").write_text("\n".join(VARIABLES[:-1]) + "\n")
+    request = SubmitRequest(seeds=10, folder="jobs", varlist="vars.txt")
+    with pytest.raises(submission.JobFolderError, match="another variable list"):
+        submission.submit_until_stable(request, top=3)
+    assert ran == []
+
+
+def test_going_on_with_other_training_settings_runs_nothing(tmp_path, monkeypatch):
+    from fourtop.jobs.settings import save_settings
+    from fourtop.jobs.tasks import RunSettings
+
+    monkeypatch.chdir(tmp_path)
+    FakeSubmit(APART, unfinished=3)(SubmitRequest(seeds=12, folder="jobs"))
+    save_settings("jobs", RunSettings(year="2017", varlist=list(VARIABLES), params={"epochs": 1}))
+    ran = []
+    monkeypatch.setattr("fourtop.jobs.resubmission.resubmit", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(submission, "submit", FakeSubmit(APART))
+    Path("vars.txt").write_text("\n".join(VARIABLES) + "\n")
+    request = SubmitRequest(seeds=10, folder="jobs", varlist="vars.txt", params={"epochs": 2})
+    with pytest.raises(submission.ParameterError, match="every seed of a folder trains alike"):
+        submission.submit_until_stable(request, top=3)
+    assert ran == []
+
+
+def test_a_folder_holding_every_distinct_seed_stops_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(submission, "_distinct_seeds", lambda n: 12)
+    FakeSubmit(CLOSE)(SubmitRequest(seeds=12, folder="jobs"))
+    fake = FakeSubmit(CLOSE)
+    outcome = _run(fake, monkeypatch, seeds=10, top=6, target_width=1, max_seeds=1000)
+    assert outcome.reason == "exhausted" and outcome.rounds == 0 and fake.rounds == []

@@ -248,8 +248,8 @@ def _report_rounds(outcome: StableOutcome, top: int) -> None:
         )
     elif outcome.reason == "failed":
         say(
-            f"stopped after {done}: jobs failed (above); 'fourtop submit -r {outcome.folder}' "
-            "resubmits them, then run --until-stable again on the folder"
+            f"stopped after {done}: jobs failed (above); the same command runs them again "
+            "first, then goes on"
         )
     else:
         why = (

@@ -13,8 +13,8 @@ from typing import Any
 
 from fourtop.backends import Backend, get_backend
 from fourtop.backends.base import SubmitReport
-from fourtop.errors import DataError, ParameterError
-from fourtop.fileio import atomic_write_text
+from fourtop.errors import DataError, JobFolderError, ParameterError
+from fourtop.fileio import atomic_write_text, describe_os_error
 from fourtop.jobs.folder import JobFolder
 from fourtop.jobs.job import Job
 from fourtop.jobs.layout import SETTINGS_FILE, VARLIST_FILE
@@ -231,4 +231,10 @@ def clear_attempt(folder: JobFolder, jobs: Sequence[Job]) -> None:
     """
     for job in jobs:
         for ext in (".out", ".err"):
-            Path(folder.path, job.name + ext).unlink(missing_ok=True)
+            path = Path(folder.path, job.name + ext)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise JobFolderError(
+                    f"cannot remove a failed attempt's output {describe_os_error(exc, path)}"
+                ) from None

@@ -7,7 +7,6 @@ folder's lock is held while its jobs are created and run.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import shutil
 from collections.abc import Sequence
@@ -77,8 +76,7 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
     config = load_config(request.config)
     check_known(varlist, config.variable_names(), request.varlist)
     target = request.folder
-    if target is not None and Path(target).is_file() and Path(target).suffix != SPEC_SUFFIX:
-        raise JobFolderError(f"{target}: exists and is not a job folder")
+    _refuse_file(target)
     saved = load_settings(Path(target)) if target and Path(target).is_dir() else None
     settings = run_settings(request, varlist, saved or {}, reporter, folder=target)
     backend.check(settings)  # an unusable backend or option: refused before any folder exists
@@ -90,12 +88,9 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
         reporter.note(f"correlated group (|r| >= {request.correlation:g}%): {', '.join(group)}")
 
     folder, made = _open_or_create(target, varlist)
-    # a refused lock (another process is filling the folder) leaves everything as it is
-    with folder.lock(what="fourtop submit"):
-        try:
+    try:
+        with folder.lock(what="fourtop submit"):
             folder.reload()  # what another process registered before this one took the lock
-            if folder.jobs:  # registered jobs: never removed, whoever made the folder
-                made = None
             existing = [j.seed for j in folder.jobs or [] if j.subseed is None]
             n = 1 if request.test else request.seeds
             _check_seed_count(n, len(varlist), len(existing))
@@ -113,18 +108,34 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
                 f"{len(varlist)} variables"
             )
             return run_jobs(backend, folder, jobs, settings, reporter, yes=request.yes)
-        except BaseException:
-            # under the lock: a folder this run made (or found empty) and could not fill
-            # is left as it was found
+    except BaseException:
+        if made is not None:  # a folder this run made (or found empty) and could not fill
+            undo_folder(folder.path, made)
+        raise
+
+
+def undo_folder(path: str, made: str) -> None:
+    """Leave a folder this run made (``made="created"``: removed) or found empty
+    (``"emptied"``: emptied again) as it was, unless jobs are registered in it.
+
+    Done under the folder's lock, taken again: a folder another process holds, or has
+    registered jobs in, is never touched. Best effort: it never raises."""
+    try:
+        folder = JobFolder(path)
+        with folder.lock(what="fourtop submit (undoing a new folder)"):
+            folder.reload()
+            if folder.jobs:
+                return
             if made == "created":
-                shutil.rmtree(folder.path, ignore_errors=True)
-            elif made == "emptied":
-                for entry in Path(folder.path).iterdir():
-                    if entry.is_dir() and not entry.is_symlink():
-                        shutil.rmtree(entry, ignore_errors=True)
-                    else:
-                        entry.unlink(missing_ok=True)
-            raise
+                shutil.rmtree(path, ignore_errors=True)
+                return
+            for entry in Path(path).iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+    except (FourtopError, OSError):
+        pass  # held by another process, or gone: nothing of ours to undo
 
 
 def _distinct_seeds(nvars: int) -> int:
@@ -163,9 +174,12 @@ def _open_or_create(path: str | None, varlist: list[str]) -> tuple[JobFolder, st
     """The job folder to add jobs to: a new one, an existing empty one, or one whose jobs
     were made with the same variable list (names and order); and ``"created"`` or
     ``"emptied"`` when it was not there or empty (None otherwise)."""
+    from fourtop.naming import default_job_folder_name
+
+    p = Path(path if path is not None else default_job_folder_name())
+    _refuse_compacted(p)
     if path is None:
         return _create(None), "created"
-    p = Path(path)
     if not p.exists():
         return _create(str(p)), "created"
     if p.is_dir() and not any(p.iterdir()):
@@ -186,6 +200,23 @@ def _open_or_create(path: str | None, varlist: list[str]) -> tuple[JobFolder, st
             f"list (-l {Path(p, VARLIST_FILE)}) or into a new folder"
         )
     return folder, None
+
+
+def _refuse_file(target: str | None) -> None:
+    """A file given as the folder (other than a compacted spec) is refused."""
+    if target is not None and Path(target).is_file() and Path(target).suffix != SPEC_SUFFIX:
+        raise JobFolderError(f"{target}: exists and is not a job folder")
+
+
+def _refuse_compacted(p: Path) -> None:
+    """A folder compacted into ``<name>.jtd`` is refused: a new ``<name>/`` beside it would
+    hide its jobs (and block compacting the new one)."""
+    spec = p.with_name(p.name + SPEC_SUFFIX)
+    if p.name and not p.is_dir() and spec.is_file():
+        raise JobFolderError(
+            f"{p}: is compacted into {spec}; submit into a new folder, or move its failed "
+            f"jobs back into a folder with 'fourtop submit -r {spec}'"
+        )
 
 
 def _create(path: str | None) -> JobFolder:
@@ -327,65 +358,85 @@ def submit_until_stable(
     folder = request.folder
     if folder is None:  # a new folder: going on with one is asked for by naming it
         folder = default_job_folder_name()
-        if Path(folder).exists():
+        if Path(folder).exists() or Path(folder + SPEC_SUFFIX).exists():
             raise JobFolderError(
                 f"{folder}: already exists; name it to add rounds to it, or choose another "
                 "folder name"
             )
-    with contextlib.ExitStack() as held:
-        locked = False
+    _refuse_file(folder)
+    varlist = read_varlist(request.varlist)
+    # made (or found empty) here: its lock is taken before the first round and held to the
+    # end; if nothing gets registered in it, it is left as it was found
+    opened, made = _open_or_create(folder, varlist)
+    if made is None:
+        _check_going_on(request, folder, varlist, reporter)
+    try:
+        with opened.lock(what="fourtop submit --until-stable"):
+            return _rounds(request, folder, top, target_width, max_seeds, n_vars, reporter)
+    except BaseException:
+        if made is not None:
+            undo_folder(opened.path, made)
+        raise
 
-        def hold_lock() -> None:
-            # the whole run is one holder: no other process takes the folder between rounds
-            nonlocal locked
-            if not locked and JobFolder(folder).jobs is not None:
-                held.enter_context(JobFolder(folder).lock(what="fourtop submit --until-stable"))
-                locked = True
 
-        rounds, stability = 0, None
-        if Path(folder).is_dir():
-            hold_lock()
-            resumed = _resume(request, folder, reporter)
-            if resumed is not None and resumed.failed:
-                total = _seeds_in(folder)
-                return StableOutcome(folder, "failed", 0, total, None, list(resumed.failed))
-            if _seeds_in(folder):  # judged before it trains more: it may be stable already
-                stability = _judge(folder, top, target_width, max_seeds)
-                reporter.note(f"{folder}: {_seeds_in(folder)} seeds: {_found(stability)}")
-                if stability.stable:
-                    return StableOutcome(folder, "stable", 0, _seeds_in(folder), stability)
+def _check_going_on(
+    request: SubmitRequest, folder: str, varlist: list[str], reporter: Reporter
+) -> None:
+    """Refuse, before any job runs, to go on with a folder whose jobs were made with other
+    settings (the variable list is checked by :func:`_open_or_create`)."""
+    saved = load_settings(Path(folder))
+    if saved is not None:
+        run_settings(request, varlist, saved, reporter, folder=folder)
+
+
+def _rounds(
+    request: SubmitRequest,
+    folder: str,
+    top: int,
+    target_width: float,
+    max_seeds: int,
+    n_vars: int,
+    reporter: Reporter,
+) -> StableOutcome:
+    """The rounds of :func:`submit_until_stable`, under the folder's lock."""
+    rounds, stability = 0, None
+    resumed = _resume(request, folder, reporter)
+    if resumed is not None and resumed.failed:
+        return StableOutcome(folder, "failed", 0, _seeds_in(folder), None, list(resumed.failed))
+    total = _seeds_in(folder)
+    if total:  # judged before it trains more: it may be stable already
+        stability = _judge(folder, top, target_width, max_seeds)
+        reporter.note(f"{folder}: {total} seeds: {_found(stability)}")
+        if stability.stable:
+            return StableOutcome(folder, "stable", 0, total, stability)
+    room = min(max_seeds, _distinct_seeds(n_vars)) - total
+    if room <= 0:
+        reason = "max_seeds" if total >= max_seeds else "exhausted"
+        return StableOutcome(folder, reason, 0, total, stability)
+    if stability is None or stability.status == "too_few_families":
+        round_seeds = min(request.seeds, room)
+    else:
+        round_seeds = _next_round(stability, total, room)
+    while True:
+        rounds += 1
+        reporter.note(f"round {rounds}: {round_seeds} new seed(s) into {folder}")
+        outcome = submit(replace(request, seeds=round_seeds, folder=folder), reporter)
         total = _seeds_in(folder)
-        if total >= max_seeds:
-            raise ParameterError(
-                f"{folder}: holds {total} seeds already, --max-seeds {max_seeds} leaves no "
-                "room; raise --max-seeds, or see the ranking with 'fourtop calculate'"
+        if outcome.failed:
+            reporter.warn(
+                f"round {rounds}: {len(outcome.failed)} job(s) failed; stopped before the "
+                "next round (the same command runs them again first)"
             )
+            return StableOutcome(folder, "failed", rounds, total, None, list(outcome.failed))
+        stability = _judge(folder, top, target_width, max_seeds)
+        reporter.note(f"round {rounds}: {total} seeds: {_found(stability)}")
+        if stability.stable:
+            return StableOutcome(folder, "stable", rounds, total, stability)
         room = min(max_seeds, _distinct_seeds(n_vars)) - total
-        if stability is None or stability.status == "too_few_families":
-            round_seeds = min(request.seeds, room)
-        else:
-            round_seeds = _next_round(stability, total, room)
-        while True:
-            rounds += 1
-            reporter.note(f"round {rounds}: {round_seeds} new seed(s) into {folder}")
-            outcome = submit(replace(request, seeds=round_seeds, folder=folder), reporter)
-            hold_lock()
-            total = _seeds_in(folder)
-            if outcome.failed:
-                reporter.warn(
-                    f"round {rounds}: {len(outcome.failed)} job(s) failed; stopped before the "
-                    "next round ('fourtop submit -r' resubmits them)"
-                )
-                return StableOutcome(folder, "failed", rounds, total, None, list(outcome.failed))
-            stability = _judge(folder, top, target_width, max_seeds)
-            reporter.note(f"round {rounds}: {total} seeds: {_found(stability)}")
-            if stability.stable:
-                return StableOutcome(folder, "stable", rounds, total, stability)
-            room = min(max_seeds, _distinct_seeds(_nvars(folder))) - total
-            if room <= 0:
-                reason = "max_seeds" if total >= max_seeds else "exhausted"
-                return StableOutcome(folder, reason, rounds, total, stability)
-            round_seeds = _next_round(stability, total, room)
+        if room <= 0:
+            reason = "max_seeds" if total >= max_seeds else "exhausted"
+            return StableOutcome(folder, reason, rounds, total, stability)
+        round_seeds = _next_round(stability, total, room)
 
 
 def _resume(request: SubmitRequest, folder: str, reporter: Reporter) -> SubmitOutcome | None:
@@ -397,7 +448,9 @@ def _resume(request: SubmitRequest, folder: str, reporter: Reporter) -> SubmitOu
     if JobFolder(folder).jobs is None:
         return None
     sync_folder(folder)
-    waiting = resubmit_list(JobFolder(folder), include_unstarted=True, include_held=False)
+    current = JobFolder(folder)
+    current.check()  # each job's state from its files, as the resubmission will see it
+    waiting = resubmit_list(current, include_unstarted=True, include_held=False)
     if not waiting:
         return None
     reporter.note(
