@@ -110,11 +110,11 @@ def submit(request: SubmitRequest, reporter: Reporter | None = None) -> SubmitOu
             return run_jobs(backend, folder, jobs, settings, reporter, yes=request.yes)
     except BaseException:
         if made is not None:  # a folder this run made (or found empty) and could not fill
-            undo_folder(folder.path, made)
+            _undo_folder(folder.path, made)
         raise
 
 
-def undo_folder(path: str, made: str) -> None:
+def _undo_folder(path: str, made: str) -> None:
     """Leave a folder this run made (``made="created"``: removed) or found empty
     (``"emptied"``: emptied again) as it was, unless jobs are registered in it.
 
@@ -331,7 +331,8 @@ def submit_until_stable(
         raise ParameterError("--until-stable and --test exclude each other")
     from fourtop.variables import read_varlist
 
-    n_vars = len(read_varlist(request.varlist))
+    varlist = read_varlist(request.varlist)
+    n_vars = len(varlist)
     if top > n_vars:  # the top K of fewer variables is never reached: refuse, not run forever
         raise ParameterError(
             f"--until-stable {top}: more than the {n_vars} variables of the list "
@@ -364,7 +365,6 @@ def submit_until_stable(
                 "folder name"
             )
     _refuse_file(folder)
-    varlist = read_varlist(request.varlist)
     # made (or found empty) here: its lock is taken before the first round and held to the
     # end; if nothing gets registered in it, it is left as it was found
     opened, made = _open_or_create(folder, varlist)
@@ -375,7 +375,7 @@ def submit_until_stable(
             return _rounds(request, folder, top, target_width, max_seeds, n_vars, reporter)
     except BaseException:
         if made is not None:
-            undo_folder(opened.path, made)
+            _undo_folder(opened.path, made)
         raise
 
 
@@ -398,26 +398,26 @@ def _rounds(
     n_vars: int,
     reporter: Reporter,
 ) -> StableOutcome:
-    """The rounds of :func:`submit_until_stable`, under the folder's lock."""
-    rounds, stability = 0, None
+    """The rounds of :func:`submit_until_stable`, under the folder's lock: the folder as
+    found is judged first (round 0), then every round after it."""
     resumed = _resume(request, folder, reporter)
     if resumed is not None and resumed.failed:
         return StableOutcome(folder, "failed", 0, _seeds_in(folder), None, list(resumed.failed))
-    total = _seeds_in(folder)
-    if total:  # judged before it trains more: it may be stable already
-        stability = _judge(folder, top, target_width, max_seeds)
-        reporter.note(f"{folder}: {total} seeds: {_found(stability)}")
-        if stability.stable:
-            return StableOutcome(folder, "stable", 0, total, stability)
-    room = min(max_seeds, _distinct_seeds(n_vars)) - total
-    if room <= 0:
-        reason = "max_seeds" if total >= max_seeds else "exhausted"
-        return StableOutcome(folder, reason, 0, total, stability)
-    if stability is None or stability.status == "too_few_families":
-        round_seeds = min(request.seeds, room)
-    else:
-        round_seeds = _next_round(stability, total, room)
+    rounds, total, stability = 0, _seeds_in(folder), None
     while True:
+        if total:  # a folder found with seeds is judged before it trains more
+            stability = _judge(folder, top, target_width, max_seeds)
+            reporter.note(
+                f"{f'round {rounds}' if rounds else folder}: {total} seeds: {_found(stability)}"
+            )
+            if stability.stable:
+                return StableOutcome(folder, "stable", rounds, total, stability)
+        room = min(max_seeds, _distinct_seeds(n_vars)) - total
+        if room <= 0:
+            reason = "max_seeds" if total >= max_seeds else "exhausted"
+            return StableOutcome(folder, reason, rounds, total, stability)
+        first = rounds == 0 and (stability is None or stability.status == "too_few_families")
+        round_seeds = min(request.seeds, room) if first else _next_round(stability, total, room)
         rounds += 1
         reporter.note(f"round {rounds}: {round_seeds} new seed(s) into {folder}")
         outcome = submit(replace(request, seeds=round_seeds, folder=folder), reporter)
@@ -428,15 +428,6 @@ def _rounds(
                 "next round (the same command runs them again first)"
             )
             return StableOutcome(folder, "failed", rounds, total, None, list(outcome.failed))
-        stability = _judge(folder, top, target_width, max_seeds)
-        reporter.note(f"round {rounds}: {total} seeds: {_found(stability)}")
-        if stability.stable:
-            return StableOutcome(folder, "stable", rounds, total, stability)
-        room = min(max_seeds, _distinct_seeds(n_vars)) - total
-        if room <= 0:
-            reason = "max_seeds" if total >= max_seeds else "exhausted"
-            return StableOutcome(folder, reason, rounds, total, stability)
-        round_seeds = _next_round(stability, total, room)
 
 
 def _resume(request: SubmitRequest, folder: str, reporter: Reporter) -> SubmitOutcome | None:
@@ -445,8 +436,6 @@ def _resume(request: SubmitRequest, folder: str, reporter: Reporter) -> SubmitOu
     from fourtop.backends import sync_folder
     from fourtop.jobs.resubmission import resubmit, resubmit_list
 
-    if JobFolder(folder).jobs is None:
-        return None
     sync_folder(folder)
     current = JobFolder(folder)
     current.check()  # each job's state from its files, as the resubmission will see it
@@ -462,11 +451,6 @@ def _resume(request: SubmitRequest, folder: str, reporter: Reporter) -> SubmitOu
         ResubmitRequest(folders=[folder], include_unstarted=True, **training), reporter
     )
     return outcome
-
-
-def _nvars(folder: str) -> int:
-    """The number of variables of ``folder``'s jobs."""
-    return len(JobFolder(folder).variables or [])
 
 
 def _seeds_in(folder: str) -> int:

@@ -513,9 +513,8 @@ class _EventSet:
     def _copy(self) -> Tensor:
         """The whole set standardized, gathered in chunks (small float64 temporaries)."""
         dense = torch.empty((len(self), len(self.columns)), dtype=torch.float32)
-        for start in range(0, len(self), _CHUNK_EVENTS):
-            stop = min(len(self), start + _CHUNK_EVENTS)
-            dense[start:stop] = self._gather(np.arange(start, stop))
+        for rows in _chunks(np.arange(len(self))):
+            dense[rows[0] : rows[-1] + 1] = self._gather(rows)
         return dense
 
     def _gather(self, events: np.ndarray) -> Tensor:
