@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "apply-file": "apply_file",
     "final": "final",
     "final-fold": "final_fold",
+    "explain": "explain",
 }
 
 

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from fourtop import __version__
-from fourtop.errors import OutputError
-from fourtop.fileio import atomic_output, atomic_write_text, describe_os_error
+from fourtop.fileio import atomic_write_text
 from fourtop.final.fold import FinalPlan, read_fold
 from fourtop.final.model import CARD_FILE, CARD_FORMAT, CARD_VERSION
+from fourtop.plotting import FORMATS as _FORMATS
+from fourtop.plotting import save_figure
 
 __all__ = ["FOLD_RULE", "PLOTS", "SUMMARY_FILE", "build_card", "write_outputs"]
 
@@ -34,7 +35,6 @@ FOLD_RULE = (
     "other folds and scores the events of fold i"
 )
 _METRICS = ("roc_integral", "accuracy", "loss")
-_FORMATS = ("png", "pdf")
 
 
 def build_card(plan: FinalPlan, folds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -281,27 +281,9 @@ def _plots(folder: Path, folds: list[dict[str, Any]], which: list[str]) -> None:
 
 
 def _save(fig: Any, folder: Path, stem: str, which: list[str]) -> None:
-    import matplotlib.pyplot as plt
+    if stem in which:
+        save_figure(fig, folder, stem, _FORMATS)
+    else:
+        import matplotlib.pyplot as plt
 
-    try:
-        if stem not in which:
-            return
-        for ext in _FORMATS:
-            path = folder / f"{stem}.{ext}"
-            try:
-                with atomic_output(path, what="plot") as tmp:
-                    fig.savefig(tmp, format=ext, bbox_inches="tight")
-            except OutputError:
-                raise
-            except Exception as exc:  # a backend's own error after a failed write (zlib)
-                cause = exc
-                while cause is not None and not isinstance(cause, OSError):
-                    cause = cause.__context__
-                why = (
-                    describe_os_error(cause)
-                    if isinstance(cause, OSError)
-                    else exc.__class__.__name__
-                )
-                raise OutputError(f"cannot write the plot {path}: {why}") from None
-    finally:
         plt.close(fig)
