@@ -5,7 +5,7 @@ correlation with the retraining importance says how far the two answers agree. T
 whose ranks differ most get the reason the data suggests:
 
 * **unused** (with a correlated partner): neither shuffling it alone nor together with its
-  partner costs this network clearly more than nothing: the network gets that information
+  partner costs this network a drop that matters: the network gets that information
   elsewhere, or not at all.
 * **redundant** with a correlated partner (``|correlation| >= threshold``, the correlated
   groups of ``submit -c``) when the pair matters: a network retrained without one loses
@@ -14,13 +14,15 @@ whose ranks differ most get the reason the data suggests:
   can use either), or less (shuffling one alone makes events the data do not have, the two
   disagreeing, which overstates that variable's own drop).
 * **informative only together** with another variable: alone it separates the classes little
-  (ROC integral below :data:`WEAK_SEPARATION`), yet shuffling it costs the network clearly
-  more than nothing, and shuffling it with the partner costs clearly less than the two drops
-  added (sub-additive): the pair carries one piece of information jointly.
+  (ROC integral below :data:`WEAK_SEPARATION`), yet shuffling it costs the network a drop
+  that matters, and shuffling it with the partner costs less than the two drops added, by an
+  amount that matters (sub-additive): the pair carries one piece of information jointly.
 * otherwise ``none``: no pair explains it (the retraining's rank interval, when known, says
   whether its rank is uncertain).
 
-"Clearly" is two standard errors over the folds.
+A drop "matters" when it exceeds two standard errors over the folds and is at least
+:data:`MATERIAL` of the largest single variable's drop (with few folds, the standard error
+alone is a rough guide).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ WEAK_SEPARATION = 0.55
 #: partners tried for an interaction: the variables with the largest permutation drops
 INTERACTION_CANDIDATES = 5
 _SIGNIFICANT = 2.0
+#: a drop that matters is at least this fraction of the largest single variable's drop
+MATERIAL = 0.05
 
 
 def ranks(values: Sequence[float]) -> np.ndarray:
@@ -114,6 +118,12 @@ def _difference(a: Estimate, b: Estimate, both: Estimate) -> Estimate:
 
 def _clearly_positive(e: Estimate) -> bool:
     return e.value > 0 and e.value > _SIGNIFICANT * e.uncertainty
+
+
+def _matters(e: Estimate, largest: float) -> bool:
+    """A drop that is clearly positive and at least :data:`MATERIAL` of the largest single
+    variable's (with few folds the standard error alone is a rough guide)."""
+    return _clearly_positive(e) and e.value >= MATERIAL * largest
 
 
 def disagreements(
@@ -190,6 +200,7 @@ def _reason(
     rank_intervals: Mapping[str, Sequence[float]] | None,
 ) -> Disagreement:
     name = variables[v]
+    largest = max(e.value for e in single)
     others = np.abs(np.asarray(corr[v], dtype=np.float64)).copy()
     others[v] = -1.0
     p = int(np.argmax(others))
@@ -210,7 +221,7 @@ def _reason(
 
     if abs(rho) >= threshold:
         both = drop(((v,), (p,)))
-        if not (_clearly_positive(both) or _clearly_positive(single[v])):
+        if not (_matters(both, largest) or _matters(single[v], largest)):
             return Disagreement(
                 **base,
                 reason="unused",
@@ -246,13 +257,13 @@ def _reason(
                 "retraining without one loses little"
             ),
         )
-    if separation[v] < WEAK_SEPARATION and _clearly_positive(single[v]):
+    if separation[v] < WEAK_SEPARATION and _matters(single[v], largest):
         candidates = [int(q) for q in by_drop if q != v][:INTERACTION_CANDIDATES]
         best: tuple[float, int, Estimate] | None = None
         for q in candidates:
             both = drop(((v,), (q,)))
             shared = _difference(single[v], single[q], both)
-            if _clearly_positive(shared) and (best is None or shared.value > best[0]):
+            if _matters(shared, largest) and (best is None or shared.value > best[0]):
                 best = (shared.value, q, both)
         if best is not None:
             _, q, both = best

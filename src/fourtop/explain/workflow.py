@@ -317,6 +317,7 @@ def _run(
     cache: dict[Shuffle, Estimate] = {}
 
     def drop(shuffle: Shuffle) -> Estimate:
+        shuffle = tuple(sorted(shuffle))  # independent blocks: their order does not matter
         if shuffle not in cache:
             ((estimate, _),) = run.permutation(nets, events, [shuffle], request.repeats, rng)
             cache[shuffle] = estimate
