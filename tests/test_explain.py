@@ -320,12 +320,23 @@ def test_a_pair_that_matters_only_together_is_informative_only_together():
     assert found["v0"].reason == "none"
 
 
-def test_an_uninformative_correlated_pair_is_unused_not_redundant():
+def test_a_variable_the_network_does_not_use_is_unused():
+    corr = [[1, 0.3, 0], [0.3, 1, 0], [0, 0, 1]]
+    single = [_est(0.001, -0.001), _est(0.04, 0.05), _est(0.05, 0.05)]
+    found = _disagree(corr, [0.6, 0.7, 0.7], single, {}, retraining=(1, 2, 3), method=(3, 2, 1))
+    assert found["v0"].reason == "unused"
+    # the same variable ranked *higher* by the methods is not "unused"
+    found = _disagree(corr, [0.6, 0.7, 0.7], single, {}, retraining=(3, 2, 1), method=(1, 2, 3))
+    assert found["v0"].reason == "none"
+
+
+def test_an_uninformative_correlated_pair_is_still_redundant():
     corr = [[1, 0.9, 0], [0.9, 1, 0], [0, 0, 1]]
     single = [_est(0.001, -0.001), _est(0.0, 0.001), _est(0.05, 0.05)]
     pairs = {(0, 1): _est(0.0005, -0.0003)}
     found = _disagree(corr, [0.5, 0.5, 0.7], single, pairs)
-    assert found["v0"].reason == "unused"
+    assert found["v0"].reason == "redundant"
+    assert "barely depends on either" in found["v0"].text
 
 
 def test_ranks_and_spearman():

@@ -140,6 +140,15 @@ def run(args: argparse.Namespace) -> int:
     for m in doc["methods"]:
         top = sorted(records, key=lambda r: r[m]["rank"])[:5]
         out.print(f"{m}: top " + ", ".join(r["variable"] for r in top), markup=False)
+    groups = [g for g in doc["groups"] if g["permutation"] is not None]
+    if groups:
+        g = max(groups, key=lambda g: g["permutation"]["value"])
+        e = g["permutation"]
+        out.print(
+            f"{len(groups)} correlated group(s) shuffled together; the largest drop "
+            f"{e['value']:.4f} +- {e['uncertainty']:.4f}: {', '.join(g['variables'])}",
+            markup=False,
+        )
     comparison = doc.get("comparison")
     if comparison:
         rhos = ", ".join(f"{m} {v['rho']:+.2f}" for m, v in comparison["spearman"].items())

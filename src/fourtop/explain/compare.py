@@ -4,9 +4,6 @@ Ranks are over the model's variables (1 = most important). Per method, Spearman'
 correlation with the retraining importance says how far the two answers agree. The variables
 whose ranks differ most get the reason the data suggests:
 
-* **unused** (with a correlated partner): neither shuffling it alone nor together with its
-  partner costs this network a drop that matters: the network gets that information
-  elsewhere, or not at all.
 * **redundant** with a correlated partner (``|correlation| >= threshold``, the correlated
   groups of ``submit -c``) when the pair matters: a network retrained without one loses
   little, since the other carries the same information. The pairwise permutation says how
@@ -17,6 +14,9 @@ whose ranks differ most get the reason the data suggests:
   (ROC integral below :data:`WEAK_SEPARATION`), yet shuffling it costs the network a drop
   that matters, and shuffling it with the partner costs less than the two drops added, by an
   amount that matters (sub-additive): the pair carries one piece of information jointly.
+* **unused**: ranked lower by the methods than by retraining, no correlated partner, and
+  shuffling it costs this network no drop that matters: what retraining credits it with
+  reaches the network through other variables (or the retraining rank is uncertain).
 * otherwise ``none``: no pair explains it (the retraining's rank interval, when known, says
   whether its rank is uncertain).
 
@@ -222,19 +222,11 @@ def _reason(
     if abs(rho) >= threshold:
         both = drop(((v,), (p,)))
         if not (_matters(both, largest) or _matters(single[v], largest)):
-            return Disagreement(
-                **base,
-                reason="unused",
-                partner=variables[p],
-                correlation=rho,
-                drops=record(p, both),
-                text=(
-                    f"shuffling it changes this network's separation little: alone {_fmt(single[v])}, "
-                    f"together with its correlated partner {variables[p]} ({rho:+.2f}) "
-                    f"{_fmt(both)}"
-                ),
+            why = (
+                f"this network's separation barely depends on either (shuffling {name} "
+                f"costs {_fmt(single[v])}, both together {_fmt(both)})"
             )
-        if _clearly_positive(_difference(single[v], single[p], both)):
+        elif _clearly_positive(_difference(single[v], single[p], both)):
             why = (
                 f"shuffling {name} alone makes events the data do not have (the pair "
                 f"disagree), so its own drop of {_fmt(single[v])} overstates what it adds: "
@@ -253,8 +245,8 @@ def _reason(
             correlation=rho,
             drops=record(p, both),
             text=(
-                f"redundant with {variables[p]} (correlation {rho:+.2f}): {why}, so "
-                "retraining without one loses little"
+                f"redundant with {variables[p]} (correlation {rho:+.2f}): {why}; a network "
+                "retrained without one loses little"
             ),
         )
     if separation[v] < WEAK_SEPARATION and _matters(single[v], largest):
@@ -281,12 +273,22 @@ def _reason(
                     "information jointly"
                 ),
             )
-    text = (
-        f"no pair explains it (the most correlated variable, {variables[p]}, has "
-        f"{rho:+.2f}, below {threshold:.2f}; shuffling it costs {_fmt(single[v])})"
-    )
+    lower = np.mean(list(method_ranks.values())) > retraining_rank
+    if lower and not _matters(single[v], largest):
+        reason = "unused"
+        text = (
+            f"this network barely uses it (shuffling it costs {_fmt(single[v])}; no variable "
+            f"is correlated with it above {threshold:.2f}): what retraining credits it with "
+            "reaches this network through other variables, or its retraining rank is uncertain"
+        )
+    else:
+        reason = "none"
+        text = (
+            f"no pair explains it (the most correlated variable, {variables[p]}, has "
+            f"{rho:+.2f}, below {threshold:.2f}; shuffling it costs {_fmt(single[v])})"
+        )
     interval = (rank_intervals or {}).get(name)
     if interval is not None:
         low, high = interval
         text += f"; the retraining rank's 68 % interval is {low:g}-{high:g}"
-    return Disagreement(**base, reason="none", partner=variables[p], correlation=rho, text=text)
+    return Disagreement(**base, reason=reason, partner=variables[p], correlation=rho, text=text)

@@ -223,7 +223,7 @@ def _ranking(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     ax.set_xticks(range(len(columns)), [_LABELS[c] for c in columns], fontsize=10)
     ax.set_xlim(-0.9 if len(columns) > 1 else -1.5, len(columns) - 0.1 + 0.8)
     ax.set_ylim(n + 0.5, 0.5)
-    ax.set_ylabel("Rank (1 = most important)")
+    ax.set_ylabel("Rank (1 = most important)", fontsize=12)
     title = f"Top {len(shown)} by {_LABELS[columns[0]].splitlines()[0]}"
     spearman = (doc.get("comparison") or {}).get("spearman") or {}
     if spearman:
@@ -257,7 +257,7 @@ def _importance(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
         )
     ax.set_yticks(y, [r["variable"] for r in records], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("Importance / largest of the method")
+    ax.set_xlabel("Importance / largest of the method", fontsize=12)
     ax.legend(fontsize="x-small", loc="lower right")
     return fig
 
@@ -295,9 +295,10 @@ def _beeswarm(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     ax.set_yticks(range(len(order)), [names[j] for j in order], fontsize=8)
     ax.set_ylim(len(order) - 0.5, -0.5)
     label = {"shap": "SHAP value", "ig": "integrated gradient", "lrp": "LRP relevance"}[method]
-    ax.set_xlabel(f"{label} (contribution to the logit)")
+    ax.set_xlabel(f"{label} (contribution to the logit)", fontsize=12)
     bar = fig.colorbar(points, ax=ax, pad=0.01)
-    bar.set_label("variable value (percentile)", fontsize=9)
+    bar.set_label("variable value (percentile)", fontsize=10)
+    bar.ax.tick_params(labelsize=9)
     return fig
 
 

@@ -440,6 +440,13 @@ def _run(
             "per_fold": [int((events.fold == f).sum()) for f in range(model.k)],
         },
         "roc_integral": base.to_dict(),
+        "method_correlation": {
+            a: {
+                b: compare.spearman([e.value for e in results[a]], [e.value for e in results[b]])[0]
+                for b in methods
+            }
+            for a in methods
+        },
         "variables": records,
         "groups": [
             {
