@@ -470,7 +470,7 @@ def test_an_existing_output_is_kept_without_yes(constructed, tmp_path, capsys, m
     work, config = constructed
     out = tmp_path / "o"
     out.mkdir()
-    (out / "mine.txt").write_text("keep")
+    (out / "explain.json").write_text("an earlier explain output")
     monkeypatch.setenv("FOURTOP_CACHE", str(work / "cache"))
     monkeypatch.setattr("sys.stdin", io.StringIO())  # no terminal
     rc, err = _run(
@@ -487,10 +487,98 @@ def test_an_existing_output_is_kept_without_yes(constructed, tmp_path, capsys, m
         capsys,
     )
     assert rc == 1 and "exists (pass --yes to replace it" in err
-    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    assert [p.name for p in out.iterdir()] == ["explain.json"]
+    assert (out / "explain.json").read_text() == "an earlier explain output"
 
 
-def test_too_few_events_are_refused(constructed, capsys):
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--events", "50"], "50: must be at least 100"),
+        (["--repeats", "1"], "1: must be at least 2"),
+        (["-c", "150"], "150: expected a percentage in (0, 100]"),
+    ],
+)
+def test_nonsense_numbers_are_usage_errors(option, message, constructed, capsys):
     work, config = constructed
-    rc, err = _run(["explain", str(work / "fin"), "--config", str(config), "--events", "5"], capsys)
-    assert rc == 1 and "--events 5: at least 10 events" in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["explain", str(work / "fin"), "--config", str(config), *option])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unknown_dataset_key_is_refused_before_anything_is_made(
+    constructed, tmp_path, capsys, monkeypatch
+):
+    work, config = constructed
+    monkeypatch.chdir(tmp_path)
+    rc, err = _run(
+        ["explain", str(work / "fin"), "--config", str(config), "-y", "2099", "-f", "a/b/out"],
+        capsys,
+    )
+    assert rc == 1 and "no dataset '2099'" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (lambda w: w / "fin", "would replace the final folder"),
+        (lambda w: w, "would replace the final folder"),
+        (lambda w: w / "ranking", "would replace the results"),
+        (lambda w: w / "fin" / "jobs", "inside the final folder; only its explain/ folder"),
+        (lambda w: w / "fin" / "model_card.json", "inside the final folder"),
+        (lambda w: w / "data" / "constructed.toml", "not a folder (a file or a link)"),
+        (lambda w: w / "ds", "a folder that is not an explain output"),
+    ],
+)
+def test_an_output_that_would_replace_something_is_refused(
+    where, message, explained, capsys, monkeypatch
+):
+    """With --yes: the replacement must never reach a final folder, results or other data."""
+    work, _ = explained
+    config = work / "data" / "constructed.toml"
+    monkeypatch.setenv("FOURTOP_CACHE", str(work / "cache"))
+    before = {p: p.stat().st_mtime_ns for p in work.rglob("*") if "cache" not in p.parts}
+    rc, err = _run(
+        [
+            *("explain", str(work / "fin"), "--config", str(config), "--methods", "permutation"),
+            *("--results", str(work / "ranking"), "-f", str(where(work)), "--yes"),
+        ],
+        capsys,
+    )
+    assert rc == 1 and message in err and len(err.splitlines()) == 1
+    after = {p: p.stat().st_mtime_ns for p in work.rglob("*") if "cache" not in p.parts}
+    assert after == before
+
+
+def test_a_model_file_of_another_fold_is_refused(constructed, tmp_path, capsys):
+    """Fold 0's model in fold 1's place would score fold 1's events, which it trained on."""
+    import shutil
+
+    work, config = constructed
+    copy = tmp_path / "fin"
+    shutil.copytree(work / "fin", copy, ignore=shutil.ignore_patterns("explain"))
+    shutil.copy(copy / "model_fold0.pt", copy / "model_fold1.pt")
+    rc, err = _run(["explain", str(copy), "--config", str(config), "--yes"], capsys)
+    assert rc == 1 and "model_fold1.pt: the model of fold 0, not 1" in err
+    assert not (copy / "explain").exists()
+
+
+def test_leftovers_of_other_outputs_are_left_alone(tmp_path):
+    out = tmp_path / "x*"
+    (tmp_path / ".xa.partial-99").mkdir()  # another output's run in progress
+    (tmp_path / ".xb.old-99").mkdir()
+    (tmp_path / ".x*.partial-7").mkdir()  # this output's: removed
+    assert recover(out) == [f"{tmp_path / '.x*.partial-7'}: removed (left by a killed run)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".xa.partial-99", ".xb.old-99"]
+
+
+def test_undefined_numbers_are_null_in_the_json(tmp_path):
+    from fourtop.explain.outputs import write_json
+
+    write_json(tmp_path, {"spearman": {"rho": float("nan"), "p_value": float("inf")}, "n": 1})
+    assert json.loads((tmp_path / "explain.json").read_text()) == {
+        "spearman": {"rho": None, "p_value": None},
+        "n": 1,
+    }

@@ -114,15 +114,16 @@ def _duration(seconds: float) -> str:
 
 @contextmanager
 def training_progress(
-    total: int, label: str = "training", unit: str = "jobs"
+    total: int, label: str = "training", unit: str = "jobs", *, counts: bool = True
 ) -> Iterator[ProgressCallback]:
     """A live bar on a terminal; plain lines at a steady pace in logs, CI and pipes.
 
     Yields the callback a backend calls with the names done and failed as units finish.
-    ``label`` and ``unit`` name what is counted (``scoring``, ``files``).
+    ``label`` and ``unit`` name what is counted (``scoring``, ``files``); ``counts=False``
+    leaves out the done and failed counts (steps that cannot fail one by one).
     """
     if not use_terminal_progress():
-        plain = PlainProgress(total, label, unit=unit)
+        plain = PlainProgress(total, label, unit=unit, counts=counts)
 
         def plain_progress(done: Sequence[str], failed: Sequence[str]) -> None:
             plain.update(len(done), len(failed))
@@ -143,7 +144,7 @@ def training_progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[done]} ok, {task.fields[failed]} failed"),
+        TextColumn("{task.fields[done]} ok, {task.fields[failed]} failed" if counts else ""),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),

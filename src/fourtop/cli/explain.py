@@ -13,7 +13,6 @@ from fourtop.cli._common import (
     add_verbose,
     add_yes,
     nonempty,
-    positive_int,
     random_seed,
 )
 from fourtop.cli._console import out, say
@@ -37,6 +36,21 @@ def methods(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--methods: ")) from None
 
 
+def at_least(minimum: int):
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: must be at least {minimum}")
+        return value
+
+    return parse
+
+
 def percent(text: str) -> float:
     """``-c``: a correlation in percent, 1 to 100."""
     try:
@@ -49,7 +63,7 @@ def percent(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from fourtop.explain.workflow import DEFAULT_EVENTS, DEFAULT_REPEATS
+    from fourtop.explain.workflow import DEFAULT_EVENTS, DEFAULT_REPEATS, MIN_EVENTS
 
     add_verbose(parser)
     add = parser.add_argument
@@ -80,16 +94,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--events",
-        type=positive_int,
+        type=at_least(MIN_EVENTS),
         default=DEFAULT_EVENTS,
         metavar="N",
-        help=f"held-out events drawn at random (default {DEFAULT_EVENTS}; all if fewer)",
+        help=f"held-out events drawn at random, at least {MIN_EVENTS} (default "
+        f"{DEFAULT_EVENTS}; all if there are fewer)",
     )
     add(
         "--repeats",
-        type=positive_int,
+        type=at_least(2),
         default=DEFAULT_REPEATS,
-        help=f"shuffles per variable and fold (default {DEFAULT_REPEATS})",
+        help=f"shuffles per variable and fold, at least 2 (default {DEFAULT_REPEATS})",
     )
     add(
         "-c",
@@ -139,26 +154,42 @@ def run(args: argparse.Namespace) -> int:
     records = doc["variables"]
     for m in doc["methods"]:
         top = sorted(records, key=lambda r: r[m]["rank"])[:5]
-        out.print(f"{m}: top " + ", ".join(r["variable"] for r in top), markup=False)
+        out.print(
+            f"{m}: top " + ", ".join(r["variable"] for r in top), markup=False, soft_wrap=True
+        )
     groups = [g for g in doc["groups"] if g["permutation"] is not None]
     if groups:
         g = max(groups, key=lambda g: g["permutation"]["value"])
         e = g["permutation"]
         out.print(
             f"{len(groups)} correlated group(s) shuffled together; the largest drop "
-            f"{e['value']:.4f} +- {e['uncertainty']:.4f}: {', '.join(g['variables'])}",
+            f"{e['value']:.4f} +- {e['uncertainty']:.4f}: {_names(g['variables'])}",
             markup=False,
+            soft_wrap=True,
         )
     comparison = doc.get("comparison")
     if comparison:
-        rhos = ", ".join(f"{m} {v['rho']:+.2f}" for m, v in comparison["spearman"].items())
-        out.print(
-            f"Spearman rank correlation with {comparison['results_file']}: {rhos}", markup=False
+        rhos = ", ".join(
+            f"{m} {v['rho']:+.2f}" if v["rho"] == v["rho"] else f"{m} undefined"
+            for m, v in comparison["spearman"].items()
         )
-        for d in comparison["disagreements"][:5]:
+        out.print(
+            f"Spearman rank correlation with {comparison['results_file']}: {rhos}",
+            markup=False,
+            soft_wrap=True,
+        )
+        shown = comparison["disagreements"][:5]
+        if shown:
+            out.print(
+                f"the largest disagreements ({len(shown)} of "
+                f"{len(comparison['disagreements'])}; all in explain.json):",
+                markup=False,
+            )
+        for d in shown:
             out.print(
                 f"  {d['variable']} (retraining rank {d['retraining_rank']}): {d['text']}",
                 markup=False,
+                soft_wrap=True,
             )
     say(
         f"{outcome.output}: explain.json, explain.csv, attributions.npz, plots "
@@ -168,8 +199,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(names: list[str], most: int = 6) -> str:
+    """Up to ``most`` names, then how many more."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 class _Reporter(CliReporter):
     """Counts the explanation's steps."""
 
     def progress(self, total: int):
-        return training_progress(total, "explaining", "steps")
+        return training_progress(total, "explaining", "steps", counts=False)

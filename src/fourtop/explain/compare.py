@@ -290,5 +290,5 @@ def _reason(
     interval = (rank_intervals or {}).get(name)
     if interval is not None:
         low, high = interval
-        text += f"; the retraining rank's 68 % interval is {low:g}-{high:g}"
+        text += f"; the retraining rank's 68 % interval is {low:.0f}-{high:.0f}"
     return Disagreement(**base, reason=reason, partner=variables[p], correlation=rho, text=text)

@@ -148,13 +148,16 @@ def held_out(
         key=keys,
     )
     for fold in range(k):
-        y = events.y[events.rows(fold)]
-        if y.all() or not y.any():
-            what = "signal" if not y.any() else "background"
-            raise DataError(
-                f"fold {fold} has no {what} events among the {len(events)} held-out events "
-                "(more --events?)"
-            )
+        rows = events.rows(fold)
+        for cls, what in ((True, "signal"), (False, "background")):
+            mine = events.y[rows] == cls
+            count, total = int(mine.sum()), float(events.w[rows][mine].sum())
+            if count < MIN_FOLD_EVENTS or not total > 0:
+                raise DataError(
+                    f"fold {fold} has {count} {what} events (total weight {total:.4g}) among "
+                    f"the {len(events)} held-out events: at least {MIN_FOLD_EVENTS} with a "
+                    "positive total weight are needed (more --events?)"
+                )
     return events
 
 
@@ -174,6 +177,10 @@ def _fold_roc(scores: np.ndarray, events: HeldOut, rows: np.ndarray) -> float:
     return roc_integral(scores, events.y[rows], events.w[rows])
 
 
+#: the fewest events of each class a fold needs among the held-out events
+MIN_FOLD_EVENTS = 20
+
+
 def base_roc(nets: Sequence[nn.Module], events: HeldOut) -> Estimate:
     """Each fold model's weighted ROC integral on its held-out events."""
     values = []
@@ -183,15 +190,25 @@ def base_roc(nets: Sequence[nn.Module], events: HeldOut) -> Estimate:
     return Estimate(np.asarray(values))
 
 
+def _shuffle_rng(seed: int, fold: int, shuffle: Shuffle) -> np.random.Generator:
+    """The random stream of one shuffle of one fold: the same shuffle gives the same drops
+    whatever else runs (another ``-c``, another order)."""
+    entropy = [int(seed), int(fold)]
+    for block in shuffle:
+        entropy += [len(block), *block]
+    return np.random.default_rng(entropy)
+
+
 def permutation(
     nets: Sequence[nn.Module],
     events: HeldOut,
     shuffles: Sequence[Shuffle],
     repeats: int,
-    rng: np.random.Generator,
+    seed: int,
     progress: Callable[[int], None] | None = None,
 ) -> list[tuple[Estimate, float]]:
-    """The drop of each fold's ROC integral when the ``shuffles`` are applied.
+    """The drop of each fold's ROC integral when the ``shuffles`` are applied (each shuffle's
+    permutations drawn from its own stream of ``seed``).
 
     Returns:
         per shuffle: the drop (mean over the repeats, per fold) and the spread of the repeats
@@ -205,6 +222,7 @@ def permutation(
         x = events.x[rows]
         base = _fold_roc(logits(net, x), events, rows)
         for s, shuffle in enumerate(shuffles):
+            rng = _shuffle_rng(seed, fold, shuffle)
             for r in range(repeats):
                 mixed = x.copy()
                 for block in shuffle:

@@ -15,12 +15,13 @@ old output that was moved aside but not replaced.
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,54 @@ def _aside(output: Path, tag: str) -> str:
     return f".{output.name}{tag}"
 
 
+def _ours(path: Path, tag: str) -> bool:
+    """``path`` ends in ``tag`` and a process number (not another output's leftovers)."""
+    return path.name.rpartition(tag)[2].isdigit()
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder, file or link, whatever it is; a failure is left for the next run."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with suppress(OSError):
+            path.unlink()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output(output: Path, final: Path, *, default: Path, keep: Sequence[Path]) -> None:
+    """Refuse an output folder whose replacement would lose something: the final folder, a
+    folder holding it or the results (``keep``), a place inside the final folder other than
+    its ``explain`` folder, a file or link, or a folder with other content than an explain
+    output.
+
+    Raises:
+        ParameterError: the output is one of those.
+    """
+    from fourtop.errors import ParameterError
+
+    where = output.parent.resolve() / output.name
+    for precious, what in [(final, "the final folder"), *((k, "the results") for k in keep)]:
+        precious = precious.resolve()
+        if _inside(precious, where):
+            raise ParameterError(f"-f {output}: would replace {what} ({precious})")
+    if _inside(where, final.resolve()) and where != default.resolve():
+        raise ParameterError(
+            f"-f {output}: inside the final folder; only its {default.name}/ folder is written "
+            "there (leave -f out, or name a folder outside)"
+        )
+    if output.is_symlink() or (output.exists() and not output.is_dir()):
+        raise ParameterError(f"-f {output}: not a folder (a file or a link); name a folder")
+    if output.is_dir() and any(output.iterdir()) and not (output / JSON_FILE).is_file():
+        raise ParameterError(
+            f"-f {output}: a folder that is not an explain output (no {JSON_FILE}); name a new "
+            "folder"
+        )
+
+
 def recover(output: Path) -> list[str]:
     """Tidy what a killed run left beside ``output`` (call under the output's lock).
 
@@ -68,15 +117,18 @@ def recover(output: Path) -> list[str]:
     parent = output.parent
     if not parent.is_dir():
         return notes
-    for leftover in sorted(parent.glob(_aside(output, _OLD) + "*")):
-        if not output.exists():
+    for leftover in sorted(parent.glob(glob.escape(_aside(output, _OLD)) + "*")):
+        if not _ours(leftover, _OLD):
+            continue
+        if not output.exists() and not output.is_symlink():
             os.replace(leftover, output)
             notes.append(f"{output}: put back (a killed run had moved it aside)")
         else:
-            shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in sorted(parent.glob(_aside(output, _PARTIAL) + "*")):
-        shutil.rmtree(leftover, ignore_errors=True)
-        notes.append(f"{leftover}: removed (left by a killed run)")
+            _remove(leftover)
+    for leftover in sorted(parent.glob(glob.escape(_aside(output, _PARTIAL)) + "*")):
+        if _ours(leftover, _PARTIAL):
+            _remove(leftover)
+            notes.append(f"{leftover}: removed (left by a killed run)")
     return notes
 
 
@@ -111,13 +163,26 @@ def replace_folder(output: Path) -> Iterator[Path]:
                 os.replace(old, output)
             raise OutputError(f"cannot replace {describe_os_error(exc, output)}") from None
         if moved:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        _remove(partial)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity as None (strict JSON has neither)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_json(folder: Path, doc: dict[str, Any]) -> None:
-    atomic_write_text(folder / JSON_FILE, json.dumps(doc, indent=1) + "\n", what="JSON file")
+    """``explain.json``; undefined numbers (a rank correlation of a constant) are null."""
+    text = json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n"
+    atomic_write_text(folder / JSON_FILE, text, what="JSON file")
 
 
 def write_csv(folder: Path, doc: dict[str, Any]) -> None:
@@ -127,7 +192,9 @@ def write_csv(folder: Path, doc: dict[str, Any]) -> None:
     header = ["variable", "index"]
     for m in methods:
         header += [f"{m}", f"{m}_uncertainty", f"{m}_rank"]
-    header += ["retraining_importance", "retraining_rank", "separation"]
+    compared = doc.get("comparison") is not None
+    header += ["retraining_importance", "retraining_rank"] if compared else []
+    header += ["separation"]
     buffer = io.StringIO(newline="")
     w = csv.writer(buffer)
     w.writerow(header)
@@ -136,12 +203,9 @@ def write_csv(folder: Path, doc: dict[str, Any]) -> None:
         for m in methods:
             e = rec[m]
             row += [e["value"], e["uncertainty"], e["rank"]]
-        retraining = rec.get("retraining") or {}
-        row += [
-            retraining.get("importance", ""),
-            retraining.get("rank", ""),
-            rec["separation"],
-        ]
+        if compared:
+            row += [rec["retraining"]["importance"], rec["retraining"]["rank"]]
+        row.append(rec["separation"])
         w.writerow(row)
     atomic_write_text(folder / CSV_FILE, buffer.getvalue(), what="CSV file")
 
@@ -221,7 +285,7 @@ def _ranking(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
             len(columns) - 1 + 0.08, ys[-1], rec["variable"], ha="left", va="center", fontsize=7
         )
     ax.set_xticks(range(len(columns)), [_LABELS[c] for c in columns], fontsize=10)
-    ax.set_xlim(-0.9 if len(columns) > 1 else -1.5, len(columns) - 0.1 + 0.8)
+    ax.set_xlim(-1.6, len(columns) + 0.6)
     ax.set_ylim(n + 0.5, 0.5)
     ax.set_ylabel("Rank (1 = most important)", fontsize=12)
     title = f"Top {len(shown)} by {_LABELS[columns[0]].splitlines()[0]}"

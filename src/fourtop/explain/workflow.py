@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from fourtop import __version__
-from fourtop.errors import ParameterError, ResultsError, did_you_mean
+from fourtop.errors import DataError, OutputError, ParameterError, ResultsError, did_you_mean
 from fourtop.explain import compare, outputs
 from fourtop.explain.methods import (
     ATTRIBUTIONS,
@@ -32,6 +32,7 @@ from fourtop.explain.methods import (
     Estimate,
     Shuffle,
 )
+from fourtop.fileio import describe_os_error
 from fourtop.jobs.requests import Reporter
 
 __all__ = [
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: held-out events explained unless ``--events`` says otherwise
 DEFAULT_EVENTS = 10_000
+#: the fewest events ``--events`` may ask for
+MIN_EVENTS = 100
 #: shuffles per variable and fold
 DEFAULT_REPEATS = 5
 #: the output folder inside the final folder unless ``-f`` says otherwise
@@ -128,8 +131,10 @@ def _methods(request: ExplainRequest, activation: str, notes: list[str]) -> list
 
 
 def _check(request: ExplainRequest) -> None:
-    if request.events is not None and (isinstance(request.events, bool) or request.events < 10):
-        raise ParameterError(f"--events {request.events}: at least 10 events")
+    if request.events is not None and (
+        isinstance(request.events, bool) or request.events < MIN_EVENTS
+    ):
+        raise ParameterError(f"--events {request.events}: at least {MIN_EVENTS} events")
     if request.repeats < 2:
         raise ParameterError(f"--repeats {request.repeats}: at least 2 (for the spread)")
     if not 0 < request.correlation <= 1:
@@ -156,11 +161,18 @@ def _retraining(path_text: str, variables: Sequence[str]) -> _Retraining:
         ResultsError: no results file, or one that does not rank every model variable.
     """
     from fourtop.hyperopt.selection import find_results_file
-    from fourtop.importance.results import read_results
+    from fourtop.importance.results import read_results, results_filename
 
     path = Path(path_text)
     if path.is_dir():
-        path = find_results_file(path)
+        own = path / results_filename(len(variables))  # the one over the model's count first
+        try:
+            path = own if own.is_file() else find_results_file(path)
+        except ResultsError:
+            raise ResultsError(
+                f"{path}: no VariableImportanceResults_<N>vars.txt (--results takes the dataset "
+                "folder of 'fourtop calculate', or the results file)"
+            ) from None
     elif not path.exists():
         raise ResultsError(f"{path}: no such results file or dataset folder")
     table = read_results(path)
@@ -218,56 +230,56 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
     from fourtop.data.config import load_config
     from fourtop.final.model import load_final_model
     from fourtop.jobs.lock import hold
+    from fourtop.splits import Split
 
     _check(request)
     notes: list[str] = []
     model = load_final_model(request.final_folder)
     model.verify()
+    nets = [model.torch_net(fold) for fold in range(model.k)]  # checked against the card
     config = load_config(request.config)
     model.check_config(config)
-    network = model.card.get("network") or {}
-    methods = _methods(request, str(network.get("activation", "relu")), notes)
+    key = request.year or model.dataset
+    config.files(key, Split.FINAL)  # an unknown key: refused before anything is made
+    methods = _methods(request, nets[0].activation, notes)
     if not methods:
         raise ParameterError("no method left to run (see the notes above)")
     retraining = _retraining(request.results, model.variables) if request.results else None
+    output = Path(request.output) if request.output else model.folder / OUTPUT_DIR
+    outputs.check_output(
+        output,
+        model.folder,
+        default=model.folder / OUTPUT_DIR,
+        keep=[retraining.path] if retraining is not None else [],
+    )
     if retraining is not None and retraining.extra:
         notes.append(
             f"{retraining.path} ranks {len(retraining.extra)} variable(s) the model does not "
             "use; the comparison ranks the model's variables among themselves"
         )
-    key = request.year or model.dataset
     if key != model.dataset:
         notes.append(
             f"dataset {key}: the models were trained on {model.dataset}; none of these events "
             "was seen in training"
         )
-    output = Path(request.output) if request.output else model.folder / OUTPUT_DIR
-    if output.resolve() == model.folder.resolve():
-        raise ParameterError(f"-f {output}: the final folder itself; name a folder for the output")
-    lock_path = output.parent / f".{output.name}.lock"
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from fourtop.errors import OutputError
-        from fourtop.fileio import describe_os_error
-
         raise OutputError(f"cannot make {describe_os_error(exc, output.parent)}") from None
-    with hold(lock_path, str(output), what="fourtop explain"):
+    with hold(output.parent / f".{output.name}.lock", str(output), what="fourtop explain"):
         notes += outputs.recover(output)
         for note in notes:
             reporter.note(note)
         notes = []
         if output.exists() and not reporter.confirm(f"{output} exists: replace it?"):
-            from fourtop.errors import OutputError
-
             raise OutputError(f"{output} exists (pass --yes to replace it, or -f another folder)")
-        doc, arrays = _run(request, reporter, model, config, key, methods, retraining)
-        with reporter.status("writing the plots"), outputs.replace_folder(output) as aside:
-            doc["plots"] = []
-            outputs.write_npz(aside, arrays)
-            doc["plots"] = outputs.write_plots(aside, doc, arrays)
-            outputs.write_csv(aside, doc)
-            outputs.write_json(aside, doc)
+        with outputs.replace_folder(output) as aside:  # made now: an unusable place fails early
+            doc, arrays = _run(request, reporter, model, nets, config, key, methods, retraining)
+            with reporter.status("writing the plots"):
+                outputs.write_npz(aside, arrays)
+                doc["plots"] = outputs.write_plots(aside, doc, arrays)
+                outputs.write_csv(aside, doc)
+                outputs.write_json(aside, doc)
     return ExplainOutcome(output, doc, notes)
 
 
@@ -275,6 +287,7 @@ def _run(
     request: ExplainRequest,
     reporter: Reporter,
     model: Any,
+    scoring: list[Any],
     config: Any,
     key: str,
     methods: list[str],
@@ -283,10 +296,9 @@ def _run(
     import torch
 
     from fourtop.data.correlation import correlation_matrix
-    from fourtop.data.ntuples import SplitArrays, load_split
+    from fourtop.data.ntuples import load_split
     from fourtop.explain import methods as run
     from fourtop.explain.network import logit_net
-    from fourtop.final.model import load_torch_model, torch_file
     from fourtop.jobs.draw import correlated_groups
     from fourtop.splits import Split
 
@@ -296,17 +308,10 @@ def _run(
         data = load_split(config, key, Split.FINAL, event_keys=True)
     variables = model.variables
     events = run.held_out(data, variables, model.k, request.events, rng)
-    sub = SplitArrays(
-        list(variables),
-        events.x[events.y],
-        events.w[events.y].astype(np.float32),
-        events.x[~events.y],
-        events.w[~events.y].astype(np.float32),
-    )
-    corr = correlation_matrix(sub, list(variables))
+    # on every loaded event, as submit -c does: not only the drawn ones
+    corr = correlation_matrix(data, list(variables))
     groups = correlated_groups(corr, variables, request.correlation)
     index = {v: i for i, v in enumerate(variables)}
-    scoring = [load_torch_model(model.folder / torch_file(f)) for f in range(model.k)]
     nets = [logit_net(net) for net in scoring]
     reporter.note(
         f"explaining {model.folder} ({model.k} folds, {len(variables)} variables) on "
@@ -314,12 +319,22 @@ def _run(
         + ", ".join(methods)
     )
     base = run.base_roc(nets, events)
+    outside = [(f, v) for f, v in enumerate(base.per_fold) if not 0.0 <= v <= 1.0]
+    if outside:
+        fold, value = outside[0]
+        raise DataError(
+            f"fold {fold}: ROC integral {value:.4f} on its {int((events.fold == fold).sum())} "
+            "held-out events, outside [0, 1]: too few events for their negative weights "
+            "(more --events?)"
+        )
     cache: dict[Shuffle, Estimate] = {}
 
     def drop(shuffle: Shuffle) -> Estimate:
         shuffle = tuple(sorted(shuffle))  # independent blocks: their order does not matter
         if shuffle not in cache:
-            ((estimate, _),) = run.permutation(nets, events, [shuffle], request.repeats, rng)
+            ((estimate, _),) = run.permutation(
+                nets, events, [shuffle], request.repeats, request.random_seed
+            )
             cache[shuffle] = estimate
         return cache[shuffle]
 
@@ -350,7 +365,7 @@ def _run(
                 events,
                 singles + group_shuffles,
                 request.repeats,
-                rng,
+                request.random_seed,
                 progress=lambda n: tick(n, "permutation"),
             )
             results["permutation"] = [e for e, _ in found[:n_vars]]
@@ -417,13 +432,13 @@ def _run(
         "format_version": FORMAT_VERSION,
         "fourtop_version": __version__,
         "created": datetime.now().isoformat(timespec="seconds"),
-        "final_folder": str(model.folder),
+        "final_folder": str(model.folder.resolve()),
         "dataset": key,
         "config": {"path": str(config.path), "fingerprint": model.fingerprint},
         "k": model.k,
         "methods": methods,
         "settings": {
-            "events": request.events,
+            "events_requested": request.events,
             "repeats": request.repeats,
             "correlation": request.correlation,
             "random_seed": request.random_seed,

@@ -147,6 +147,29 @@ class FinalModel:
                     f"{len(self.variables)} variables: the card does not belong to these models"
                 )
 
+    def torch_net(self, fold: int) -> Any:
+        """Fold ``fold``'s :class:`~fourtop.train.export.ScoringNet`, checked against the card:
+        the file must be that fold's model of these ``k`` folds, over the card's variables (a
+        model file copied from another fold would score events it trained on).
+
+        Raises:
+            ModelError: an unreadable file, or one that does not belong to this card.
+        """
+        path = self.folder / torch_file(fold)
+        net, payload = _load_payload(path)
+        if net.n_inputs != len(self.variables):
+            raise ModelError(
+                f"{path}: the model takes {net.n_inputs} inputs, the card lists "
+                f"{len(self.variables)} variables: the file does not belong to this folder"
+            )
+        for key, want in (("fold", fold), ("k", self.k), ("variables", self.variables)):
+            if key in payload and payload[key] != want:
+                raise ModelError(
+                    f"{path}: the model of {key} {payload[key]!r}, not {want!r}: the file does "
+                    "not belong here (run 'fourtop final' into a new folder)"
+                )
+        return net
+
     def scorer(self, engine: str = "onnx") -> Scorer:
         """A scorer over every fold's model (``onnx``: ONNX Runtime; ``torch``: PyTorch).
 
@@ -168,6 +191,8 @@ def load_final_model(folder: str | Path) -> FinalModel:
             foreign card, or a fold's model file missing.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ModelError(f"{folder}: a file, not a final folder (made by 'fourtop final')")
     if not folder.is_dir():
         raise ModelError(f"{folder}: final folder not found (made by 'fourtop final')")
     path = folder / CARD_FILE
@@ -312,7 +337,7 @@ class _OnnxScorer:
 class _TorchScorer:
     def __init__(self, model: FinalModel) -> None:
         self.model = model
-        self.nets = [load_torch_model(model.folder / torch_file(f)) for f in range(model.k)]
+        self.nets = [model.torch_net(f) for f in range(model.k)]
 
     def score(self, x: np.ndarray, keys: np.ndarray) -> np.ndarray:
         return _by_fold(self.model, x, keys, lambda fold, rows: self.nets[fold].score(rows))
@@ -324,13 +349,17 @@ def load_torch_model(path: Path) -> Any:
     Raises:
         ModelError: the file is missing or not a fourtop fold model.
     """
+    return _load_payload(path)[0]
+
+
+def _load_payload(path: Path) -> tuple[Any, dict[str, Any]]:
     import torch
 
     from fourtop.train.export import ScoringNet
 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        return ScoringNet(
+        net = ScoringNet(
             payload["state_dict"],
             payload["network"],
             payload["standardization"]["mean"],
@@ -340,3 +369,4 @@ def load_torch_model(path: Path) -> Any:
         raise ModelError(f"{path}: fold model not found") from None
     except Exception as exc:  # torch.load raises many types for a bad file
         raise ModelError(f"{path}: not a fourtop fold model ({exc.__class__.__name__})") from None
+    return net, payload
