@@ -55,6 +55,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "fourtop.staging",
         "fourtop.naming",
         "fourtop.variables",
+        "fourtop.plotting",
     ),
     "data": ("fourtop.data",),
     "train": ("fourtop.train",),
@@ -71,6 +72,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "fourtop.hyperopt",
         "fourtop.final",
         "fourtop.apply",
+        "fourtop.explain",
     ),
     "commands": ("fourtop.cli",),
 }

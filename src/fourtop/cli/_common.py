@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fourtop.cli._console import console, out
@@ -26,6 +26,7 @@ __all__ = [
     "add_verbose",
     "add_year",
     "add_yes",
+    "at_least",
     "confirm",
     "console",
     "default_folders",
@@ -79,15 +80,23 @@ def nonempty(text: str) -> str:
     return text
 
 
-def positive_int(text: str) -> int:
-    """argparse type of counts that must be at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: must be at least 1")
-    return value
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: must be at least {minimum}")
+        return value
+
+    return parse
+
+
+#: argparse type of counts that must be at least 1
+positive_int = at_least(1)
 
 
 #: the most seeds one ``-n`` may ask for: 100,000 seeds over 76 variables are ~4 million jobs

@@ -12,6 +12,7 @@ from fourtop.cli._common import (
     add_config,
     add_verbose,
     add_yes,
+    at_least,
     nonempty,
     random_seed,
 )
@@ -34,21 +35,6 @@ def methods(text: str) -> list[str]:
         return parse_methods(text)
     except ParameterError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--methods: ")) from None
-
-
-def at_least(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value}: must be at least {minimum}")
-        return value
-
-    return parse
 
 
 def percent(text: str) -> float:

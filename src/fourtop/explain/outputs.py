@@ -89,6 +89,8 @@ def check_output(output: Path, final: Path, *, default: Path, keep: Sequence[Pat
     from fourtop.errors import ParameterError
 
     where = output.parent.resolve() / output.name
+    if len(os.fsencode(_aside(output, _PARTIAL) + "4194304")) > 255:
+        raise ParameterError(f"-f {output}: the name is too long (its work folder's would be)")
     for precious, what in [(final, "the final folder"), *((k, "the results") for k in keep)]:
         precious = precious.resolve()
         if _inside(precious, where):

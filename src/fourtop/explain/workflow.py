@@ -231,6 +231,7 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
     from fourtop.final.model import load_final_model
     from fourtop.jobs.lock import hold
     from fourtop.splits import Split
+    from fourtop.staging import check_output_folder
 
     _check(request)
     notes: list[str] = []
@@ -262,6 +263,7 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
             f"dataset {key}: the models were trained on {model.dataset}; none of these events "
             "was seen in training"
         )
+    check_output_folder(output.parent)  # a pseudo file system, a name too long: fail now
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
