@@ -131,7 +131,6 @@ def run(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         correlation=args.correlation / 100.0,
         random_seed=args.random_seed,
-        yes=args.yes,
     )
     outcome = explain(request, _Reporter(args.yes))
     doc = outcome.doc

@@ -14,7 +14,7 @@ import importlib.util
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -74,16 +74,14 @@ class ExplainRequest:
     repeats: int = DEFAULT_REPEATS
     correlation: float = 0.8
     random_seed: int = 1
-    yes: bool = False
 
 
 @dataclass
 class ExplainOutcome:
-    """What a run wrote: the output folder, the summary document, notes for the user."""
+    """What a run wrote: the output folder and the document of ``explain.json``."""
 
     output: Path
     doc: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
 
 
 def parse_methods(text: str) -> list[str]:
@@ -272,7 +270,6 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
         notes += outputs.recover(output)
         for note in notes:
             reporter.note(note)
-        notes = []
         if output.exists() and not reporter.confirm(f"{output} exists: replace it?"):
             raise OutputError(f"{output} exists (pass --yes to replace it, or -f another folder)")
         with outputs.replace_folder(output) as aside:  # made now: an unusable place fails early
@@ -282,7 +279,7 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
                 doc["plots"] = outputs.write_plots(aside, doc, arrays)
                 outputs.write_csv(aside, doc)
                 outputs.write_json(aside, doc)
-    return ExplainOutcome(output, doc, notes)
+    return ExplainOutcome(output, doc)
 
 
 def _run(
