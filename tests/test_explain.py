@@ -520,6 +520,17 @@ def test_an_unknown_dataset_key_is_refused_before_anything_is_made(
     assert list(tmp_path.iterdir()) == []
 
 
+def _beside_ours(work: Path) -> Path:
+    """A folder holding an explain.json and a file explain does not write."""
+    folder = work / "mixed"
+    folder.mkdir(exist_ok=True)
+    (folder / "explain.json").write_text("{}")
+    (folder / "thesis.tex").write_text("months of work")
+    if not (work / "loop").is_symlink():
+        (work / "loop").symlink_to("loop")  # a link to itself: resolving it fails
+    return folder
+
+
 @pytest.mark.parametrize(
     ("where", "message"),
     [
@@ -529,7 +540,9 @@ def test_an_unknown_dataset_key_is_refused_before_anything_is_made(
         (lambda w: w / "fin" / "jobs", "inside the final folder; only its explain/ folder"),
         (lambda w: w / "fin" / "model_card.json", "inside the final folder"),
         (lambda w: w / "data" / "constructed.toml", "not a folder (a file or a link)"),
-        (lambda w: w / "ds", "a folder that is not an explain output"),
+        (lambda w: w / "ds", "holds 'optimized_parameters_t.json', which fourtop explain does"),
+        (lambda w: _beside_ours(w), "holds 'thesis.tex', which fourtop explain does not write"),
+        (lambda w: w / "loop" / "sub", "unusable path"),
     ],
 )
 def test_an_output_that_would_replace_something_is_refused(
@@ -539,16 +552,17 @@ def test_an_output_that_would_replace_something_is_refused(
     work, _ = explained
     config = work / "data" / "constructed.toml"
     monkeypatch.setenv("FOURTOP_CACHE", str(work / "cache"))
-    before = {p: p.stat().st_mtime_ns for p in work.rglob("*") if "cache" not in p.parts}
+    out = where(work)
+    before = {p: p.lstat().st_mtime_ns for p in work.rglob("*") if "cache" not in p.parts}
     rc, err = _run(
         [
             *("explain", str(work / "fin"), "--config", str(config), "--methods", "permutation"),
-            *("--results", str(work / "ranking"), "-f", str(where(work)), "--yes"),
+            *("--results", str(work / "ranking"), "-f", str(out), "--yes"),
         ],
         capsys,
     )
     assert rc == 1 and message in err and len(err.splitlines()) == 1
-    after = {p: p.stat().st_mtime_ns for p in work.rglob("*") if "cache" not in p.parts}
+    after = {p: p.lstat().st_mtime_ns for p in work.rglob("*") if "cache" not in p.parts}
     assert after == before
 
 
@@ -563,6 +577,17 @@ def test_a_model_file_of_another_fold_is_refused(constructed, tmp_path, capsys):
     rc, err = _run(["explain", str(copy), "--config", str(config), "--yes"], capsys)
     assert rc == 1 and "model_fold1.pt: the model of fold 0, not 1" in err
     assert not (copy / "explain").exists()
+    # the right fold number, but another training's standardization or event key
+    for key, change in (
+        ("standardization", lambda p: {**p, "mean": [m + 1 for m in p["mean"]]}),
+        ("event_id", lambda p: "event_other"),
+    ):
+        shutil.copy(work / "fin" / "model_fold1.pt", copy / "model_fold1.pt")
+        payload = torch.load(copy / "model_fold1.pt", weights_only=True)
+        payload[key] = change(payload[key])
+        torch.save(payload, copy / "model_fold1.pt")
+        rc, err = _run(["explain", str(copy), "--config", str(config), "--yes"], capsys)
+        assert rc == 1 and f"model_fold1.pt: the model of {key}" in err, err
 
 
 def test_leftovers_of_other_outputs_are_left_alone(tmp_path):
@@ -570,8 +595,13 @@ def test_leftovers_of_other_outputs_are_left_alone(tmp_path):
     (tmp_path / ".xa.partial-99").mkdir()  # another output's run in progress
     (tmp_path / ".xb.old-99").mkdir()
     (tmp_path / ".x*.partial-7").mkdir()  # this output's: removed
+    (tmp_path / ".x*.old-9.old-12").mkdir()  # output "x*.old-9"'s
     assert recover(out) == [f"{tmp_path / '.x*.partial-7'}: removed (left by a killed run)"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".xa.partial-99", ".xb.old-99"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".x*.old-9.old-12",
+        ".xa.partial-99",
+        ".xb.old-99",
+    ]
 
 
 def test_undefined_numbers_are_null_in_the_json(tmp_path):

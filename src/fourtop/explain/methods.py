@@ -155,7 +155,7 @@ def held_out(
             if count < MIN_FOLD_EVENTS or not total > 0:
                 raise DataError(
                     f"fold {fold} has {count} {what} events (total weight {total:.4g}) among "
-                    f"the {len(events)} held-out events: at least {MIN_FOLD_EVENTS} with a "
+                    f"its {len(rows)} drawn held-out events: at least {MIN_FOLD_EVENTS} with a "
                     "positive total weight are needed (more --events?)"
                 )
     return events
@@ -178,7 +178,7 @@ def _fold_roc(scores: np.ndarray, events: HeldOut, rows: np.ndarray) -> float:
 
 
 #: the fewest events of each class a fold needs among the held-out events
-MIN_FOLD_EVENTS = 20
+MIN_FOLD_EVENTS = 100
 
 
 def base_roc(nets: Sequence[nn.Module], events: HeldOut) -> Estimate:

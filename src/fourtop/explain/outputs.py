@@ -19,6 +19,7 @@ import glob
 import io
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -29,7 +30,7 @@ import numpy as np
 
 from fourtop.errors import OutputError
 from fourtop.fileio import atomic_output, atomic_write_text, describe_os_error
-from fourtop.plotting import save_figure
+from fourtop.plotting import FORMATS, save_figure
 
 __all__ = [
     "CSV_FILE",
@@ -47,6 +48,10 @@ CSV_FILE = "explain.csv"
 NPZ_FILE = "attributions.npz"
 #: the plots (PNG and PDF each); the last two only with an attribution method
 PLOTS = ("ranking", "importance", "beeswarm", "dependence")
+#: every name an output folder holds (a folder holding others is not replaced)
+_OURS = frozenset(
+    [JSON_FILE, CSV_FILE, NPZ_FILE, *(f"{stem}.{ext}" for stem in PLOTS for ext in FORMATS)]
+)
 #: variables shown in the importance and beeswarm plots
 TOP = 20
 #: events drawn per variable in the beeswarm
@@ -59,9 +64,10 @@ def _aside(output: Path, tag: str) -> str:
     return f".{output.name}{tag}"
 
 
-def _ours(path: Path, tag: str) -> bool:
-    """``path`` ends in ``tag`` and a process number (not another output's leftovers)."""
-    return path.name.rpartition(tag)[2].isdigit()
+def _ours(path: Path, output: Path, tag: str) -> bool:
+    """``path`` is exactly ``.<output>`` + ``tag`` + a process number (not the leftover of
+    another output whose name starts alike)."""
+    return re.fullmatch(re.escape(_aside(output, tag)) + r"\d+", path.name) is not None
 
 
 def _remove(path: Path) -> None:
@@ -88,24 +94,35 @@ def check_output(output: Path, final: Path, *, default: Path, keep: Sequence[Pat
     """
     from fourtop.errors import ParameterError
 
-    where = output.parent.resolve() / output.name
     if len(os.fsencode(_aside(output, _PARTIAL) + "4194304")) > 255:
         raise ParameterError(f"-f {output}: the name is too long (its work folder's would be)")
-    for precious, what in [(final, "the final folder"), *((k, "the results") for k in keep)]:
-        precious = precious.resolve()
+    try:
+        where = output.parent.resolve() / output.name
+        protected = [(final.resolve(), "the final folder")]
+        protected += [(k.resolve(), "the results") for k in keep]
+        default = default.parent.resolve() / default.name
+        link = output.is_symlink()
+        exists = output.exists()
+        folder = output.is_dir()
+        foreign = sorted(p.name for p in output.iterdir() if p.name not in _OURS) if folder else []
+    except (OSError, RuntimeError) as exc:  # a name or path too long, a loop of links
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ParameterError(f"-f {output}: unusable path ({why})") from None
+    for precious, what in protected:
         if _inside(precious, where):
             raise ParameterError(f"-f {output}: would replace {what} ({precious})")
-    if _inside(where, final.resolve()) and where != default.resolve():
+    if _inside(where, protected[0][0]) and where != default:
         raise ParameterError(
             f"-f {output}: inside the final folder; only its {default.name}/ folder is written "
             "there (leave -f out, or name a folder outside)"
         )
-    if output.is_symlink() or (output.exists() and not output.is_dir()):
+    if link or (exists and not folder):
         raise ParameterError(f"-f {output}: not a folder (a file or a link); name a folder")
-    if output.is_dir() and any(output.iterdir()) and not (output / JSON_FILE).is_file():
+    if foreign:
         raise ParameterError(
-            f"-f {output}: a folder that is not an explain output (no {JSON_FILE}); name a new "
-            "folder"
+            f"-f {output}: holds {foreign[0]!r}"
+            + (f" and {len(foreign) - 1} more" if len(foreign) > 1 else "")
+            + ", which fourtop explain does not write: name a new folder"
         )
 
 
@@ -120,7 +137,7 @@ def recover(output: Path) -> list[str]:
     if not parent.is_dir():
         return notes
     for leftover in sorted(parent.glob(glob.escape(_aside(output, _OLD)) + "*")):
-        if not _ours(leftover, _OLD):
+        if not _ours(leftover, output, _OLD):
             continue
         if not output.exists() and not output.is_symlink():
             os.replace(leftover, output)
@@ -128,7 +145,7 @@ def recover(output: Path) -> list[str]:
         else:
             _remove(leftover)
     for leftover in sorted(parent.glob(glob.escape(_aside(output, _PARTIAL)) + "*")):
-        if _ours(leftover, _PARTIAL):
+        if _ours(leftover, output, _PARTIAL):
             _remove(leftover)
             notes.append(f"{leftover}: removed (left by a killed run)")
     return notes

@@ -318,13 +318,13 @@ def _run(
         + ", ".join(methods)
     )
     base = run.base_roc(nets, events)
-    outside = [(f, v) for f, v in enumerate(base.per_fold) if not 0.0 <= v <= 1.0]
-    if outside:
-        fold, value = outside[0]
+    odd = [(f, v) for f, v in enumerate(base.per_fold) if not 0.5 <= v <= 1.0]
+    if odd:
+        fold, value = odd[0]
         raise DataError(
             f"fold {fold}: ROC integral {value:.4f} on its {int((events.fold == fold).sum())} "
-            "held-out events, outside [0, 1]: too few events for their negative weights "
-            "(more --events?)"
+            "held-out events, outside [0.5, 1]: too few events for their negative weights "
+            "(more --events?), or a model no better than chance"
         )
     cache: dict[Shuffle, Estimate] = {}
 

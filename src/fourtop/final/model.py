@@ -162,11 +162,25 @@ class FinalModel:
                 f"{path}: the model takes {net.n_inputs} inputs, the card lists "
                 f"{len(self.variables)} variables: the file does not belong to this folder"
             )
-        for key, want in (("fold", fold), ("k", self.k), ("variables", self.variables)):
-            if key in payload and payload[key] != want:
+        expected: list[tuple[str, Any]] = [
+            ("fold", fold),
+            ("k", self.k),
+            ("variables", self.variables),
+            ("event_id", self.event_id),
+        ]
+        saved = self.card.get("standardization")
+        if isinstance(saved, list) and fold < len(saved) and isinstance(saved[fold], dict):
+            scaling = {n: saved[fold].get(n) for n in ("mean", "std")}
+            if all(isinstance(v, list) for v in scaling.values()):
+                expected.append(("standardization", scaling))
+        for key, want in expected:
+            have = payload.get(key)
+            if key == "standardization" and isinstance(have, dict):
+                have = {n: have.get(n) for n in ("mean", "std")}
+            if (have is not None or key == "fold") and have != want:
                 raise ModelError(
-                    f"{path}: the model of {key} {payload[key]!r}, not {want!r}: the file does "
-                    "not belong here (run 'fourtop final' into a new folder)"
+                    f"{path}: the model of {key} {_short(have)}, not {_short(want)}: the file "
+                    "does not belong here (run 'fourtop final' into a new folder)"
                 )
         return net
 
@@ -181,6 +195,12 @@ class FinalModel:
         if engine == "torch":
             return _TorchScorer(self)
         raise ModelError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+
+
+def _short(value: Any) -> str:
+    """A value for a message: lists and tables shortened."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def load_final_model(folder: str | Path) -> FinalModel:
