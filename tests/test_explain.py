@@ -101,6 +101,17 @@ def write_ranking(folder: Path, importance: dict[str, float]) -> Path:
     return write_results(folder, [(n, 10, imp, imp / 10, 0.1, imp) for n, imp in ordered])
 
 
+def run_in(work: Path, *args: str) -> None:
+    """``fourtop ARGS`` in ``work`` with its own cache; it must succeed."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FOURTOP_CACHE", str(work / "cache"))
+    mp.chdir(work)
+    try:
+        assert main(list(args)) == 0
+    finally:
+        mp.undo()
+
+
 @pytest.fixture(scope="module")
 def constructed(tmp_path_factory):
     """A final folder trained on the constructed data, and its configuration."""
@@ -109,19 +120,11 @@ def constructed(tmp_path_factory):
     (work / "ds").mkdir()
     doc = {"tag": "t", "roc_integral": 0.9, "network": NETWORK, "variables": VARIABLES}
     (work / "ds" / "optimized_parameters_t.json").write_text(json.dumps(doc))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FOURTOP_CACHE", str(work / "cache"))
-    mp.chdir(work)
-    try:
-        rc = main(
-            [
-                *("final", "ds", "-y", "c", "--config", str(config), "-k", "2", "-f", "fin"),
-                *("--random-seed", "3", "-p", "1", "--yes"),
-            ]
-        )
-    finally:
-        mp.undo()
-    assert rc == 0
+    run_in(
+        work,
+        *("final", "ds", "-y", "c", "--config", str(config), "-k", "2", "-f", "fin"),
+        *("--random-seed", "3", "-p", "1", "--yes"),
+    )
     return work, config
 
 
@@ -141,19 +144,11 @@ def explained(constructed):
             "noise_2": -0.1,
         },
     )
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FOURTOP_CACHE", str(work / "cache"))
-    mp.chdir(work)
-    try:
-        rc = main(
-            [
-                *("explain", "fin", "--config", str(config), "--results", str(ranking.parent)),
-                *("--events", "12000", "--yes"),
-            ]
-        )
-    finally:
-        mp.undo()
-    assert rc == 0
+    run_in(
+        work,
+        *("explain", "fin", "--config", str(config), "--results", str(ranking.parent)),
+        *("--events", "12000", "--yes"),
+    )
     doc = json.loads((work / "fin" / "explain" / "explain.json").read_text())
     return work, doc
 
