@@ -199,6 +199,8 @@ def test_the_near_copies_are_named_redundant_and_the_interaction_pair_is_not(exp
         assert "redundant with copy_" in d["text"]
     for name in INTERACTION + NOISE:
         assert reasons.get(name, {}).get("reason") != "redundant"
+    for name in NOISE:  # retraining gave them nothing: no credit to call unused
+        assert reasons.get(name, {}).get("reason") in (None, "none")
 
 
 def test_the_comparison_has_a_rank_correlation_per_method(explained):
@@ -278,7 +280,9 @@ def _est(*values):
     return Estimate(np.asarray(values, dtype=np.float64))
 
 
-def _disagree(corr, separation, single, pairs, retraining=(1, 2, 3), method=(3, 2, 1)):
+def _disagree(
+    corr, separation, single, pairs, retraining=(1, 2, 3), method=(3, 2, 1), credited=None
+):
     names = ["v0", "v1", "v2"]
     return {
         d.variable: d
@@ -291,6 +295,7 @@ def _disagree(corr, separation, single, pairs, retraining=(1, 2, 3), method=(3, 
             separation=np.asarray(separation),
             drop=lambda shuffle: pairs[tuple(sorted(b[0] for b in shuffle))],
             single=single,
+            credited=None if credited is None else np.asarray(credited),
         )
     }
 
@@ -322,6 +327,9 @@ def test_a_variable_the_network_does_not_use_is_unused():
     assert found["v0"].reason == "unused"
     # the same variable ranked *higher* by the methods is not "unused"
     found = _disagree(corr, [0.6, 0.7, 0.7], single, {}, retraining=(3, 2, 1), method=(1, 2, 3))
+    assert found["v0"].reason == "none"
+    # nor one that retraining gave no importance (noise): there is no credit to explain
+    found = _disagree(corr, [0.6, 0.7, 0.7], single, {}, credited=[False, True, True])
     assert found["v0"].reason == "none"
 
 

@@ -14,9 +14,10 @@ whose ranks differ most get the reason the data suggests:
   (ROC integral below :data:`WEAK_SEPARATION`), yet shuffling it costs the network a drop
   that matters, and shuffling it with the partner costs less than the two drops added, by an
   amount that matters (sub-additive): the pair carries one piece of information jointly.
-* **unused**: ranked lower by the methods than by retraining, no correlated partner, and
-  shuffling it costs this network no drop that matters: what retraining credits it with
-  reaches the network through other variables (or the retraining rank is uncertain).
+* **unused**: ranked lower by the methods than by retraining (which gave it a positive
+  importance), no correlated partner, and shuffling it costs this network no drop that
+  matters: what retraining credits it with reaches the network through other variables (or
+  the retraining rank is uncertain).
 * otherwise ``none``: no pair explains it (the retraining's rank interval, when known, says
   whether its rank is uncertain).
 
@@ -137,6 +138,7 @@ def disagreements(
     drop: Callable[[Shuffle], Estimate],
     single: Sequence[Estimate],
     rank_intervals: Mapping[str, Sequence[float]] | None = None,
+    credited: np.ndarray | None = None,
     count: int = DISAGREEMENTS,
 ) -> list[Disagreement]:
     """The ``count`` variables whose method ranks differ most from their retraining rank
@@ -153,6 +155,8 @@ def disagreements(
         single: each variable's permutation drop alone.
         rank_intervals: the retraining's 68 % rank intervals by variable, when known (and
             comparable: the results rank exactly the model's variables).
+        credited: per variable, whether retraining gave it a positive importance (default:
+            all); only a credited variable can be "unused".
     """
     n = len(variables)
     if n < 2 or not method_ranks:
@@ -177,6 +181,7 @@ def disagreements(
                 single,
                 by_drop,
                 rank_intervals,
+                credited is None or bool(credited[v]),
             )
         )
     return out
@@ -198,6 +203,7 @@ def _reason(
     single: Sequence[Estimate],
     by_drop: np.ndarray,
     rank_intervals: Mapping[str, Sequence[float]] | None,
+    credited: bool,
 ) -> Disagreement:
     name = variables[v]
     largest = max(e.value for e in single)
@@ -274,7 +280,7 @@ def _reason(
                 ),
             )
     lower = np.mean(list(method_ranks.values())) > retraining_rank
-    if lower and not _matters(single[v], largest):
+    if lower and credited and not _matters(single[v], largest):
         reason = "unused"
         text = (
             f"this network barely uses it (shuffling it costs {_fmt(single[v])}; no variable "

@@ -409,6 +409,7 @@ def _run(
                         drop=drop,
                         single=single,
                         rank_intervals=retraining.intervals,
+                        credited=retraining.importance > 0,
                     )
                 ],
             }
