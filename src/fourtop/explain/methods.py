@@ -26,7 +26,7 @@ import numpy as np
 
 from fourtop.data.eventkey import fold_of
 from fourtop.errors import DataError, ParameterError
-from fourtop.train.metrics import roc_integral
+from fourtop.train.metrics import balanced_weights, roc_integral
 
 if TYPE_CHECKING:
     from torch import nn
@@ -81,15 +81,7 @@ class HeldOut:
 
     def balanced_weights(self, rows: np.ndarray) -> np.ndarray:
         """|w| of ``rows``, each class summing to 1/2 (as in training), float64."""
-        w = np.abs(self.w[rows].astype(np.float64))
-        y = self.y[rows]
-        out = np.zeros_like(w)
-        for cls in (True, False):
-            m = y == cls
-            total = w[m].sum()
-            if total > 0:
-                out[m] = w[m] / (2 * total)
-        return out
+        return balanced_weights(self.w[rows], self.y[rows])
 
 
 @dataclass
@@ -202,13 +194,15 @@ def _shuffle_rng(seed: int, fold: int, shuffle: Shuffle) -> np.random.Generator:
 def permutation(
     nets: Sequence[nn.Module],
     events: HeldOut,
+    base: Estimate,
     shuffles: Sequence[Shuffle],
     repeats: int,
     seed: int,
     progress: Callable[[int], None] | None = None,
 ) -> list[tuple[Estimate, float]]:
-    """The drop of each fold's ROC integral when the ``shuffles`` are applied (each shuffle's
-    permutations drawn from its own stream of ``seed``).
+    """The drop from each fold's ROC integral (``base``, :func:`base_roc`) when the
+    ``shuffles`` are applied (each shuffle's permutations drawn from its own stream of
+    ``seed``).
 
     Returns:
         per shuffle: the drop (mean over the repeats, per fold) and the spread of the repeats
@@ -220,7 +214,6 @@ def permutation(
     for fold, net in enumerate(nets):
         rows = events.rows(fold)
         x = events.x[rows]
-        base = _fold_roc(logits(net, x), events, rows)
         for s, shuffle in enumerate(shuffles):
             rng = _shuffle_rng(seed, fold, shuffle)
             for r in range(repeats):
@@ -228,7 +221,9 @@ def permutation(
                 for block in shuffle:
                     cols = list(block)
                     mixed[:, cols] = x[rng.permutation(len(x))][:, cols]
-                drops[s, fold, r] = base - _fold_roc(logits(net, mixed), events, rows)
+                drops[s, fold, r] = base.per_fold[fold] - _fold_roc(
+                    logits(net, mixed), events, rows
+                )
             if progress is not None:
                 progress(1)
     spread = drops.std(axis=2, ddof=1).mean(axis=1) if repeats > 1 else np.zeros(len(shuffles))

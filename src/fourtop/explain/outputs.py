@@ -21,7 +21,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,11 @@ __all__ = [
     "JSON_FILE",
     "NPZ_FILE",
     "PLOTS",
+    "check_output",
+    "recover",
     "replace_folder",
     "write_csv",
+    "write_json",
     "write_npz",
     "write_plots",
 ]
@@ -240,7 +243,6 @@ def write_plots(
     folder: Path,
     doc: dict[str, Any],
     arrays: dict[str, np.ndarray],
-    on_plot: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Write the plots of ``doc`` (and the per-event ``arrays``); returns the stems written."""
     import matplotlib
@@ -262,8 +264,6 @@ def write_plots(
                 continue
             save_figure(fig, folder, stem)
             written.append(stem)
-            if on_plot is not None:
-                on_plot(stem)
     return written
 
 
@@ -345,8 +345,13 @@ def _importance(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     return fig
 
 
-def _attribution_source(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> str | None:
-    return next((m for m in ("shap", "ig", "lrp") if m in arrays), None)
+#: the axis label of each attribution method's values
+_VALUE_LABELS = {"shap": "SHAP value", "ig": "integrated gradient", "lrp": "LRP relevance"}
+
+
+def _attribution_source(arrays: dict[str, np.ndarray]) -> str | None:
+    """The attribution method the beeswarm and dependence plots show (SHAP first)."""
+    return next((m for m in _VALUE_LABELS if m in arrays), None)
 
 
 def _beeswarm(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
@@ -354,7 +359,7 @@ def _beeswarm(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     variable's value (its percentile among the events)."""
     import matplotlib.pyplot as plt
 
-    method = _attribution_source(doc, arrays)
+    method = _attribution_source(arrays)
     if method is None:
         return None
     values, x = arrays[method], arrays["x"]
@@ -377,7 +382,7 @@ def _beeswarm(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(range(len(order)), [names[j] for j in order], fontsize=8)
     ax.set_ylim(len(order) - 0.5, -0.5)
-    label = {"shap": "SHAP value", "ig": "integrated gradient", "lrp": "LRP relevance"}[method]
+    label = _VALUE_LABELS[method]
     ax.set_xlabel(f"{label} (contribution to the logit)", fontsize=12)
     bar = fig.colorbar(points, ax=ax, pad=0.01)
     bar.set_label("variable value (percentile)", fontsize=10)
@@ -389,13 +394,13 @@ def _dependence(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     """The attribution against the variable's value, for the four top variables."""
     import matplotlib.pyplot as plt
 
-    method = _attribution_source(doc, arrays)
+    method = _attribution_source(arrays)
     if method is None:
         return None
     names = [str(v) for v in arrays["variables"]]
     top = [r["variable"] for r in sorted(doc["variables"], key=lambda r: r[method]["rank"])][:4]
     fig, axes = plt.subplots(2, 2, figsize=(12, 10), squeeze=False)
-    label = {"shap": "SHAP value", "ig": "integrated gradient", "lrp": "LRP relevance"}[method]
+    label = _VALUE_LABELS[method]
     signal = arrays["label"].astype(bool)
     for ax, name in zip(axes.ravel(), top, strict=False):
         j = names.index(name)

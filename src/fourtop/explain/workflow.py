@@ -234,8 +234,9 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
     _check(request)
     notes: list[str] = []
     model = load_final_model(request.final_folder)
-    model.verify()
-    nets = [model.torch_net(fold) for fold in range(model.k)]  # checked against the card
+    # the PyTorch models are what explain runs (not the ONNX ones): each read once, checked
+    # against the card
+    nets = [model.torch_net(fold) for fold in range(model.k)]
     config = load_config(request.config)
     model.check_config(config)
     key = request.year or model.dataset
@@ -332,7 +333,7 @@ def _run(
         shuffle = tuple(sorted(shuffle))  # independent blocks: their order does not matter
         if shuffle not in cache:
             ((estimate, _),) = run.permutation(
-                nets, events, [shuffle], request.repeats, request.random_seed
+                nets, events, base, [shuffle], request.repeats, request.random_seed
             )
             cache[shuffle] = estimate
         return cache[shuffle]
@@ -362,6 +363,7 @@ def _run(
             found = run.permutation(
                 nets,
                 events,
+                base,
                 singles + group_shuffles,
                 request.repeats,
                 request.random_seed,
@@ -379,9 +381,10 @@ def _run(
             )
             arrays[m] = values
             results[m] = estimates
+    values = {m: [e.value for e in results[m]] for m in methods}
     with reporter.status("comparing"):
         separation = run.single_separation(events)
-        method_ranks = {m: compare.ranks([e.value for e in results[m]]) for m in methods}
+        method_ranks = {m: compare.ranks(values[m]) for m in methods}
         comparison = None
         if retraining is not None:
             single = results.get("permutation") or [drop(s) for s in singles]
@@ -391,7 +394,7 @@ def _run(
                     m: dict(
                         zip(
                             ("rho", "p_value"),
-                            compare.spearman(retraining.importance, [e.value for e in results[m]]),
+                            compare.spearman(retraining.importance, values[m]),
                             strict=True,
                         )
                     )
@@ -456,11 +459,7 @@ def _run(
         },
         "roc_integral": base.to_dict(),
         "method_correlation": {
-            a: {
-                b: compare.spearman([e.value for e in results[a]], [e.value for e in results[b]])[0]
-                for b in methods
-            }
-            for a in methods
+            a: {b: compare.spearman(values[a], values[b])[0] for b in methods} for a in methods
         },
         "variables": records,
         "groups": [

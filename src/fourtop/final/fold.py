@@ -320,7 +320,7 @@ def _metrics(
 ) -> dict[str, Any]:
     """Test accuracy and loss, the ROC curve, and the score histograms of the training and
     test events of each class with their Kolmogorov-Smirnov p-values."""
-    from fourtop.train.metrics import ks_test, roc_curve
+    from fourtop.train.metrics import balanced_weights, ks_test, roc_curve
 
     columns = data.columns(plan.variables)
     scores = {
@@ -341,13 +341,11 @@ def _metrics(
     # test events, classes balanced on |w| (as in training): accuracy and loss
     p = np.concatenate([scores["signal"][held[0]], scores["background"][held[1]]])
     y = np.concatenate([np.ones(int(held[0].sum())), np.zeros(int(held[1].sum()))])
-    w_sig = np.abs(data.signal_weight[held[0]].astype(np.float64))
-    w_bkg = np.abs(data.background_weight[held[1]].astype(np.float64))
-    w = np.concatenate([w_sig / w_sig.sum(), w_bkg / w_bkg.sum()]) / 2
+    signed = np.concatenate([data.signal_weight[held[0]], data.background_weight[held[1]]])
+    w = balanced_weights(signed, y)
     p64 = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
     loss = float(-(w * (y * np.log(p64) + (1 - y) * np.log(1 - p64))).sum())
     accuracy = float((w * ((p >= 0.5) == (y == 1))).sum())
-    signed = np.concatenate([data.signal_weight[held[0]], data.background_weight[held[1]]])
     eff, rej = roc_curve(p, y, signed)
     return {
         "accuracy": accuracy,

@@ -7,7 +7,7 @@ from numpy.typing import ArrayLike
 
 from fourtop.errors import TrainingError
 
-__all__ = ["ks_test", "roc_curve", "roc_integral"]
+__all__ = ["balanced_weights", "ks_test", "roc_curve", "roc_integral"]
 
 
 def roc_integral(scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None = None) -> float:
@@ -126,3 +126,21 @@ def ks_test(
     n_b = wb.sum() ** 2 / (wb**2).sum()
     n_eff = n_a * n_b / (n_a + n_b)
     return d, float(kolmogorov(np.sqrt(n_eff) * d)) if d > 0 else 1.0
+
+
+def balanced_weights(weights: ArrayLike, labels: ArrayLike) -> np.ndarray:
+    """|w| with each class scaled to a total of 1/2 (the classes weighted equally, as in
+    training), float64; a class whose |w| sums to zero keeps zeros.
+
+    Example:
+        >>> balanced_weights([1.0, -3.0, 2.0], [1, 1, 0]).tolist()
+        [0.125, 0.375, 0.5]
+    """
+    w = np.abs(np.asarray(weights, dtype=np.float64))
+    y = np.asarray(labels).astype(bool)
+    out = np.zeros_like(w)
+    for cls in (True, False):
+        total = w[y == cls].sum()
+        if total > 0:
+            out[y == cls] = w[y == cls] / (2 * total)
+    return out
