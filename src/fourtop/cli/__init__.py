@@ -1,8 +1,12 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete: this console script completes its arguments)
 """The ``fourtop`` command line: one module per command.
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules import heavy libraries (torch, uproot, matplotlib)
 inside ``run`` so that ``fourtop --help`` stays instant.
+
+Every command also takes ``-q/--quiet`` and ``--no-color`` (:mod:`fourtop.cli._console`), and
+exits with one of the codes of :class:`Exit` (docs/cli.md lists them).
 """
 
 from __future__ import annotations
@@ -11,13 +15,39 @@ import argparse
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from enum import IntEnum
 
 from fourtop import __version__
+from fourtop.cli._common import JobsFailed
+from fourtop.cli._complete import add_completers, autocomplete
+from fourtop.cli._console import configure
 from fourtop.errors import FourtopError
+
+
+class Exit(IntEnum):
+    """The exit codes of every command (docs/cli.md)."""
+
+    #: done: everything asked for was done
+    OK = 0
+    #: an error: nothing, or only part, was done; one line on stderr says why
+    ERROR = 1
+    #: a usage error: unknown option, a value of the wrong kind (argparse)
+    USAGE = 2
+    #: the command ran to its end, but some of its jobs (trainings, folds, files) failed;
+    #: their results are missing and a resubmission or a re-run retries them
+    JOBS_FAILED = 3
+    #: interrupted (Ctrl-C)
+    INTERRUPTED = 130
+    #: stdout was closed early (``| head``): stopped without a message, as ``cat`` would
+    BROKEN_PIPE = 141
+    #: terminated (SIGTERM: a batch system's time limit, ``condor_rm``, ``scancel``)
+    TERMINATED = 143
+
 
 #: command name -> module under fourtop.cli
 COMMANDS: dict[str, str] = {
@@ -44,11 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fourtop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no notes and no progress on stderr (warnings, failures and errors still show; "
+        "results still go to stdout)",
+    )
+    common.add_argument(
+        "--no-color",
+        action="store_true",
+        help="no colour in the output (also when the NO_COLOR environment variable is set)",
+    )
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"fourtop.cli.{module_name}")
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
+        add_completers(p)
     return parser
 
 
@@ -80,23 +124,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fourtop`` console script; returns the exit code."""
     _tolerant_streams()
     parser = build_parser()
+    autocomplete(parser)  # answers a shell's completion request and exits; else nothing
     args = parser.parse_args(argv)
     _handle_sigterm()
+    configure(quiet=args.quiet, color=not args.no_color)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except JobsFailed as err:
+        print(f"fourtop {args.command}: error: {err}", file=sys.stderr)
+        return Exit.JOBS_FAILED
     except FourtopError as err:
         print(f"fourtop {args.command}: error: {err}", file=sys.stderr)
-        return 1
+        return Exit.ERROR
     except Terminated as exc:
         print(f"fourtop {args.command}: terminated (SIGTERM){_hint(exc)}", file=sys.stderr)
-        return 143
+        return Exit.TERMINATED
     except KeyboardInterrupt as exc:
         print(f"fourtop {args.command}: interrupted{_hint(exc)}", file=sys.stderr)
-        return 130
+        return Exit.INTERRUPTED
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe (a subprocess's): a bug to see, not a reader that left
+        # the reader left (| head): no message, and no second error when Python flushes
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.BROKEN_PIPE
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's StringIO)
+        return False
 
 
 def _hint(exc: BaseException) -> str:

@@ -15,12 +15,13 @@ from pathlib import Path
 from fourtop.cli._console import console, out
 from fourtop.cli._progress import PlainProgress, use_terminal_progress
 from fourtop.env import CONFIG_ENV
-from fourtop.errors import ParameterError
+from fourtop.errors import FourtopError, ParameterError
 from fourtop.jobs.settings import RANDOM_SEED_MAX  # random seeds: 0 to 2**32 - 1
 
 __all__ = [
     "MAX_SEEDS",
     "RANDOM_SEED_MAX",
+    "JobsFailed",
     "PlainProgress",
     "add_config",
     "add_verbose",
@@ -37,6 +38,11 @@ __all__ = [
     "seed_count",
     "use_terminal_progress",
 ]
+
+
+class JobsFailed(FourtopError):
+    """The command ran to its end but some of its jobs (trainings, folds, files) failed: the
+    message says how many and why; the command exits with ``Exit.JOBS_FAILED`` (3)."""
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:

@@ -1,21 +1,71 @@
-"""The command line's two rich consoles: messages for the user on stderr, results on stdout."""
+"""The command line's consoles: messages for the user on stderr, results on stdout.
+
+:func:`configure` applies the options every command has (``-q/--quiet``, ``--no-color``)
+before a command runs:
+
+- ``--quiet`` silences :data:`console` (notes, steps, progress); :func:`alert` (warnings,
+  failures) and the error line still reach stderr, and results still go to stdout.
+- ``--no-color`` (or a non-empty ``NO_COLOR`` environment variable, https://no-color.org)
+  leaves colour codes out; pipes and files never get any.
+- On a terminal the tables take its width; in a pipe or file ``COLUMNS`` if set, else
+  :data:`PIPE_WIDTH`, so a table is never squeezed for lack of a terminal.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
 
-__all__ = ["console", "out", "say"]
+__all__ = ["PIPE_WIDTH", "alert", "configure", "console", "out", "quiet", "say"]
 
 #: Width when writing to a file or a pipe (rich's 80 columns would squeeze the tables).
-_PIPE_WIDTH = 120
+PIPE_WIDTH = 120
 
-#: Messages for the user go to stderr, results to stdout.
-console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPE_WIDTH)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+
+def _width(stream: object) -> int | None:
+    """None (rich asks the terminal) on a terminal; else ``COLUMNS`` or :data:`PIPE_WIDTH`."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= 20 else PIPE_WIDTH
+
+
+def _console(*, stderr: bool) -> Console:
+    return Console(
+        stderr=stderr, highlight=False, width=_width(sys.stderr if stderr else sys.stdout)
+    )
+
+
+#: Messages for the user (stderr); silenced by ``--quiet``.
+console = _console(stderr=True)
+#: Results (stdout): tables, JSON, result lines.
+out = _console(stderr=False)
+#: Warnings and failures (stderr); never silenced.
+_alerts = _console(stderr=True)
+
+
+def configure(*, quiet: bool = False, color: bool = True) -> None:
+    """Apply ``--quiet`` and ``--no-color`` to the consoles (``NO_COLOR`` rich reads itself)."""
+    console.quiet = quiet
+    for c in (console, out, _alerts):
+        if not color:
+            c.no_color = True
+
+
+def quiet() -> bool:
+    """Whether ``--quiet`` is on (no notes, no progress)."""
+    return console.quiet
 
 
 def say(message: str) -> None:
-    """A message for the user on stderr: plain text (paths may hold brackets), never wrapped."""
+    """A message for the user on stderr: plain text (paths may hold brackets), never wrapped.
+    ``--quiet`` silences it."""
     console.print(message, markup=False, soft_wrap=True)
+
+
+def alert(message: str) -> None:
+    """A warning or a failure on stderr, shown even with ``--quiet``."""
+    _alerts.print(message, markup=False, soft_wrap=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from fourtop.cli._console import console
+from fourtop.cli._console import console, quiet
 from fourtop.env import CI_ENV
 
 if TYPE_CHECKING:
@@ -26,8 +26,9 @@ __all__ = [
 
 
 def use_terminal_progress() -> bool:
-    """Progress bars only where a person is watching (stderr is a terminal, not CI)."""
-    return sys.stderr.isatty() and not os.environ.get(CI_ENV)
+    """Progress bars only where a person is watching (stderr is a terminal, not CI, no
+    ``--quiet``)."""
+    return sys.stderr.isatty() and not os.environ.get(CI_ENV) and not quiet()
 
 
 def spinner(text: str) -> contextlib.AbstractContextManager[object]:
