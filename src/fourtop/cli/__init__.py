@@ -25,7 +25,7 @@ from enum import IntEnum
 from fourtop import __version__
 from fourtop.cli._common import JobsFailed
 from fourtop.cli._complete import add_completers, autocomplete
-from fourtop.cli._console import configure
+from fourtop.cli._console import ReaderGone, configure
 from fourtop.errors import FourtopError
 
 
@@ -148,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"fourtop {args.command}: interrupted{_hint(exc)}", file=sys.stderr)
         return Exit.INTERRUPTED
+    except ReaderGone:  # rich found the reader gone and sends the rest to the null device
+        return Exit.BROKEN_PIPE
     except BrokenPipeError:
         if not _stdout_closed():
             raise  # another pipe (a subprocess's): a bug to see, not a reader that left

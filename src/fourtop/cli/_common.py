@@ -11,6 +11,7 @@ import glob
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from fourtop.cli._console import console, out
 from fourtop.cli._progress import PlainProgress, use_terminal_progress
@@ -19,11 +20,13 @@ from fourtop.errors import FourtopError, ParameterError
 from fourtop.jobs.settings import RANDOM_SEED_MAX  # random seeds: 0 to 2**32 - 1
 
 __all__ = [
+    "JSON_LAYOUT",
     "MAX_SEEDS",
     "RANDOM_SEED_MAX",
     "JobsFailed",
     "PlainProgress",
     "add_config",
+    "add_json",
     "add_verbose",
     "add_year",
     "add_yes",
@@ -34,6 +37,7 @@ __all__ = [
     "nonempty",
     "out",
     "positive_int",
+    "print_json",
     "random_seed",
     "seed_count",
     "use_terminal_progress",
@@ -43,6 +47,31 @@ __all__ = [
 class JobsFailed(FourtopError):
     """The command ran to its end but some of its jobs (trainings, folds, files) failed: the
     message says how many and why; the command exits with ``Exit.JOBS_FAILED`` (3)."""
+
+
+def add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help=f"write JSON on stdout instead of tables: {what} (keys: docs/cli.md)",
+    )
+
+
+#: the version of the JSON documents' layout (``schema`` key); raised when a key changes meaning
+#: or goes away (new keys do not raise it)
+JSON_LAYOUT = 1
+
+
+def print_json(kind: str, body: dict[str, Any]) -> None:
+    """Write ``--json``'s document on stdout: ``schema`` (``fourtop-<kind>/<layout>``) and
+    ``fourtop_version`` first, then ``body``; strict JSON (no NaN; the schemas are
+    ``fourtop/schemas/<kind>.schema.json``)."""
+    import json
+
+    from fourtop import __version__
+
+    doc = {"schema": f"fourtop-{kind}/{JSON_LAYOUT}", "fourtop_version": __version__, **body}
+    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:

@@ -13,12 +13,13 @@ before a command runs:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 from rich.console import Console
 
-__all__ = ["PIPE_WIDTH", "alert", "configure", "console", "out", "quiet", "say"]
+__all__ = ["PIPE_WIDTH", "ReaderGone", "alert", "configure", "console", "out", "quiet", "say"]
 
 #: Width when writing to a file or a pipe (rich's 80 columns would squeeze the tables).
 PIPE_WIDTH = 120
@@ -33,8 +34,22 @@ def _width(stream: object) -> int | None:
     return int(columns) if columns.isdigit() and int(columns) >= 20 else PIPE_WIDTH
 
 
+class ReaderGone(Exception):
+    """The reader of stdout or stderr went away (``| head``): the command stops quietly."""
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Stop writing (further output goes to the null device) and stop the command; rich's
+        own reaction is ``SystemExit(1)``, an error code with no message."""
+        self.quiet = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.file.fileno())
+        raise ReaderGone()
+
+
 def _console(*, stderr: bool) -> Console:
-    return Console(
+    return _Console(
         stderr=stderr, highlight=False, width=_width(sys.stderr if stderr else sys.stdout)
     )
 

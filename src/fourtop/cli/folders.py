@@ -7,8 +7,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fourtop.cli._common import add_verbose, add_yes, confirm, default_folders, nonempty
-from fourtop.cli._console import out, say
+from fourtop.cli._common import (
+    add_json,
+    add_verbose,
+    add_yes,
+    confirm,
+    default_folders,
+    nonempty,
+    print_json,
+)
+from fourtop.cli._console import alert, out, say
 from fourtop.cli._progress import spinner
 from fourtop.errors import FourtopError
 
@@ -44,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and 'fourtop submit -r FOLDER.jtd' resubmits them)",
     )
     add_yes(parser)
+    add_json(parser, "each folder's jobs by state, seeds, seeds per variable, failed and held jobs")
     parser.add_argument(
         "folders",
         nargs="*",
@@ -60,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise FourtopError("-c (compact) and -i (import) cannot be used together")
     if args.force and not args.compact and args.varlist is None:
         raise FourtopError("--force goes with -c (compact) or -i (import)")
+    if args.json and (args.compact or args.varlist is not None):
+        raise FourtopError("--json shows folders: it does not go with -c or -i")
     varlist = None
     if args.varlist is not None:
         from fourtop.variables import read_varlist
@@ -68,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.folders] or default_folders(include_specs=varlist is None)
     if not paths:
         raise FourtopError(f"no job folders given and none named condor_log* in {_cwd()}")
-    status = 0
-    for path in paths:
+    status = _json(paths) if args.json else 0
+    for path in paths if not args.json else ():
         try:
             if varlist is not None:
                 status |= _import(path, varlist, args)
@@ -77,16 +88,50 @@ def run(args: argparse.Namespace) -> int:
                 status |= _compact(path, args)
             else:
                 status |= _info(path, args)
-        except FourtopError as err:
-            say(f"fourtop folders: error: {err}")
-            status = 1
-        except OSError as exc:  # a last resort: every expected OS error is a FourtopError
-            from fourtop.fileio import describe_os_error
-
-            say(f"fourtop folders: error: {path}: {describe_os_error(exc)}")
+        except (FourtopError, OSError) as err:
+            alert(f"fourtop folders: error: {_why(path, err)}")
             status = 1
     for removed in clean_beside(paths):  # what interrupted compactions left beside the folders
         say(f"removed {removed}, left by an interrupted compaction")
+    return status
+
+
+def _why(path: Path, err: Exception) -> str:
+    """The one-line message of a folder's error (an OS error is a last resort: every expected
+    one is a FourtopError)."""
+    if isinstance(err, FourtopError):
+        return str(err)
+    from fourtop.fileio import describe_os_error
+
+    return f"{path}: {describe_os_error(err)}" if isinstance(err, OSError) else str(err)
+
+
+def _json(paths: list[Path]) -> int:
+    """``--json``: one document on stdout (fourtop/schemas/folders.schema.json); a folder that
+    cannot be read has its ``error`` and makes the exit code 1."""
+    from fourtop.backends import sync_folder
+    from fourtop.jobs.folder import JobFolder
+    from fourtop.jobs.importing import import_command
+    from fourtop.jobs.summary import folder_record, refresh
+
+    records: list[dict[str, object]] = []
+    status = 0
+    for path in paths:
+        try:
+            folder = JobFolder(path)
+            if folder.jobs is None:
+                raise FourtopError(
+                    f"{path}: has no spec file; import it with '{import_command(path)}'"
+                )
+            with spinner(f"checking {path}"):
+                refresh(folder, sync_folder)
+            records.append(folder_record(folder, path))
+        except (FourtopError, OSError) as err:
+            why = _why(path, err)
+            alert(f"fourtop folders: error: {why}")
+            records.append({"path": str(path), "error": why})
+            status = 1
+    print_json("folders", {"folders": records})
     return status
 
 
@@ -146,7 +191,7 @@ def _info(path: Path, args: argparse.Namespace) -> int:
 
     folder = JobFolder(path)
     if folder.jobs is None:
-        say(
+        alert(
             f"fourtop folders: warning: {path}: has no spec file; import it with "
             f"'{import_command(path)}'"
         )

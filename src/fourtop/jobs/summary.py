@@ -24,11 +24,13 @@ from fourtop.jobs.job import Job
 from fourtop.jobs.layout import SPEC_SUFFIX
 
 __all__ = [
+    "STATES",
     "CompactionPlan",
     "FolderSummary",
     "JobLine",
     "check_compaction",
     "clean_beside",
+    "folder_record",
     "importable_folder",
     "percent",
     "refresh",
@@ -134,6 +136,43 @@ def summarize(folder: JobFolder) -> FolderSummary:
         ],
         listings=[(label, [JobLine.of(j) for j in jobs]) for label, jobs in listings],
     )
+
+
+#: every state a job can be in (``Job.state``), in the order a job goes through them
+STATES = ("unstarted", "queued", "running", "held", "finished", "failed", "unreadable")
+
+
+def folder_record(folder: JobFolder, path: Path | str) -> dict[str, object]:
+    """The folder's state as the JSON record of ``fourtop folders --json``
+    (``fourtop/schemas/folders.schema.json``; ``path`` is the folder as the user named it).
+
+    ``states`` counts each job once, in its own state (the table's ``finished`` is
+    ``finished`` + ``failed`` here, as in the original).
+
+    Raises:
+        JobFolderError: the folder has no spec file.
+    """
+    stats = folder.get_stats()
+    states = dict.fromkeys(STATES, 0)
+    for job in folder.jobs or ():
+        states[job.state] = states.get(job.state, 0) + 1
+
+    def jobs(listed: Iterable[Job]) -> list[dict[str, str]]:
+        return [{"name": j.name, "reason": j.reason or ""} for j in listed]
+
+    return {
+        "path": str(path),
+        "spec": folder.spec_path,
+        "compacted": folder.compacted,
+        "jobs": stats.jobs,
+        "seeds": stats.seeds,
+        "states": states,
+        "variables": dict(stats.variable_counts),
+        "failed_jobs": jobs(folder.get_resubmit_list()),
+        "held_jobs": jobs(folder.held_jobs),
+        "unreadable_jobs": jobs(folder.unreadable_jobs),
+        "error": None,
+    }
 
 
 def refresh(folder: JobFolder, sync: Sync) -> None:
