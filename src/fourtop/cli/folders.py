@@ -203,30 +203,20 @@ def _info(path: Path, args: argparse.Namespace) -> int:
 
 
 def _show(folder: JobFolder, *, verbose: bool) -> None:
-    from rich.table import Table
-
+    from fourtop.cli._tables import fit_table
     from fourtop.jobs.summary import summarize
 
     summary = summarize(folder)
     out.print(summary.title, markup=False, soft_wrap=True)
-    table = Table(show_header=True)
-    for col in summary.columns:
-        table.add_column(col, justify="right")
-    table.add_row(*summary.cells)
-    out.print(table)
+    out.print(fit_table([(col, "right") for col in summary.columns], [summary.cells], out))
     if summary.unreadable_note:
         out.print(summary.unreadable_note, markup=False, soft_wrap=True)
     if not verbose:
         return
     if summary.variable_counts:
         out.print("seeds including each variable:")
-        vt = Table()
-        vt.add_column("#", justify="right")
-        vt.add_column("variable")
-        vt.add_column("seeds", justify="right")
-        for row in summary.variable_counts:
-            vt.add_row(*row)
-        out.print(vt)
+        columns = [("#", "right"), ("variable", "left"), ("seeds", "right")]
+        out.print(fit_table(columns, summary.variable_counts, out))
     # one plain line per job (not a table) so names are never wrapped and lines can be grepped
     for label, jobs in summary.listings:
         if jobs:
