@@ -20,34 +20,12 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from enum import IntEnum
 
 from fourtop import __version__
-from fourtop.cli._common import JobsFailed
+from fourtop.cli._common import Exit, JobsFailed
 from fourtop.cli._complete import add_completers, autocomplete
 from fourtop.cli._console import ReaderGone, configure
 from fourtop.errors import FourtopError
-
-
-class Exit(IntEnum):
-    """The exit codes of every command (docs/cli.md)."""
-
-    #: done: everything asked for was done
-    OK = 0
-    #: an error: nothing, or only part, was done; one line on stderr says why
-    ERROR = 1
-    #: a usage error: unknown option, a value of the wrong kind (argparse)
-    USAGE = 2
-    #: the command ran to its end, but some of its jobs (trainings, folds, files) failed;
-    #: their results are missing and a resubmission or a re-run retries them
-    JOBS_FAILED = 3
-    #: interrupted (Ctrl-C)
-    INTERRUPTED = 130
-    #: stdout was closed early (``| head``): stopped without a message, as ``cat`` would
-    BROKEN_PIPE = 141
-    #: terminated (SIGTERM: a batch system's time limit, ``condor_rm``, ``scancel``)
-    TERMINATED = 143
-
 
 #: command name -> module under fourtop.cli
 COMMANDS: dict[str, str] = {

@@ -10,6 +10,7 @@ import argparse
 import glob
 import sys
 from collections.abc import Callable, Sequence
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "JSON_LAYOUT",
     "MAX_SEEDS",
     "RANDOM_SEED_MAX",
+    "Exit",
     "JobsFailed",
     "PlainProgress",
     "add_config",
@@ -42,6 +44,26 @@ __all__ = [
     "seed_count",
     "use_terminal_progress",
 ]
+
+
+class Exit(IntEnum):
+    """The exit codes of every command (docs/cli.md)."""
+
+    #: done: everything asked for was done
+    OK = 0
+    #: an error: nothing, or only part, was done; one line on stderr says why
+    ERROR = 1
+    #: a usage error: unknown option, a value of the wrong kind (argparse)
+    USAGE = 2
+    #: the command ran to its end, but some of its jobs (trainings, folds, files) failed;
+    #: their results are missing and a resubmission or a re-run retries them
+    JOBS_FAILED = 3
+    #: interrupted (Ctrl-C)
+    INTERRUPTED = 130
+    #: stdout was closed early (``| head``): stopped without a message, as ``cat`` would
+    BROKEN_PIPE = 141
+    #: terminated (SIGTERM: a batch system's time limit, ``condor_rm``, ``scancel``)
+    TERMINATED = 143
 
 
 class JobsFailed(FourtopError):

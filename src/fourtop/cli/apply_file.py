@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fourtop.cli._common import add_verbose, console, nonempty, out
+from fourtop.cli._common import JobsFailed, add_verbose, nonempty, out
+from fourtop.cli._console import alert
 
 HELP = "score the input file of one fourtop apply job (what a batch node runs)"
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if len(failed) == len(results) == 1:
         raise DataError(failed[0])
     for reason in failed:
-        console.print(f"fourtop apply-file: failed: {reason}", markup=False, soft_wrap=True)
+        alert(f"fourtop apply-file: failed: {reason}")
     if failed:
-        raise DataError(f"{len(failed)} of {len(results)} files failed")
+        raise JobsFailed(f"{len(failed)} of {len(results)} files failed")
     return 0

@@ -14,7 +14,15 @@ import argparse
 import time
 from pathlib import Path
 
-from fourtop.cli._common import RANDOM_SEED_MAX, console, out, positive_int, random_seed, seed_count
+from fourtop.cli._common import (
+    RANDOM_SEED_MAX,
+    JobsFailed,
+    console,
+    out,
+    positive_int,
+    random_seed,
+    seed_count,
+)
 from fourtop.errors import ConfigError, OutputError, TrainingError
 from fourtop.splits import Split
 
@@ -208,7 +216,7 @@ def _stop_on_failed_trainings(jobs: Path) -> None:
             total = len(folder.jobs)
             missing = total - len(folder.result_jobs)
     what = f"{missing} of {total} trainings" if total else "the trainings"
-    raise TrainingError(
+    raise JobsFailed(
         f"{what} did not finish (see above); the ranking was not calculated. "
         "Run 'fourtop demo' again with the same --workdir to finish them"
     )

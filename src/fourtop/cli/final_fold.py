@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fourtop.cli._common import add_verbose, console, nonempty, out
+from fourtop.cli._common import JobsFailed, add_verbose, nonempty, out
+from fourtop.cli._console import alert
 from fourtop.errors import JobFolderError, OutputError, ParameterError, TrainingError
 from fourtop.fileio import describe_os_error
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         out.print(f"ROC-integral: {results[name]!r}", markup=False, soft_wrap=True)
         return 0
     for name, reason in failed.items():
-        console.print(f"fourtop final-fold: {name} failed: {reason}", markup=False, soft_wrap=True)
+        alert(f"fourtop final-fold: {name} failed: {reason}")
     if failed:
-        raise TrainingError(f"{len(failed)} of {len(results)} folds failed")
+        raise JobsFailed(f"{len(failed)} of {len(results)} folds failed")
     return 0

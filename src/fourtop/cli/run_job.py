@@ -10,14 +10,15 @@ import argparse
 from pathlib import Path
 
 from fourtop.cli._common import (
+    JobsFailed,
     add_config,
     add_verbose,
     add_year,
-    console,
     nonempty,
     out,
     random_seed,
 )
+from fourtop.cli._console import alert
 from fourtop.errors import DataError, JobFolderError, TrainingError
 
 HELP = "train the network of one job or seed family and report its ROC integral"
@@ -112,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
     if len(failed) == len(results) == 1:
         raise TrainingError(next(iter(failed.values())))
     for reason in failed.values():
-        console.print(f"fourtop run-job: failed: {reason}", markup=False, soft_wrap=True)
+        alert(f"fourtop run-job: failed: {reason}")
     if failed:
         reasons = {v.split(": ", 1)[-1] for v in failed.values()}
         common = f": {reasons.pop()}" if len(reasons) == 1 else ""
-        raise TrainingError(f"{len(failed)} of {len(results)} jobs failed{common}")
+        raise JobsFailed(f"{len(failed)} of {len(results)} jobs failed{common}")
     return 0

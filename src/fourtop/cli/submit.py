@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
+    Exit,
     add_config,
     add_verbose,
     add_year,
@@ -25,7 +26,7 @@ from fourtop.cli._common import (
     random_seed,
     seed_count,
 )
-from fourtop.cli._console import say
+from fourtop.cli._console import alert, say
 from fourtop.cli._progress import spinner, training_progress
 from fourtop.cli.calculate import DEFAULT_TARGET_WIDTH, target_width
 from fourtop.errors import JobFolderError, ParameterError
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             ResubmitRequest(folders=folders, include_unstarted=args.include_unstarted, **training),
             reporter,
         )
-        return 1 if any(o.failed for o in outcomes) else 0
+        return Exit.JOBS_FAILED if any(o.failed for o in outcomes) else Exit.OK
     if len(args.folders) > 1:
         raise JobFolderError("submit mode takes at most one job folder")
     if args.include_unstarted:
@@ -222,8 +223,8 @@ def run(args: argparse.Namespace) -> int:
                 reporter=reporter,
             )
             _report_rounds(outcome, args.until_stable)
-            return 1 if outcome.reason == "failed" else 0
-        return 1 if submit(request, reporter).failed else 0
+            return Exit.JOBS_FAILED if outcome.reason == "failed" else Exit.OK
+        return Exit.JOBS_FAILED if submit(request, reporter).failed else Exit.OK
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say what is kept, how to go on
         if existed or Path(folder, Path(folder).name + SPEC_SUFFIX).is_file():
             exc.args = (
@@ -276,7 +277,7 @@ class CliReporter:
         say(message)
 
     def warn(self, message: str) -> None:
-        say(f"warning: {message}")
+        alert(f"warning: {message}")
 
     def status(self, message: str) -> AbstractContextManager[object]:
         return spinner(message)
