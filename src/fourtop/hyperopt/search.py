@@ -6,16 +6,24 @@ original's ``gp_minimize``) proposes the rest, up to ``n_calls`` trainings in al
 stored as it goes in ``hyperopt_<tag>.journal`` (Optuna's append-only journal storage) in the
 dataset folder: running again with the same tag continues the count where it stopped.
 
+The study is ``hyperopt_<tag>``, minimising ``log(1-ROC)`` (its metric name); each trial's
+parameters are the manual's hyperparameter names (``hidden_layers`` ... ``activation_function``)
+and its user attributes are ``call`` (the training number of the log), ``roc_integral``,
+``epochs`` and ``seconds`` (``error`` for a failed training). ``optuna-dashboard`` and
+``optuna.load_study`` open the journal as it is written: reading takes no lock.
+
 The objective is injectable: any callable ``(network, variables) -> TrialOutcome | float``
 where ``network`` is a dict for :meth:`fourtop.train.params.NetworkParams.from_dict`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +52,9 @@ log = logging.getLogger(__name__)
 
 #: smallest ``1 - ROC`` fed to the logarithm (a perfect ROC would be ``-inf``)
 _MIN_ONE_MINUS_ROC = 1e-12
+
+#: the name of the minimised value in the study (what optuna-dashboard labels it)
+METRIC_NAME = "log(1-ROC)"
 
 #: temporaries of a stopped process untouched this long (seconds) are removed at the start
 STALE_AGE = 60.0
@@ -214,6 +225,10 @@ def _open_study(
     for key, value in attrs.items():
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
+    if study.metric_names != [METRIC_NAME]:  # the viewers' label of the objective value
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([METRIC_NAME])
     # A trial still RUNNING was cut off (the lock rules out a live run): close it, uncounted.
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         log.info("closing training %d interrupted in an earlier run", t.number)
@@ -228,7 +243,13 @@ def _open_study(
 
 
 class _NoJournalLock:
-    """Optuna's journal lock, unneeded under the tag's lock (and never left behind)."""
+    """Optuna's journal lock, unneeded under the tag's lock (and never left behind).
+
+    Readers (``optuna-dashboard``, ``optuna.load_study``) take no lock either: Optuna reads a
+    journal without one and skips a record still being written, so they can watch a run.
+    Their writes (a dashboard note) take Optuna's ``<journal>.lock``, which this run ignores:
+    each record is one appending write, which a local file system keeps whole.
+    """
 
     def acquire(self) -> bool:
         return True
@@ -364,6 +385,15 @@ def run_hyperopt(
             raise OutputError(what) from None
 
 
+def _study_gone(study: optuna.Study) -> bool:
+    """Whether the study was deleted (or renamed) in its storage by another process."""
+    try:
+        study.user_attrs  # noqa: B018 (the storage's KeyError is the answer)
+    except KeyError:
+        return True
+    return False
+
+
 def _remove_new(files: HyperoptFiles, before: set[Path]) -> None:
     """Remove the files this run made (never one that was there before, e.g. the ``-p`` file)."""
     for path in (*files.outputs(), files.journal):
@@ -386,6 +416,7 @@ def _run_locked(
     on_trial: Callable[[TrialRecord, HyperoptParameters], None] | None,
     state: dict[str, int],
 ) -> HyperoptResult:
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     study, done = _open_study(files, params, variables, context, seed)
@@ -399,53 +430,72 @@ def _run_locked(
     if best_roc is not None and not files.model.exists():
         log.warning("%s: the best model of the earlier run is missing", files.model)
 
-    while done < params.n_calls:
-        trial = study.ask(dists)
-        point = dict(trial.params)
-        network = params.network(point)
-        start = time.perf_counter()
-        try:
-            raw = objective(network, list(variables))
-        except TrainingError as err:
-            trial.set_user_attr("error", str(err))
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            study.tell(trial, state=TrialState.FAIL)
-            log.warning("training %d failed: %s", done + 1, err)
-        except BaseException:
-            study.tell(trial, state=TrialState.FAIL)
-            raise
-        else:
-            outcome = raw if isinstance(raw, TrialOutcome) else TrialOutcome(float(raw))
-            roc = float(outcome.roc_integral)
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            if not math.isfinite(roc):
-                trial.set_user_attr("error", f"ROC integral is {roc}")
+    try:
+        while done < params.n_calls:
+            trial = study.ask(dists)
+            point = dict(trial.params)
+            network = params.network(point)
+            start = time.perf_counter()
+            try:
+                raw = objective(network, list(variables))
+            except TrainingError as err:
+                trial.set_user_attr("call", done + 1)
+                trial.set_user_attr("error", str(err))
+                trial.set_user_attr("seconds", time.perf_counter() - start)
                 study.tell(trial, state=TrialState.FAIL)
+                log.warning("training %d failed: %s", done + 1, err)
+            except BaseException:
+                with contextlib.suppress(KeyError):  # the study deleted meanwhile
+                    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                raise
             else:
-                trial.set_user_attr("roc_integral", roc)
-                if outcome.epochs is not None:
-                    trial.set_user_attr("epochs", int(outcome.epochs))
-                if outcome.model is not None and (best_roc is None or roc > best_roc):
-                    payload = {
-                        **outcome.model,
-                        "roc_integral": roc,
-                        "hyperparameters": {**params.fixed, **point},
-                        "tag": params.tag,
-                    }
-                    outputs.save_model(files.model, payload)
-                study.tell(trial, objective_value(roc))
-                best_roc = roc if best_roc is None else max(best_roc, roc)
-        done += 1
-        state["done"] += 1
-        records = _records(study)
-        if state["done"] == 1:  # written once a training is in the study
-            outputs.write_parameters(files, params)
-        outputs.write_log(files, params, variables, records)
-        if records[-1].best_roc is not None:
-            best_record = records[records[-1].best_call - 1]
-            outputs.write_optimized(files, params, variables, best_record, done, extra)
-        if on_trial is not None:
-            on_trial(records[-1], params)
+                outcome = raw if isinstance(raw, TrialOutcome) else TrialOutcome(float(raw))
+                roc = float(outcome.roc_integral)
+                trial.set_user_attr("call", done + 1)
+                trial.set_user_attr("seconds", time.perf_counter() - start)
+                if not math.isfinite(roc):
+                    trial.set_user_attr("error", f"ROC integral is {roc}")
+                    study.tell(trial, state=TrialState.FAIL)
+                else:
+                    trial.set_user_attr("roc_integral", roc)
+                    if outcome.epochs is not None:
+                        trial.set_user_attr("epochs", int(outcome.epochs))
+                    if outcome.model is not None and (best_roc is None or roc > best_roc):
+                        payload = {
+                            **outcome.model,
+                            "roc_integral": roc,
+                            "hyperparameters": {**params.fixed, **point},
+                            "tag": params.tag,
+                        }
+                        outputs.save_model(files.model, payload)
+                    study.tell(trial, objective_value(roc))
+                    best_roc = roc if best_roc is None else max(best_roc, roc)
+            done += 1
+            state["done"] += 1
+            records = _records(study)
+            if state["done"] == 1:  # written once a training is in the study
+                outputs.write_parameters(files, params)
+            outputs.write_log(files, params, variables, records)
+            if records[-1].best_roc is not None:
+                best_record = records[records[-1].best_call - 1]
+                outputs.write_optimized(files, params, variables, best_record, done, extra)
+            if on_trial is not None:
+                on_trial(records[-1], params)
+    except UpdateFinishedTrialError:
+        # e.g. "Mark as failed" in optuna-dashboard: the study no longer takes this result
+        raise ParameterError(
+            f"{files.journal}: training {done + 1} was ended from outside this run (in "
+            "optuna-dashboard?) while it trained, so its result cannot be recorded; run the "
+            "same command again to resume (a viewer must only look while a run is going)"
+        ) from None
+    except KeyError:
+        if not _study_gone(study):
+            raise
+        raise ParameterError(
+            f"{files.journal}: study {study.study_name} was deleted or renamed from outside "
+            "this run (in optuna-dashboard?); run the same command again to start tag "
+            f"{params.tag} afresh, or choose another tag"
+        ) from None
 
     if state["done"] == 0:  # nothing trained now (a finished study run again)
         outputs.write_parameters(files, params)
