@@ -74,9 +74,9 @@ def test_family_with_job_dir(varlist, tmp_path, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_failed_job_in_job_dir_exits_1(varlist, tmp_path, capsys):
+def test_failed_job_in_job_dir_exits_3(varlist, tmp_path, capsys):
     bad = "Keras_6vars_Seed_52_Subseed_53"  # not the seed with one variable switched off
-    assert run_job(varlist, "--params", PARAMS, "--job-dir", str(tmp_path), SEED_JOB, bad) == 1
+    assert run_job(varlist, "--params", PARAMS, "--job-dir", str(tmp_path), SEED_JOB, bad) == 3
     err = capsys.readouterr().err
     assert f"fourtop run-job: failed: {bad}: " in err and "1 of 2 jobs failed" in err
     assert (

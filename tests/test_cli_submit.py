@@ -257,7 +257,7 @@ def test_refused_condor_submission_is_reported_once_and_keeps_the_folder(
 
     monkeypatch.setattr(htcondor2, "Schedd", RefusingSchedd)
     argv = ["--backend", "condor", "--option", "retry_delay=0", "-n", "2", "--random-seed", "4"]
-    assert _submit(*argv, "jobs") == 1
+    assert _submit(*argv, "jobs") == 3  # Exit.JOBS_FAILED: the jobs failed, the folder is kept
     err = capsys.readouterr().err
     # every job failed for the same reason: one line says so, not one line per job, for the
     # attempt and for the one unattended (--yes) retry

@@ -170,7 +170,7 @@ def test_case_ids_unique():
 def test_failed_trainings_stop_the_demo_before_the_ranking(
     tmp_path, capsys, monkeypatch, tiny_samples
 ):
-    """Step 2 ends with failed trainings: say how many, how to finish them, exit 1, and do
+    """Step 2 ends with failed trainings: say how many, how to finish them, exit 3 (jobs failed), and do
     not calculate a ranking from a partial run."""
     monkeypatch.setenv("FOURTOP_DATA", str(tiny_samples))
     monkeypatch.chdir(tmp_path)
@@ -190,7 +190,7 @@ def test_failed_trainings_stop_the_demo_before_the_ranking(
         return real(argv)
 
     monkeypatch.setattr(demo, "_step", step)
-    assert main(DEMO) == 1
+    assert main(DEMO) == 3
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("fourtop demo: error: 2 of 4 trainings did not finish")
     assert "Run 'fourtop demo' again with the same --workdir to finish them" in err

@@ -37,7 +37,7 @@ CASES = [
     Case("not-a-name", [*RJ, "Keras_6vars_Seed_x"], r"Keras_6vars_Seed_x: not a job name", new=False),
     Case("wrong-nvars", [*RJ, "Keras_7vars_Seed_3"], r"job is for 7 variables but the variable list has 6", new=False),
     Case("seed-too-big", [*RJ, "Keras_6vars_Seed_64"], r"does not fit 6 variables", new=False),
-    Case("bad-subseed", [*RJ, "--job-dir", "jobs", SEED_JOB, "Keras_6vars_Seed_52_Subseed_3"], r"1 of 2 jobs failed: .*subseed 3 is not seed 52", may_change=["jobs/*"], new=False),
+    Case("bad-subseed", [*RJ, "--job-dir", "jobs", SEED_JOB, "Keras_6vars_Seed_52_Subseed_3"], r"1 of 2 jobs failed: .*subseed 3 is not seed 52", code=3, may_change=["jobs/*"], new=False),
     Case("names-without-dir", [*RJ, SEED_JOB, SUB_JOB], r"2 job names given: several jobs need --job-dir", new=False),
     Case("params-bad-json", [*RJ, "--params", "{bad", SEED_JOB], r"--params: not valid JSON", new=False),
     Case("params-missing", [*RJ, "--params", "not-there", SEED_JOB], r"not-there: parameters file not found", new=False),
