@@ -242,8 +242,10 @@ def _expected_hist(world, files: list[Path], outputs: Path) -> np.ndarray:
 def test_hists_one_th1_per_sample_the_mean_of_its_splits(world):
     outcome = apply(_request(world, hists=True), Answers())
     out = world.final / "apply_2017"
-    root, png = outcome.hist_files
+    root, png, pdf = outcome.hist_files  # the plot as PNG and PDF by default
     assert root == out / "hists" / "DNN_hists.root" and png.stat().st_size > 10_000
+    assert png.suffix == ".png" and pdf == png.with_suffix(".pdf")
+    assert pdf.read_bytes().startswith(b"%PDF-")
     with uproot.open(root) as f:
         names = sorted(k.split(";")[0] for k in f.keys())  # noqa: SIM118 - an uproot file
         assert names == sorted(h.name for h in outcome.hists)

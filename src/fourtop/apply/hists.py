@@ -10,7 +10,8 @@ splits' histograms: each split of a sample is weighted to the whole luminosity o
 of every split (a file that serves all splits counts once).
 
 Files (in ``<output>/hists``): ``<branch>_hists.root`` with one TH1D per sample, named after
-the sample (a datacard maps it with ``shapes * * <file> $PROCESS``), and ``<branch>_stack.png``:
+the sample (a datacard maps it with ``shapes * * <file> $PROCESS``), and ``<branch>_stack.png``
+and ``.pdf`` (or the formats asked for; one of an earlier run in another format is removed):
 the backgrounds stacked, each signal overlaid as a line scaled to the total background, a
 sample named ``data...`` as points, no ratio panel. Other extra samples (systematic
 variations) are in the ROOT file only.
@@ -31,6 +32,7 @@ from fourtop.data.formula import Formula
 from fourtop.data.ntuples import check_root_file, open_tree
 from fourtop.errors import ConfigError, DataError, did_you_mean
 from fourtop.fileio import atomic_output
+from fourtop.plotting import FORMATS, save_figure
 
 __all__ = ["BINS", "HISTS_DIR", "SampleHist", "file_hist", "make_hists", "sample_hists"]
 
@@ -210,8 +212,17 @@ def write_root(path: Path, hists: Sequence[SampleHist], branch: str) -> Path:
     return path
 
 
-def plot_stack(path: Path, hists: Sequence[SampleHist], branch: str, label: str) -> Path:
-    """Backgrounds stacked, signals overlaid (scaled to the background), ``data*`` as points."""
+def plot_stack(
+    folder: Path,
+    stem: str,
+    hists: Sequence[SampleHist],
+    branch: str,
+    label: str,
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Backgrounds stacked, signals overlaid (scaled to the background), ``data*`` as points;
+    written as ``folder/stem.<format>`` for each of ``formats`` (the files of this plot in
+    other formats are removed); returns the files."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -264,11 +275,10 @@ def plot_stack(path: Path, hists: Sequence[SampleHist], branch: str, label: str)
         if ax.get_legend_handles_labels()[0]:  # (only systematic variations: nothing drawn)
             ax.legend(fontsize="xx-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         mplhep.cms.label(data=False, ax=ax, rlabel=label, loc=0)
-        with atomic_output(path, what="plot") as tmp:
-            fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
-    finally:
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return save_figure(fig, folder, stem, formats, dpi=100, replace_others=True)
 
 
 def make_hists(
@@ -276,9 +286,10 @@ def make_hists(
     selection: str,
     weight: str,
     sample_weights: Mapping[str, str] | None = None,
+    formats: Sequence[str] = FORMATS,
 ) -> tuple[list[SampleHist], list[Path]]:
-    """Histograms of every sample of ``plan``, written as ROOT file and plot; returns them
-    and the files written.
+    """Histograms of every sample of ``plan``, written as ROOT file and plot (in each of
+    ``formats``); returns them and the files written (the ROOT file first).
 
     Raises:
         ConfigError, DataError, ExpressionError: as :func:`sample_hists`.
@@ -294,5 +305,5 @@ def make_hists(
     except OSError as exc:
         raise OutputError(f"cannot create {describe_os_error(exc, folder)}") from None
     root = write_root(folder / f"{plan.branch}_hists.root", hists, plan.branch)
-    png = plot_stack(folder / f"{plan.branch}_stack.png", hists, plan.branch, plan.key)
-    return hists, [root, png]
+    plots = plot_stack(folder, f"{plan.branch}_stack", hists, plan.branch, plan.key, formats)
+    return hists, [root, *plots]

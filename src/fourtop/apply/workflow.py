@@ -8,7 +8,8 @@ job per input file that has no complete output on the backend. Backends that wai
 local pool) have run every job when it returns; batch backends have queued them (run
 ``apply`` again when they are done: complete outputs are skipped, and jobs still queued or
 running are not submitted twice). With ``hists`` and every output complete, the score
-histograms are written too (:mod:`fourtop.apply.hists`).
+histograms are written too (:mod:`fourtop.apply.hists`; the stacked plot in each of
+``plot_formats``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from fourtop.apply.task import ApplySettings, read_events
 from fourtop.errors import ConfigError, OutputError, ParameterError
 from fourtop.fileio import clean_stale, describe_os_error
 from fourtop.jobs.requests import LogReporter, Reporter
+from fourtop.plotting import FORMATS, check_formats
 
 if TYPE_CHECKING:
     from fourtop.data.config import DatasetConfig
@@ -66,6 +68,7 @@ class ApplyRequest:
     engine: str = "onnx"
     resume: bool = False
     hists: bool = False
+    plot_formats: tuple[str, ...] = FORMATS  # of the stacked plot (with ``hists``)
 
 
 @dataclass
@@ -116,6 +119,7 @@ def apply(request: ApplyRequest, reporter: Reporter | None = None) -> ApplyOutco
 
     reporter = reporter or LogReporter()
     check_branch_name(request.branch)
+    formats = check_formats(request.plot_formats, "--plot-format")
     if request.engine not in ENGINES:
         raise ParameterError(f"--engine {request.engine!r}: choose from {', '.join(ENGINES)}")
     if request.processes < 1:
@@ -204,7 +208,7 @@ def apply(request: ApplyRequest, reporter: Reporter | None = None) -> ApplyOutco
                 shutil.rmtree(out_dir, ignore_errors=True)
             raise
     if request.hists:
-        _hists(plan, config, reporter, outcome)
+        _hists(plan, config, reporter, outcome, formats)
     return outcome
 
 
@@ -291,7 +295,11 @@ def _run(
 
 
 def _hists(
-    plan: ApplyPlan, config: DatasetConfig, reporter: Reporter, outcome: ApplyOutcome
+    plan: ApplyPlan,
+    config: DatasetConfig,
+    reporter: Reporter,
+    outcome: ApplyOutcome,
+    formats: tuple[str, ...],
 ) -> None:
     missing = [i for i in plan.files if output_state(plan, i).state != "complete"]
     if missing:
@@ -302,5 +310,5 @@ def _hists(
         return
     with reporter.status("filling the score histograms"):
         outcome.hists, outcome.hist_files = make_hists(
-            plan, config.selection, config.weight, config.sample_weights(plan.key)
+            plan, config.selection, config.weight, config.sample_weights(plan.key), formats
         )

@@ -21,6 +21,7 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import out, say
 from fourtop.cli._progress import training_progress
+from fourtop.cli.calculate import add_plot_format
 from fourtop.cli.submit import CliReporter
 from fourtop.errors import DataError
 
@@ -99,6 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also write the score histograms of every sample (ROOT file and stacked plot)",
     )
+    add_plot_format(parser, "the stacked plot of --hists")
     add(
         "-r",
         "--resume",
@@ -126,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         resume=args.resume,
         hists=args.hists,
+        plot_formats=args.plot_format,
     )
     outcome = apply(request, ApplyReporter(args.yes))
     _report(outcome)

@@ -23,6 +23,8 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import out, say
 from fourtop.cli._progress import step
+from fourtop.errors import ParameterError
+from fourtop.plotting import FORMATS, SUPPORTED, parse_formats
 
 if TYPE_CHECKING:
     from fourtop.importance.ranking import Ranking
@@ -76,6 +78,27 @@ def add_target_width(parser: argparse.ArgumentParser, help_extra: str = "") -> N
     )
 
 
+def plot_formats(text: str) -> tuple[str, ...]:
+    """argparse type of ``--plot-format``: a bad value is a usage error (exit 2)."""
+    try:
+        return parse_formats(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--plot-format ")) from None
+
+
+def add_plot_format(parser: argparse.ArgumentParser, what: str = "the plots") -> None:
+    """``--plot-format LIST`` (the formats ``what`` is written in), for every command that
+    draws plots."""
+    parser.add_argument(
+        "--plot-format",
+        type=plot_formats,
+        default=FORMATS,
+        metavar="LIST",
+        help=f"file formats of {what}: one or a comma-separated list of "
+        f"{', '.join(SUPPORTED)} (default {','.join(FORMATS)})",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_verbose(parser)
     parser.add_argument(
@@ -103,7 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"bootstrap replicates over seeds for the intervals (default 1000; 0 to skip; "
         f"at most {MAX_BOOTSTRAP})",
     )
-    parser.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    parser.add_argument("--no-plots", action="store_true", help="do not draw the plots")
+    add_plot_format(parser)
     parser.add_argument(
         "--top",
         type=positive_int,
@@ -163,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             folders=[f.path for f in folders],
             n_boot=args.bootstrap,
             plots=not args.no_plots,
+            plot_formats=args.plot_format,
             target_width=args.target_width,
         )
     _report(

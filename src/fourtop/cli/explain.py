@@ -18,6 +18,7 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import out, say
 from fourtop.cli._progress import training_progress
+from fourtop.cli.calculate import add_plot_format
 from fourtop.cli.submit import CliReporter
 
 HELP = (
@@ -114,11 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="seed of the draws and shuffles (default 1)",
     )
+    add_plot_format(parser)
     add_yes(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from fourtop.explain.workflow import ExplainRequest, explain
+    from fourtop.plotting import describe_formats
 
     request = ExplainRequest(
         final_folder=args.final_folder,
@@ -131,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         correlation=args.correlation / 100.0,
         random_seed=args.random_seed,
+        plot_formats=args.plot_format,
     )
     outcome = explain(request, _Reporter(args.yes))
     doc = outcome.doc
@@ -179,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
     say(
         f"{outcome.output}: explain.json, explain.csv, attributions.npz, plots "
         + ", ".join(doc["plots"])
-        + " (.png, .pdf)"
+        + " "
+        + describe_formats(args.plot_format)
     )
     return 0
 

@@ -22,6 +22,7 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import out, say
 from fourtop.cli._progress import training_progress
+from fourtop.cli.calculate import add_plot_format
 from fourtop.cli.submit import CliReporter
 
 if TYPE_CHECKING:
@@ -120,12 +121,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="seed of the trainings (0 to 2**32-1; default: drawn, saved in the card)",
     )
+    add_plot_format(parser, "the plots roc_folds, overtraining, training_history")
     add_yes(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from fourtop.final.model import PLAN_FILE
     from fourtop.final.workflow import FinalRequest, final
+    from fourtop.plotting import describe_formats
     from fourtop.train.params import read_params
 
     datasets = list(args.datasets)
@@ -147,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         random_seed=args.random_seed,
         options=backend_options(args.option),
         yes=args.yes,
+        plot_formats=args.plot_format,
     )
     outcome = final(request, _FoldReporter(args.yes))
     card = outcome.card
@@ -175,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
     )
     say(
         f"model card {outcome.folder}/model_card.json, summary final_summary.txt, models "
-        "model_fold<i>.onnx / .pt, plots roc_folds, overtraining, training_history (.png, .pdf)"
+        "model_fold<i>.onnx / .pt, plots roc_folds, overtraining, training_history "
+        + describe_formats(args.plot_format)
     )
     return 0
 

@@ -18,6 +18,7 @@ from fourtop.cli._common import (
     random_seed,
 )
 from fourtop.cli._console import say
+from fourtop.cli.calculate import add_plot_format
 from fourtop.errors import ResultsError
 from fourtop.splits import Split
 
@@ -87,6 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also train the original default network on the same variables and split, "
         "and report its ROC integral next to the best one",
     )
+    add_plot_format(parser, "the history plot optimize_history_<tag>")
     parser.add_argument(
         "dataset",
         type=nonempty,
@@ -118,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         known=config.variable_names(),
     )
     variables = selection.variables
-    params = load_parameters(args.parameters, len(variables), tag=args.tag)
+    params = load_parameters(
+        args.parameters, len(variables), tag=args.tag, plot_formats=args.plot_format
+    )
     # every file this run writes, and the device, checked before any data is read
     files = HyperoptFiles.for_tag(folder, params)
     check_writable(files)

@@ -1,7 +1,8 @@
 """What ``fourtop explain`` writes, and how: a folder made aside and renamed into place.
 
 The output folder holds ``explain.json`` (everything), ``explain.csv`` (one row per
-variable), ``attributions.npz`` (the per-event values) and the plots (PNG and PDF):
+variable), ``attributions.npz`` (the per-event values) and the plots (PNG and PDF, or the
+formats asked for):
 ``ranking`` (the ranks of every method side by side), ``importance`` (each method's values),
 and with attributions ``beeswarm`` and ``dependence``.
 
@@ -30,7 +31,7 @@ import numpy as np
 
 from fourtop.errors import OutputError
 from fourtop.fileio import atomic_output, atomic_write_text, describe_os_error
-from fourtop.plotting import FORMATS, save_figure
+from fourtop.plotting import FORMATS, SUPPORTED, save_figure
 
 __all__ = [
     "CSV_FILE",
@@ -49,11 +50,12 @@ __all__ = [
 JSON_FILE = "explain.json"
 CSV_FILE = "explain.csv"
 NPZ_FILE = "attributions.npz"
-#: the plots (PNG and PDF each); the last two only with an attribution method
+#: the plots (PNG and PDF each by default); the last two only with an attribution method
 PLOTS = ("ranking", "importance", "beeswarm", "dependence")
-#: every name an output folder holds (a folder holding others is not replaced)
+#: every name an output folder holds, in any plot format (a folder holding others is not
+#: replaced)
 _OURS = frozenset(
-    [JSON_FILE, CSV_FILE, NPZ_FILE, *(f"{stem}.{ext}" for stem in PLOTS for ext in FORMATS)]
+    [JSON_FILE, CSV_FILE, NPZ_FILE, *(f"{stem}.{ext}" for stem in PLOTS for ext in SUPPORTED)]
 )
 #: variables shown in the importance and beeswarm plots
 TOP = 20
@@ -243,8 +245,10 @@ def write_plots(
     folder: Path,
     doc: dict[str, Any],
     arrays: dict[str, np.ndarray],
+    formats: Sequence[str] = FORMATS,
 ) -> list[str]:
-    """Write the plots of ``doc`` (and the per-event ``arrays``); returns the stems written."""
+    """Write the plots of ``doc`` (and the per-event ``arrays``) in each of ``formats``;
+    returns the stems written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -262,7 +266,7 @@ def write_plots(
             fig = draw(doc, arrays)
             if fig is None:
                 continue
-            save_figure(fig, folder, stem)
+            save_figure(fig, folder, stem, formats)
             written.append(stem)
     return written
 

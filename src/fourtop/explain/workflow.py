@@ -34,6 +34,7 @@ from fourtop.explain.methods import (
 )
 from fourtop.fileio import describe_os_error
 from fourtop.jobs.requests import Reporter
+from fourtop.plotting import FORMATS, check_formats
 
 __all__ = [
     "DEFAULT_EVENTS",
@@ -74,6 +75,7 @@ class ExplainRequest:
     repeats: int = DEFAULT_REPEATS
     correlation: float = 0.8
     random_seed: int = 1
+    plot_formats: tuple[str, ...] = FORMATS
 
 
 @dataclass
@@ -219,7 +221,7 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
 
     Raises:
         ModelError: not a (complete) final folder, or one trained with another configuration.
-        ParameterError: an unknown or unusable method, bad numbers.
+        ParameterError: an unknown or unusable method, bad numbers, an unknown plot format.
         ResultsError: a results file that does not rank the model's variables.
         ConfigError, DataError: the data cannot be loaded.
         OutputError: the output exists (and is not to be replaced) or cannot be written.
@@ -232,6 +234,7 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
     from fourtop.staging import check_output_folder
 
     _check(request)
+    formats = check_formats(request.plot_formats, "--plot-format")
     notes: list[str] = []
     model = load_final_model(request.final_folder)
     # the PyTorch models are what explain runs (not the ONNX ones): each read once, checked
@@ -277,7 +280,7 @@ def explain(request: ExplainRequest, reporter: Reporter) -> ExplainOutcome:
             doc, arrays = _run(request, reporter, model, nets, config, key, methods, retraining)
             with reporter.status("writing the plots"):
                 outputs.write_npz(aside, arrays)
-                doc["plots"] = outputs.write_plots(aside, doc, arrays)
+                doc["plots"] = outputs.write_plots(aside, doc, arrays, formats)
                 outputs.write_csv(aside, doc)
                 outputs.write_json(aside, doc)
     return ExplainOutcome(output, doc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,13 @@ from fourtop import __version__
 from fourtop.fileio import atomic_write_text
 from fourtop.final.fold import FinalPlan, read_fold
 from fourtop.final.model import CARD_FILE, CARD_FORMAT, CARD_VERSION
-from fourtop.plotting import FORMATS as _FORMATS
-from fourtop.plotting import save_figure
+from fourtop.plotting import FORMATS, check_formats, save_figure
 
 __all__ = ["FOLD_RULE", "PLOTS", "SUMMARY_FILE", "build_card", "write_outputs"]
 
 #: the summary's file name
 SUMMARY_FILE = "final_summary.txt"
-#: the plots (PNG and PDF each)
+#: the plots (each as PNG and PDF, or in the formats asked for)
 PLOTS = ("roc_folds", "overtraining", "training_history")
 #: the fold rule, in words, for the card
 FOLD_RULE = (
@@ -119,23 +119,34 @@ def write_outputs(
     *,
     card: dict[str, Any] | None = None,
     only_missing: bool = False,
+    formats: Sequence[str] = FORMATS,
 ) -> dict[str, Any]:
-    """Write the plots, ``final_summary.txt`` and, last, ``model_card.json``; returns the card.
+    """Write the plots (in each of ``formats``), ``final_summary.txt`` and, last,
+    ``model_card.json``; returns the card.
 
     With ``card`` (a folder finished before) the card is kept and the summary and plots are
-    written from it; ``only_missing`` writes only those that are not there.
+    written from it; ``only_missing`` writes only those that are not there (a plot in a format
+    it lacks; the plots it has show the same folds, so they stay). Otherwise every plot is
+    drawn anew and its files in the other formats are removed (they would show the folds
+    trained before).
 
     Raises:
         ModelError: a fold has not finished.
+        ParameterError: an unknown plot format.
         OutputError: a file cannot be written.
     """
+    formats = check_formats(formats)
     folds = [read_fold(folder, i) for i in range(plan.k)]
     new_card = card is None
     card = card if card is not None else build_card(plan, folds)
-    missing = [
-        stem for stem in PLOTS if not all((folder / f"{stem}.{e}").is_file() for e in _FORMATS)
-    ]
-    _plots(folder, folds, missing if only_missing else list(PLOTS))
+    if only_missing:
+        which = {
+            stem: [ext for ext in formats if not (folder / f"{stem}.{ext}").is_file()]
+            for stem in PLOTS
+        }
+    else:
+        which = {stem: list(formats) for stem in PLOTS}
+    _plots(folder, folds, {stem: exts for stem, exts in which.items() if exts}, not only_missing)
     if not (only_missing and (folder / SUMMARY_FILE).is_file()):
         atomic_write_text(folder / SUMMARY_FILE, summary_text(card), what="summary")
     if new_card:
@@ -204,7 +215,11 @@ def summary_text(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plots(folder: Path, folds: list[dict[str, Any]], which: list[str]) -> None:
+def _plots(
+    folder: Path, folds: list[dict[str, Any]], which: dict[str, list[str]], replace: bool
+) -> None:
+    """Draw the plots of ``which`` (stem -> the formats to write); ``replace``: remove their
+    files in the other formats."""
     if not which:
         return
     import matplotlib
@@ -227,7 +242,7 @@ def _plots(folder: Path, folds: list[dict[str, Any]], which: list[str]) -> None:
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.05)
         ax.legend(loc="lower left", fontsize="small")
-        _save(fig, folder, "roc_folds", which)
+        _save(fig, folder, "roc_folds", which, replace)
 
         edges = np.asarray(folds[0]["histograms"]["edges"])
         fig, ax = plt.subplots(figsize=(8, 7))
@@ -259,7 +274,7 @@ def _plots(folder: Path, folds: list[dict[str, Any]], which: list[str]) -> None:
         ax.set_title(
             "KS p-value, test vs train, by fold:\n" + "; ".join(pvalues), fontsize="x-small"
         )
-        _save(fig, folder, "overtraining", which)
+        _save(fig, folder, "overtraining", which, replace)
 
         fig, ax = plt.subplots(figsize=(8, 7))
         for f in folds:
@@ -277,12 +292,12 @@ def _plots(folder: Path, folds: list[dict[str, Any]], which: list[str]) -> None:
         ax.set_xlabel("Epoch")
         ax.set_ylabel("Weighted binary cross-entropy")
         ax.legend(fontsize="x-small")
-        _save(fig, folder, "training_history", which)
+        _save(fig, folder, "training_history", which, replace)
 
 
-def _save(fig: Any, folder: Path, stem: str, which: list[str]) -> None:
+def _save(fig: Any, folder: Path, stem: str, which: dict[str, list[str]], replace: bool) -> None:
     if stem in which:
-        save_figure(fig, folder, stem, _FORMATS)
+        save_figure(fig, folder, stem, which[stem], replace_others=replace)
     else:
         import matplotlib.pyplot as plt
 

@@ -3,7 +3,8 @@
 :func:`final` makes a new final folder (or finishes one given with ``-f``): it chooses the
 variables and network (:mod:`fourtop.final.source`), writes the plan, runs every fold that is
 not complete as a job of the task kind ``final-fold`` on the chosen backend, and once every
-fold is complete writes the plots, ``final_summary.txt`` and ``model_card.json``. On a batch
+fold is complete writes the plots (in the formats of ``plot_formats``), ``final_summary.txt``
+and ``model_card.json``. On a batch
 backend it returns after submitting; running it again with ``-f`` (once the folds finished)
 writes the card, and resubmits the folds that failed.
 """
@@ -28,6 +29,7 @@ from fourtop.final.model import CARD_FILE
 from fourtop.final.task import JOBS_DIR
 from fourtop.jobs.requests import Reporter
 from fourtop.naming import date_tag
+from fourtop.plotting import FORMATS, check_formats
 from fourtop.splits import Split
 
 __all__ = ["FinalOutcome", "FinalRequest", "final"]
@@ -56,6 +58,7 @@ class FinalRequest:
     random_seed: int | None = None
     options: dict[str, str] = field(default_factory=dict)
     yes: bool = False
+    plot_formats: tuple[str, ...] = FORMATS
 
 
 @dataclass
@@ -95,6 +98,7 @@ def final(request: FinalRequest, reporter: Reporter) -> FinalOutcome:
 
     if request.processes < 1:
         raise ParameterError(f"-p must be at least 1, got {request.processes}")
+    formats = check_formats(request.plot_formats, "--plot-format")
     backend = get_backend(request.backend)
     folder = Path(request.folder) if request.folder else _new_default_folder()
     resuming = (folder / PLAN_FILE).exists()
@@ -124,7 +128,7 @@ def final(request: FinalRequest, reporter: Reporter) -> FinalOutcome:
             write_plan(folder, plan)
         for note in notes:
             reporter.note(note)
-        return _run(folder, plan, settings, backend, reporter)
+        return _run(folder, plan, settings, backend, reporter, formats)
 
 
 def _new_default_folder() -> Path:
@@ -273,7 +277,12 @@ def _make_folder(folder: Path) -> None:
 
 
 def _run(
-    folder: Path, plan: FinalPlan, settings: Any, backend: Any, reporter: Reporter
+    folder: Path,
+    plan: FinalPlan,
+    settings: Any,
+    backend: Any,
+    reporter: Reporter,
+    formats: tuple[str, ...] = FORMATS,
 ) -> FinalOutcome:
     from fourtop.backends import sync_folder
     from fourtop.final.card import write_outputs
@@ -324,7 +333,9 @@ def _run(
         if report.failed:
             reporter.failures(report.failed)
     if all(fold_complete(folder, fold) for fold in range(plan.k)):
-        outcome.card = _existing_card(folder, plan) or write_outputs(folder, plan)
+        outcome.card = _existing_card(folder, plan, formats) or write_outputs(
+            folder, plan, formats=formats
+        )
     elif not outcome.submitted and not outcome.pending and not todo:
         raise ModelError(f"{folder}: folds are missing and none could be run")
     return outcome
@@ -337,11 +348,14 @@ def _batch_submitted(jobs_dir: Path) -> bool:
     return any(entry.marker and any(jobs_dir.glob(entry.marker)) for entry in BACKENDS.values())
 
 
-def _existing_card(folder: Path, plan: FinalPlan) -> dict[str, Any] | None:
+def _existing_card(
+    folder: Path, plan: FinalPlan, formats: tuple[str, ...] = FORMATS
+) -> dict[str, Any] | None:
     """The card of a folder finished before, or None when there is none or it is damaged.
 
     The card is kept as it is (what was applied with it stays valid); a summary or plot
-    that is missing is written again from it and the folds' metrics.
+    that is missing (a plot in one of ``formats``) is written again from it and the folds'
+    metrics; plots in other formats stay (they show the same folds).
     """
     from fourtop.final.card import complete_card, write_outputs
     from fourtop.final.model import load_final_model
@@ -352,5 +366,5 @@ def _existing_card(folder: Path, plan: FinalPlan) -> dict[str, Any] | None:
         return None
     if not complete_card(card):
         return None
-    write_outputs(folder, plan, card=card, only_missing=True)
+    write_outputs(folder, plan, card=card, only_missing=True, formats=formats)
     return card

@@ -2,8 +2,10 @@
 
 ``parameters_<tag>.json`` (the parameters used), the log file (one row per training),
 ``optimized_parameters_<tag>.txt`` / ``.json`` (the best point), the best model's weights
-(``model_name``), ``optimize_history_<tag>.png`` (best ROC integral against the training
-number), and the study itself (``hyperopt_<tag>.journal``, Optuna's journal storage).
+(``model_name``), ``optimize_history_<tag>.png`` and ``.pdf`` (best ROC integral against the
+training number, drawn at the end of a run, in the formats of
+:attr:`~fourtop.hyperopt.params.HyperoptParameters.plot_formats`), and the study itself
+(``hyperopt_<tag>.journal``, Optuna's journal storage).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from fourtop import fileio
 from fourtop.errors import OutputError
+from fourtop.plotting import save_figure
 
 if TYPE_CHECKING:
     from fourtop.hyperopt.params import HyperoptParameters
@@ -37,12 +40,15 @@ __all__ = [
 ]
 
 _SEP = " / "
+#: the history plot's name, less the tag and the format's extension
+PLOT_STEM = "optimize_history_"
 _RESULTS = re.compile(r"VariableImportanceResults_\d+vars\.txt")
 
 
 @dataclass(frozen=True)
 class HyperoptFiles:
-    """Where one tag's files live (relative ``model_name``/``log_file`` are in the folder)."""
+    """Where one tag's files live (relative ``model_name``/``log_file`` are in the folder);
+    ``plots``: the history plot in each of the parameters' plot formats."""
 
     folder: Path
     parameters: Path
@@ -50,7 +56,7 @@ class HyperoptFiles:
     optimized_txt: Path
     optimized_json: Path
     model: Path
-    plot: Path
+    plots: tuple[Path, ...]
     journal: Path
     lock: Path
 
@@ -64,7 +70,7 @@ class HyperoptFiles:
             optimized_txt=folder / f"optimized_parameters_{tag}.txt",
             optimized_json=folder / f"optimized_parameters_{tag}.json",
             model=folder / params.model_name,
-            plot=folder / f"optimize_history_{tag}.png",
+            plots=tuple(folder / f"{PLOT_STEM}{tag}.{ext}" for ext in params.plot_formats),
             journal=folder / f"hyperopt_{tag}.journal",
             lock=folder / f".hyperopt_{tag}.lock",
         )
@@ -77,7 +83,7 @@ class HyperoptFiles:
             self.optimized_txt,
             self.optimized_json,
             self.model,
-            self.plot,
+            *self.plots,
         ]
 
 
@@ -267,7 +273,9 @@ def save_model(path: Path, payload: Mapping[str, Any]) -> None:
 
 
 def plot_history(files: HyperoptFiles, params: HyperoptParameters, records: Sequence[TrialRecord]):
-    """PNG of each training's ROC integral and the best so far against the training number."""
+    """Each training's ROC integral and the best so far against the training number, in each
+    of the parameters' plot formats; the plot of an earlier run of the tag in another format
+    is removed (it would show fewer trainings)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -304,7 +312,14 @@ def plot_history(files: HyperoptFiles, params: HyperoptParameters, records: Sequ
             mplhep.cms.text("Simulation", ax=ax, loc=0)
             ax.set_title(f"Hyperparameter optimization {params.tag}", fontsize=16, loc="right")
             fig.tight_layout()
-            with fileio.atomic_output(files.plot, what="plot") as tmp:
-                fig.savefig(tmp, dpi=100, format="png")
-        finally:
+        except BaseException:
             plt.close(fig)
+            raise
+        save_figure(
+            fig,
+            files.folder,
+            f"{PLOT_STEM}{params.tag}",
+            params.plot_formats,
+            dpi=100,
+            replace_others=True,
+        )

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fourtop.errors import ParameterError, did_you_mean
 from fourtop.naming import hour_tag
+from fourtop.plotting import FORMATS, check_formats
 from fourtop.train.params import ACTIVATIONS, NODE_PATTERNS, REGULATORS
 
 __all__ = [
@@ -125,11 +126,14 @@ class HyperoptParameters:
         values: every key with its checked value, as written to ``parameters_<tag>.json``.
         space: the searched hyperparameters and their dimensions, in the manual's order.
         fixed: hyperparameters named in ``static``, with their single value.
+        plot_formats: the formats of the history plot (``--plot-format``; not a parameter of
+            the search, so not in ``values``: a resumed run may choose others).
     """
 
     values: Mapping[str, Any]
     space: Mapping[str, Dimension]
     fixed: Mapping[str, Any]
+    plot_formats: tuple[str, ...] = FORMATS
 
     @property
     def tag(self) -> str:
@@ -186,7 +190,11 @@ class HyperoptParameters:
 
 
 def load_parameters(
-    path: str | Path | None, num_vars: int, *, tag: str | None = None
+    path: str | Path | None,
+    num_vars: int,
+    *,
+    tag: str | None = None,
+    plot_formats: Sequence[str] = FORMATS,
 ) -> HyperoptParameters:
     """Read a ``-p`` JSON file (None: no file) over the defaults and check everything.
 
@@ -194,10 +202,11 @@ def load_parameters(
         path: the JSON file updating the defaults, or None.
         num_vars: number of input variables (sets the default ``initial_nodes`` range).
         tag: overrides the ``tag`` key (e.g. from ``--tag``).
+        plot_formats: the formats of the history plot (e.g. from ``--plot-format``).
 
     Raises:
-        ParameterError: the file is missing or not a JSON object, or a key is unknown, has the
-            wrong type or an empty range.
+        ParameterError: the file is missing or not a JSON object, a key is unknown, has the
+            wrong type or an empty range, or a plot format is unknown.
     """
     user: dict[str, Any] = {}
     source = "parameters"
@@ -222,17 +231,25 @@ def load_parameters(
     if tag is not None:
         _check_tag(tag, "--tag")  # the value came from the command line, not the file
         user["tag"] = tag
-    return resolve_parameters(user, num_vars, source=source)
+    return resolve_parameters(user, num_vars, source=source, plot_formats=plot_formats)
 
 
 def resolve_parameters(
-    user: Mapping[str, Any], num_vars: int, *, tag: str | None = None, source: str = "parameters"
+    user: Mapping[str, Any],
+    num_vars: int,
+    *,
+    tag: str | None = None,
+    source: str = "parameters",
+    plot_formats: Sequence[str] = FORMATS,
 ) -> HyperoptParameters:
-    """Merge ``user`` over :func:`default_parameters` and check the result.
+    """Merge ``user`` over :func:`default_parameters` and check the result; ``plot_formats``:
+    the formats of the history plot (:data:`fourtop.plotting.SUPPORTED`).
 
     Raises:
-        ParameterError: ``"<source>: <key>: <problem>"`` for the first bad key.
+        ParameterError: ``"<source>: <key>: <problem>"`` for the first bad key, or an
+            unknown plot format.
     """
+    formats = check_formats(plot_formats)
     tag = tag if tag is not None else user.get("tag")
     if tag is not None:
         _check_tag(tag, source)
@@ -277,7 +294,7 @@ def resolve_parameters(
             fixed[key] = _check_single(value, kind, limit, fail, key)
         else:
             space[key] = _check_dimension(value, kind, limit, fail, key)
-    return HyperoptParameters(values=values, space=space, fixed=fixed)
+    return HyperoptParameters(values=values, space=space, fixed=fixed, plot_formats=formats)
 
 
 def _check_tag(tag: Any, source: str) -> None:

@@ -31,6 +31,7 @@ from fourtop.importance.stats import (
     bootstrap,
     compute_importance,
 )
+from fourtop.plotting import FORMATS, check_formats, remove_other_formats
 from fourtop.staging import clean_leftovers, staged_output
 
 __all__ = ["CalculationOutput", "calculate"]
@@ -61,6 +62,7 @@ def calculate(
     n_boot: int = 1000,
     rng_seed: int = 20200617,
     plots: bool = True,
+    plot_formats: Sequence[str] = FORMATS,
     today: date | None = None,
     target_width: float = DEFAULT_TARGET_WIDTH,
     stability_top: int = STABILITY_TOP,
@@ -69,7 +71,11 @@ def calculate(
 
     Writes ``VariableImportanceResults_<N>vars.txt``, ``VariableImportanceOrder_<N>vars.txt``,
     ``ROC_hists_<N>vars.root``, ``VariableImportance_<N>vars.json`` and ``.csv`` and (with
-    ``plots``) ``VariableImportanceRanking_<N>vars.png`` and ``ROC_differences_<N>vars.png``.
+    ``plots``) ``VariableImportanceRanking_<N>vars`` and ``ROC_differences_<N>vars`` in each of
+    ``plot_formats`` (``.png`` and ``.pdf`` by default; a plot of an earlier run in a format
+    left out is removed, as it would show other results). The keys of
+    :attr:`CalculationOutput.files` are ``results``, ``order``, ``roc_hists``, ``json``,
+    ``csv``, ``ranking_<format>`` and ``differences_<format>``.
     Nothing is written when the statistics cannot be computed. The files are written into a
     staging folder and moved into ``output_dir`` only when all of them are complete, so a
     failure (full disk, unwritable folder) or an interrupt leaves ``output_dir`` as it was;
@@ -83,10 +89,12 @@ def calculate(
     Raises:
         ResultsError: unknown sort key, no results, too many bootstrap replicates, or a
             target width that is not above 0.
+        ParameterError: an unknown plot format.
         OutputError: an output path that is not a folder, or a file that cannot be written
             (the message says why, e.g. no space left on device).
     """
     target_width = check_target_width(target_width)
+    plot_formats = check_formats(plot_formats)
     table = compute_importance(results)
     rows = table.ordered(sort_key, increasing)  # validates the key before writing anything
     bootstrap(table, n_boot=n_boot, rng_seed=rng_seed)
@@ -115,9 +123,13 @@ def calculate(
         "json": f"VariableImportance_{n}vars.json",
         "csv": f"VariableImportance_{n}vars.csv",
     }
+    stems = {
+        "ranking": f"VariableImportanceRanking_{n}vars",
+        "differences": f"ROC_differences_{n}vars",
+    }
     if plots:
-        names["ranking_png"] = f"VariableImportanceRanking_{n}vars.png"
-        names["differences_png"] = f"ROC_differences_{n}vars.png"
+        for kind, stem in stems.items():
+            names.update({f"{kind}_{ext}": f"{stem}.{ext}" for ext in plot_formats})
     # every file is written aside and moved in only when all are complete
     with staged_output(out) as stage:
         at = {kind: stage.path(name) for kind, name in names.items()}
@@ -138,8 +150,13 @@ def calculate(
 
             by_importance = table.ordered("importance")
             label = f"{table.counts['families']} seeds"
-            plot_ranking(at["ranking_png"], by_importance, title=label)
-            plot_differences(at["differences_png"], by_importance, title=label)
+            for draw, kind in ((plot_ranking, "ranking"), (plot_differences, "differences")):
+                # (the files are the staged ``at[f"{kind}_<format>"]``)
+                draw(stage.dir, stems[kind], by_importance, title=label, formats=plot_formats)
+    if plots:  # an earlier run's plot in a format not written now would show other results
+        for stem in stems.values():
+            for path in remove_other_formats(out, stem, plot_formats):
+                log.info("removed the earlier %s", path)
     files = {kind: out / name for kind, name in names.items()}
     for kind, path in files.items():
         log.info("wrote %s: %s", kind, path)

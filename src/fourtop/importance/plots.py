@@ -1,6 +1,7 @@
-"""PNG plots of a ranking: importance with bootstrap intervals, and ROC-difference histograms.
+"""Plots of a ranking: importance with bootstrap intervals, and ROC-difference histograms.
 
-matplotlib (Agg backend, no display needed) with mplhep's CMS style.
+matplotlib (Agg backend, no display needed) with mplhep's CMS style; each plot in the formats
+asked for (:func:`fourtop.plotting.save_figure`; PNG and PDF by default).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fourtop.fileio import atomic_output
 from fourtop.importance.rootfile import common_edges
 from fourtop.importance.stats import VariableStats
+from fourtop.plotting import FORMATS, save_figure
 
 __all__ = ["plot_differences", "plot_ranking"]
 
@@ -31,13 +32,9 @@ def _pyplot():
     return plt, mplhep
 
 
-def _save(fig, plt, path: Path) -> None:
-    """Save a PNG atomically (a unique temporary name, renamed into place); close it."""
-    try:
-        with atomic_output(path, what="plot") as tmp:
-            fig.savefig(tmp, dpi=100, format="png")
-    finally:
-        plt.close(fig)
+def _save(fig, folder: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    """Save ``folder/stem.<format>`` for each format atomically (100 dpi PNG); close it."""
+    return save_figure(fig, folder, stem, formats, dpi=100)
 
 
 def _label(ax, mplhep, text: str) -> None:
@@ -45,12 +42,19 @@ def _label(ax, mplhep, text: str) -> None:
 
 
 def plot_ranking(
-    path: Path, rows: Sequence[VariableStats], *, title: str = "", top: int | None = None
-) -> Path:
+    folder: Path,
+    stem: str,
+    rows: Sequence[VariableStats],
+    *,
+    title: str = "",
+    top: int | None = None,
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
     """Horizontal ranking: importance per tested variable with 68 % and 95 % intervals.
 
     ``rows`` are drawn top to bottom in the order given (never-tested rows are skipped);
-    ``top`` limits the number of variables drawn.
+    ``top`` limits the number of variables drawn. Written as ``folder/stem.<format>`` for
+    each of ``formats``; returns the files.
     """
     plt, mplhep = _pyplot()
     shown = [r for r in rows if r.tested][: top or None]
@@ -83,14 +87,20 @@ def plot_ranking(
     ax.legend(loc="lower right", fontsize=12)
     _label(ax, mplhep, title)
     fig.tight_layout()
-    _save(fig, plt, path)
-    return path
+    return _save(fig, folder, stem, formats)
 
 
 def plot_differences(
-    path: Path, rows: Sequence[VariableStats], *, leading: int = 6, title: str = ""
-) -> Path:
-    """Histograms of ROC(seed) - ROC(subseed) of the ``leading`` first tested rows."""
+    folder: Path,
+    stem: str,
+    rows: Sequence[VariableStats],
+    *,
+    leading: int = 6,
+    title: str = "",
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Histograms of ROC(seed) - ROC(subseed) of the ``leading`` first tested rows, as
+    ``folder/stem.<format>`` for each of ``formats``; returns the files."""
     plt, mplhep = _pyplot()
     shown = [r for r in rows if r.tested][:leading]
     edges = common_edges(shown, bins=50, symmetric=False)
@@ -105,5 +115,4 @@ def plot_differences(
     ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
     _label(ax, mplhep, title)
     fig.tight_layout()
-    _save(fig, plt, path)
-    return path
+    return _save(fig, folder, stem, formats)
