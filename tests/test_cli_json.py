@@ -120,3 +120,61 @@ def test_schema_refuses_a_wrong_document() -> None:
     }
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, schema("folders"))
+
+
+# ---------------------------------------------------------------- calculate --json
+CALC_VARS = ["a", "b", "c", "d", "e"]
+CALC_FAMILIES = {
+    "11100": (0.80, {"a": 0.75, "b": 0.78, "c": 0.79}),
+    "11010": (0.82, {"a": 0.79, "b": 0.81, "d": 0.80}),
+    "10110": (0.78, {"a": 0.70, "c": 0.77, "d": 0.775}),
+    "01101": (0.76, {"b": 0.70, "c": 0.745, "e": 0.76}),
+}
+
+
+def test_calculate_json_is_the_ranking_and_its_files(work: Path, capsys):
+    from importance_folders import make_folder
+
+    folder = make_folder(work / "condor_log_A", CALC_VARS, CALC_FAMILIES)
+    code = main(["calculate", "--json", "--bootstrap", "50", "--yes", "-f", "out", str(folder)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    doc = validated("calculate", captured.out)
+    assert doc["schema"] == "fourtop-calculate/1"
+    assert Path(doc["output_folder"]) == (work / "out").resolve()
+    # the document is the results JSON file, with the files written beside it
+    on_disk = json.loads(Path(doc["files"]["json"]).read_text())
+    assert {k: v for k, v in doc.items() if k in on_disk} == json.loads(
+        json.dumps(on_disk), parse_constant=lambda _: None
+    )
+    for kind in ("results", "order", "roc_hists", "csv", "ranking_png", "ranking_pdf"):
+        assert Path(doc["files"][kind]).is_file(), kind
+    # the order of the order file; e was tested once (importance undefined)
+    ranked = [v["variable"] for v in doc["variables"]]
+    assert ranked == Path(doc["files"]["order"]).read_text().split()
+    assert sorted(ranked) == CALC_VARS
+    assert "e" in doc["importance_undefined"]
+    assert doc["counts"]["families"] == 4
+    # no table on stdout: the JSON document alone
+    assert "┃" not in captured.out and "Files:" not in captured.out
+
+
+def test_calculate_json_nan_is_null(work: Path, capsys):
+    """A variable tested once has no standard error: null in the JSON, never NaN."""
+    from importance_folders import make_folder
+
+    folder = make_folder(work / "condor_log_A", CALC_VARS, CALC_FAMILIES)
+    assert (
+        main(["calculate", "--json", "--bootstrap", "0", "--no-plots", "-f", "o", str(folder)]) == 0
+    )
+    doc = validated("calculate", capsys.readouterr().out)
+    (e,) = [v for v in doc["variables"] if v["variable"] == "e"]
+    assert e["n_differences"] == 1 and e["sem"] is None
+    assert "ranking_png" not in doc["files"]
+
+
+def test_calculate_json_error_is_one_line_and_no_json(work: Path, capsys):
+    assert main(["calculate", "--json", "-f", "o", "nothere"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("fourtop calculate: error: ")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import math
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
@@ -86,14 +87,30 @@ JSON_LAYOUT = 1
 
 def print_json(kind: str, body: dict[str, Any]) -> None:
     """Write ``--json``'s document on stdout: ``schema`` (``fourtop-<kind>/<layout>``) and
-    ``fourtop_version`` first, then ``body``; strict JSON (no NaN; the schemas are
-    ``fourtop/schemas/<kind>.schema.json``)."""
+    ``fourtop_version`` first, then ``body``; strict JSON (NaN and infinities as null; the
+    schemas are ``fourtop/schemas/<kind>.schema.json``)."""
     import json
 
     from fourtop import __version__
 
     doc = {"schema": f"fourtop-{kind}/{JSON_LAYOUT}", "fourtop_version": __version__, **body}
-    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(_strict(doc), indent=2, allow_nan=False) + "\n")
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with every NaN or infinity as None (JSON has no such numbers).
+
+    Example:
+        >>> _strict({"a": [1.0, float("nan")], "b": float("inf")})
+        {'a': [1.0, None], 'b': None}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:

@@ -66,8 +66,7 @@ def configure(*, quiet: bool = False, color: bool = True) -> None:
     """Apply ``--quiet`` and ``--no-color`` to the consoles (``NO_COLOR`` rich reads itself)."""
     console.quiet = quiet
     for c in (console, out, _alerts):
-        if not color:
-            c.no_color = True
+        c.no_color = not color or os.environ.get("NO_COLOR", "") != ""
 
 
 def quiet() -> bool:

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
+    JobsFailed,
     add_config,
     add_verbose,
     add_yes,
@@ -19,11 +20,10 @@ from fourtop.cli._common import (
     nonempty,
     positive_int,
 )
-from fourtop.cli._console import out, say
+from fourtop.cli._console import alert, out, say
 from fourtop.cli._progress import training_progress
 from fourtop.cli.calculate import add_plot_format
 from fourtop.cli.submit import CliReporter
-from fourtop.errors import DataError
 
 if TYPE_CHECKING:
     from fourtop.apply.workflow import ApplyOutcome
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if outcome.failed:
         total = len(outcome.plan.files) if outcome.plan else len(outcome.failed)
         more = len(outcome.failed) - 1
-        raise DataError(
+        raise JobsFailed(
             f"{len(outcome.failed)} of {total} file(s) failed: {outcome.failed[0][1]}"
             + (
                 f" (and {more} more; every file's error: {outcome.output_dir}/jobs/*.err)"
@@ -148,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(outcome: ApplyOutcome) -> None:
     for _, reason in outcome.failed[:20] if len(outcome.failed) > 1 else ():
-        say(f"  failed: {reason}")
+        alert(f"  failed: {reason}")
     if len(outcome.failed) > 20:
-        say(f"  ... and {len(outcome.failed) - 20} more (see {outcome.output_dir}/jobs/*.err)")
+        alert(f"  ... and {len(outcome.failed) - 20} more (see {outcome.output_dir}/jobs/*.err)")
     if outcome.done:
         say(f"scored {len(outcome.done)} file(s), {outcome.events:,} events")
     if outcome.submitted:
@@ -161,16 +161,11 @@ def _report(outcome: ApplyOutcome) -> None:
     if outcome.hists_skipped:
         say(f"no histograms: {outcome.hists_skipped}")
     if outcome.hists:
-        from rich.markup import escape
-        from rich.table import Table
+        from fourtop.cli._tables import fit_table
 
-        grid = Table(title="Selected events per sample", title_justify="left")
-        for name, just in (("sample", "left"), ("kind", "left"), ("events", "right"),
-                           ("weighted", "right")):  # fmt: skip
-            grid.add_column(name, justify=just)  # type: ignore[arg-type]
-        for h in outcome.hists:
-            grid.add_row(escape(h.name), h.kind, f"{h.entries:,}", f"{h.total:.4g}")
-        out.print(grid)
+        columns = [("sample", "left"), ("kind", "left"), ("events", "right"), ("weighted", "right")]
+        rows = [[h.name, h.kind, f"{h.entries:,}", f"{h.total:.4g}"] for h in outcome.hists]
+        out.print(fit_table(columns, rows, out, title="Selected events per sample"))
     out.print(f"Outputs: {outcome.output_dir}", markup=False, soft_wrap=True)
     for path in outcome.hist_files:
         out.print(f"  {path}", markup=False, soft_wrap=True)
@@ -184,6 +179,6 @@ class ApplyReporter(CliReporter):
 
     def failures(self, failed: Sequence[tuple[str, str]], limit: int = 10) -> None:
         for _, reason in failed[:limit]:
-            say(f"  failed: {reason}")
+            alert(f"  failed: {reason}")
         if len(failed) > limit:
-            say(f"  ... and {len(failed) - limit} more")
+            alert(f"  ... and {len(failed) - limit} more")

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
     add_config,
+    add_json,
     add_verbose,
     add_yes,
     confirm,
     default_folders,
     nonempty,
     positive_int,
+    print_json,
 )
-from fourtop.cli._console import out, say
+from fourtop.cli._console import alert, out
 from fourtop.cli._progress import step
 from fourtop.errors import ParameterError
 from fourtop.plotting import FORMATS, SUPPORTED, parse_formats
@@ -138,6 +140,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_width(parser, "; calculate estimates the seeds that make the top 10 so")
     add_yes(parser)
     add_config(parser)
+    add_json(parser, "the ranking with its uncertainties and stability, and the files written")
     parser.add_argument(
         "folders",
         nargs="*",
@@ -172,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     unreadable = unreadable_jobs(folders)
     if unreadable:
         folder, job = unreadable[0]
-        say(
+        alert(
             f"warning: {len(unreadable)} job(s) have files this user cannot read and are left "
             f"out (e.g. {job.name} in {folder.path}: {job.reason}); see 'fourtop folders -v'"
         )
@@ -190,6 +193,9 @@ def run(args: argparse.Namespace) -> int:
             plot_formats=args.plot_format,
             target_width=args.target_width,
         )
+    if args.json:
+        _json(request.output, result.files)
+        return 0
     _report(
         ranking(result, sort_key=args.sort_order, increasing=args.sort_increasing, top=args.top),
         result.stability,
@@ -197,40 +203,49 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json(output: Path, files: dict[str, Path]) -> None:
+    """``--json``: the output folder and files, then ``VariableImportance_<N>vars.json``'s keys
+    (fourtop/schemas/calculate.schema.json)."""
+    import json
+
+    doc = json.loads(files["json"].read_text(encoding="utf-8"))
+    print_json(
+        "calculate",
+        {
+            "output_folder": str(output),
+            "files": {kind: str(path) for kind, path in files.items()},
+            **doc,
+        },
+    )
+
+
 def report_stability(stability: Stability) -> None:
     """Print the stability section: the top variables' rank intervals and the verdict."""
-    from rich.markup import escape
-    from rich.table import Table
-
+    from fourtop.cli._tables import fit_table
     from fourtop.importance.ranking import STABILITY_COLUMNS, stability_view
 
     view = stability_view(stability)
     if view.rows:
         out.print(view.title, markup=False, soft_wrap=True)
-        grid = Table()
-        for name, just in STABILITY_COLUMNS[:-1]:
-            grid.add_column(name, justify=just)
+        columns = list(STABILITY_COLUMNS[:-1])
         if view.predicted_at is not None:
-            grid.add_column(f"at {view.predicted_at} seeds", justify=STABILITY_COLUMNS[-1][1])
-        for cells in view.rows:
-            shown = cells if view.predicted_at is not None else cells[:-1]
-            grid.add_row(shown[0], escape(shown[1]), *shown[2:])
-        out.print(grid)
+            columns.append((f"at {view.predicted_at} seeds", STABILITY_COLUMNS[-1][1]))
+        rows = [cells[: len(columns)] for cells in view.rows]
+        out.print(fit_table(columns, rows, out, optional=[name for name, _ in columns[3:]]))
     out.print(view.verdict, markup=False, soft_wrap=True)
+
+
+#: the ranking's columns left out first when the terminal is narrow (all are in the files)
+_OPTIONAL = ("n", "freq", "mean ± sem", "68% interval")
 
 
 def _report(shown: Ranking, stability: Stability | None = None) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
+    from fourtop.cli._tables import fit_table
     from fourtop.importance.ranking import COLUMNS
 
-    grid = Table(title=shown.title, title_justify="left")
-    for name, just in COLUMNS:
-        grid.add_column(name, justify=just)
-    for cells in shown.rows:
-        grid.add_row(*cells[:1], escape(cells[1]), *cells[2:])
-    out.print(grid)
+    out.print(fit_table(COLUMNS, shown.rows, out, title=shown.title, optional=_OPTIONAL))
     if shown.more:
         out.print(f"... {shown.more} more tested variables in the results file")
     if shown.never_tested:

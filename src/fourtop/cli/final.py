@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fourtop.cli._common import (
+    JobsFailed,
     add_config,
     add_verbose,
     add_yes,
@@ -156,12 +157,11 @@ def run(args: argparse.Namespace) -> int:
     card = outcome.card
     if card is None:
         if outcome.failed:
-            say(
+            raise JobsFailed(
                 f"{len(outcome.failed)} fold(s) failed; run 'fourtop final -f {outcome.folder}' "
                 "to train them again (a fold that fails the same way every time needs other "
                 "settings: start a new final folder)"
             )
-            return 1
         return 0
     say(f"{outcome.folder}: {card['k']} folds trained")
     for f in card["folds"]:

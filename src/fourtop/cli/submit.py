@@ -286,15 +286,16 @@ class CliReporter:
         return training_progress(total)
 
     def failures(self, failed: Sequence[tuple[str, str]], limit: int = 10) -> None:
-        """One line per failed job, or one line when all failed for one reason."""
+        """One line per failed job, or one line when all failed for one reason (shown even
+        with ``--quiet``)."""
         reasons = {reason for _, reason in failed}
         if len(failed) > 1 and len(reasons) == 1:
-            self.note(f"  failed: {len(failed)} job(s): {reasons.pop()}")
+            alert(f"  failed: {len(failed)} job(s): {reasons.pop()}")
             return
         for name, reason in failed[:limit]:
-            self.note(f"  failed: {name}: {reason}")
+            alert(f"  failed: {name}: {reason}")
         if len(failed) > limit:
-            self.note(f"  ... and {len(failed) - limit} more")
+            alert(f"  ... and {len(failed) - limit} more")
 
     def confirm(self, question: str) -> bool:
         return confirm(question, yes=self.yes)
