@@ -348,6 +348,7 @@ CASES: list[Case] = [
         r"1 of 7 file\(s\) failed: .*extra/bad.root: cannot open as a ROOT file \(no ROOT file header\)$",
         setup=with_extra(lambda p: p.write_text("text\n")),
         may_change=OUT,
+        code=3,  # Exit.JOBS_FAILED: the command ran to its end, files failed
     ),
     Case(
         "input-empty",
@@ -355,6 +356,7 @@ CASES: list[Case] = [
         r"1 of 7 file\(s\) failed: .*extra/bad.root: cannot open as a ROOT file \(empty file\)$",
         setup=with_extra(lambda p: p.write_bytes(b"")),
         may_change=OUT,
+        code=3,  # Exit.JOBS_FAILED: the command ran to its end, files failed
     ),
     Case(
         "input-truncated",
@@ -362,6 +364,7 @@ CASES: list[Case] = [
         r"1 of 7 file\(s\) failed: .*extra/bad.root: (cannot read tree 'ljmet' \(truncated or corrupt file|cannot open as a ROOT file)",
         setup=with_extra(_truncated),
         may_change=OUT,
+        code=3,  # Exit.JOBS_FAILED: the command ran to its end, files failed
     ),
     Case(
         "input-missing-variable",
@@ -369,6 +372,7 @@ CASES: list[Case] = [
         r"1 of 7 file\(s\) failed: .*extra/bad.root: tree 'ljmet' has no branch 'minMleppBjet' \(an input variable of the model\)",
         setup=with_extra(lambda p: _tree(p, "minMleppBjet")),
         may_change=OUT,
+        code=3,  # Exit.JOBS_FAILED: the command ran to its end, files failed
     ),
     Case(
         "input-missing-event-key",
@@ -376,6 +380,7 @@ CASES: list[Case] = [
         r"1 of 7 file\(s\) failed: event_id 'event_CommonCalc': .*unknown branch 'event_CommonCalc' in .*extra/bad.root",
         setup=with_extra(lambda p: _tree(p, "event_CommonCalc")),
         may_change=OUT,
+        code=3,  # Exit.JOBS_FAILED: the command ran to its end, files failed
     ),
     Case(
         "input-has-the-branch",
@@ -383,6 +388,7 @@ CASES: list[Case] = [
         r"6 of 6 file\(s\) failed: .*split0.root: tree 'ljmet' already has a branch 'AK4HT'; choose another --branch \(and 5 more; every file's error: .*out/jobs/\*\.err\)",
         setup=base,
         may_change=OUT,
+        code=3,  # Exit.JOBS_FAILED: the command ran to its end, files failed
     ),
     Case(
         "input-jagged-variable",
@@ -390,6 +396,7 @@ CASES: list[Case] = [
         r"1 of 7 file\(s\) failed: .*extra/bad.root: .*variable 'AK4HTpMETpLepPt' is a variable-length array",
         setup=with_extra(lambda p: _tree(p, "", jagged="AK4HTpMETpLepPt")),
         may_change=OUT,
+        code=3,  # Exit.JOBS_FAILED: the command ran to its end, files failed
     ),
     Case(
         "input-no-tree",
@@ -397,6 +404,7 @@ CASES: list[Case] = [
         r"1 of 7 file\(s\) failed: .*extra/bad.root: no tree 'ljmet'",
         setup=with_extra(lambda p: uproot.recreate(p).close()),
         may_change=OUT,
+        code=3,  # Exit.JOBS_FAILED: the command ran to its end, files failed
     ),
 ]
 
@@ -417,7 +425,7 @@ def test_a_bad_input_leaves_the_other_outputs_complete(tmp_path, capsys, monkeyp
     with_extra(lambda p: p.write_text("text\n"))(tmp_path)
     from faults import run_main
 
-    assert run_main(RUN) == 1
+    assert run_main(RUN) == 3  # Exit.JOBS_FAILED
     outputs = sorted(p.name for p in (tmp_path / "out").glob("*.root"))
     assert len(outputs) == 6 and "bad.root" not in outputs
     assert (tmp_path / "extra" / "bad.root").read_text() == "text\n"
