@@ -50,7 +50,7 @@ BACKENDS: dict[str, BackendEntry] = {
     "condor": BackendEntry(
         "fourtop.backends.condor:CondorBackend",
         marker="fourtop-condor-*.sub",
-        install="pip install 'fourtop[condor]'",
+        install="pip install htcondor (the [condor] extra)",
     ),
     "slurm": BackendEntry("fourtop.backends.slurm:SlurmBackend", marker="slurm/jobs.tsv"),
 }

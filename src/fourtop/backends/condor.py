@@ -85,12 +85,12 @@ def _method(options: CondorOptions) -> str:
         method = "bindings" if _bindings() is not None else "command"
     if method == "bindings" and _bindings() is None:
         raise BackendError(
-            "the htcondor2 bindings are not installed: pip install 'fourtop[condor]'"
+            "the htcondor2 bindings are not installed: pip install htcondor (the [condor] extra)"
         )
     if method == "command" and shutil.which("condor_submit") is None:
         raise BackendError(
             "HTCondor is not available here: neither the htcondor2 bindings nor condor_submit "
-            "(pip install 'fourtop[condor]', or run on a submit node)"
+            "(pip install htcondor, the [condor] extra, or run on a submit node)"
         )
     return method
 

@@ -118,7 +118,7 @@ def _methods(request: ExplainRequest, activation: str, notes: list[str]) -> list
         why = None
         library = ATTRIBUTIONS.get(m)
         if library is not None and importlib.util.find_spec(library) is None:
-            why = f"needs the {library} library (pip install 'fourtop[explain]')"
+            why = f"needs the {library} library (the [explain] extra: pip install shap captum)"
         elif m == "lrp" and activation != "relu":
             why = f"layer-wise relevance needs ReLU layers; this network uses {activation}"
         if why is None:
