@@ -23,24 +23,18 @@ import pytest
 from fourtop.cli import COMMANDS, build_parser
 from fourtop.cli._common import Exit
 from terminal import FOURTOP, colour_codes, in_pipe, on_terminal, plain, user_env
+from test_cli_hyperopt import TINY_SEARCH
 
 VARS = ["AK4HTpMETpLepPt", "NJets_JetSubCalc", "minMleppBjet", "centrality"]
-HYPEROPT = {
-    "n_calls": 3,
-    "n_starts": 2,
-    "epochs": 1,
-    "patience": 1,
-    "initial_nodes": [2, 8],
-    "batch_power": [5, 6],
-}
 APPLY_JOB = "apply_TTTT_TuneCP5_PSweights_13TeV-amcatnlo-pythia8_split0"
 
 
 @dataclass
 class Step:
-    """One command of the pipeline: ``argv`` with ``{v}`` for the variant's output suffix."""
+    """One command of the pipeline: ``line`` (its arguments) with ``{v}`` for the variant's
+    output suffix."""
 
-    argv: list[str]
+    line: str
     needs: tuple[str, ...] = ()
     #: what its output shows when it worked (stdout in a pipe, the screen on a terminal)
     shows: str = ""
@@ -54,113 +48,71 @@ class Step:
 
 STEPS: dict[str, Step] = {
     "generate": Step(
-        ["generate", "--events", "{events}", "-y", "2017", "--output", "samples{v}"],
+        "generate --events {events} -y 2017 --output samples{v}",
         writes=("samples{v}/TTTT_TuneCP5_PSweights_13TeV-amcatnlo-pythia8_split0.root",),
     ),
     "submit": Step(
-        [
-            "submit",
-            "-y",
-            "2017",
-            "-l",
-            "vars.txt",
-            "-n",
-            "2",
-            "--epochs",
-            "1",
-            "-p",
-            "2",
-            "--random-seed",
-            "9",
-            "--yes",
-            "jobs{v}",
-        ],
+        "submit -y 2017 -l vars.txt -n 2 --epochs 1 -p 2 --random-seed 9 --yes jobs{v}",
         needs=("generate",),
         writes=("jobs{v}/jobs{v}.jtd",),
     ),
-    "folders": Step(["folders", "jobs"], needs=("submit",), shows="finished", noisy=False),
+    "folders": Step("folders jobs", needs=("submit",), shows="finished", noisy=False),
     "calculate": Step(
-        ["calculate", "--yes", "--bootstrap", "50", "-f", "results{v}", "jobs"],
+        "calculate --yes --bootstrap 50 -f results{v} jobs",
         needs=("submit",),
         shows="Variable importance",
         writes=("results{v}/VariableImportanceResults_4vars.txt",),
     ),
     "run-job": Step(
-        ["run-job", "-y", "2017", "-l", "vars.txt", "--random-seed", "1", "Keras_4vars_Seed_15"],
+        "run-job -y 2017 -l vars.txt --random-seed 1 Keras_4vars_Seed_15",
         needs=("generate",),
         shows="ROC-integral:",
         noisy=False,
     ),
     "hyperopt": Step(
-        ["hyperopt", "-n", "4", "-y", "2017", "-p", "p.json", "--tag", "t{v}", "results"],
+        "hyperopt -n 4 -y 2017 -p p.json --tag t{v} results",
         needs=("calculate",),
         shows="Best ROC-integral",
         writes=("results/optimize_history_t{v}.png", "results/optimize_history_t{v}.pdf"),
         slow=True,
     ),
     "final": Step(
-        [
-            "final",
-            "results",
-            "-n",
-            "4",
-            "-k",
-            "2",
-            "--epochs",
-            "4",
-            "-y",
-            "2017",
-            "-f",
-            "final{v}",
-            "--yes",
-        ],
+        "final results -n 4 -k 2 --epochs 4 -y 2017 -f final{v} --yes",
         needs=("calculate",),
         shows="ROC-integral",
         writes=("final{v}/model_card.json", "final{v}/roc_folds.pdf"),
         slow=True,
     ),
     "final-fold": Step(
-        ["final-fold", "--folder", "final", "fold0"],
+        "final-fold --folder final fold0",
         needs=("final",),
         shows="ROC-integral:",
         noisy=False,
         slow=True,
     ),
     "explain": Step(
-        [
-            "explain",
-            "final",
-            "--methods",
-            "permutation",
-            "--events",
-            "3000",
-            "--results",
-            "results",
-            "-f",
-            "expl{v}",
-            "--yes",
-        ],
+        "explain final --methods permutation --events 3000 --results results -f expl{v} --yes",
         needs=("final",),
         shows="permutation",
         writes=("expl{v}/explain.json", "expl{v}/ranking.pdf"),
         slow=True,
     ),
     "apply": Step(
-        ["apply", "final", "-y", "2017", "-o", "applied{v}", "--hists", "--yes"],
+        "apply final -y 2017 -o applied{v} --hists --yes",
         needs=("final",),
         shows="Selected events per sample",
         writes=("applied{v}/jobs/apply-plan.json",),
         slow=True,
     ),
     "apply-file": Step(
-        ["apply-file", "--plan", "applied/jobs/apply-plan.json", APPLY_JOB],
+        f"apply-file --plan applied/jobs/apply-plan.json {APPLY_JOB}",
         needs=("apply",),
         shows="Events-scored",
         noisy=False,
         slow=True,
     ),
     "demo": Step(
-        ["demo", "--workdir", "demo{v}", "-n", "1", "--epochs", "1", "-p", "2", "--top", "3"],
+        "demo --workdir demo{v} -n 1 --epochs 1 -p 2 --top 3",
         needs=("generate",),
         shows="Demo finished",
         writes=("demo{v}/dataset_demo/VariableImportanceResults_76vars.txt",),
@@ -171,7 +123,7 @@ STEPS: dict[str, Step] = {
 
 def argv_of(step: Step, variant: str) -> list[str]:
     events = "6000" if variant == "" else "300"  # the pipeline's data; variants write less
-    return [a.format(v=variant, events=events) for a in step.argv]
+    return step.line.format(v=variant, events=events).split()
 
 
 class Pipeline:
@@ -186,7 +138,7 @@ class Pipeline:
             OMP_NUM_THREADS="1",
         )
         (root / "vars.txt").write_text("\n".join(VARS) + "\n")
-        (root / "p.json").write_text(json.dumps({"tag": "t", **HYPEROPT}))
+        (root / "p.json").write_text(json.dumps({"tag": "t", **TINY_SEARCH}))
         self.runs: dict[str, subprocess.CompletedProcess[str]] = {}
 
     def ready(self, name: str) -> subprocess.CompletedProcess[str]:

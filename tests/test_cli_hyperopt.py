@@ -27,18 +27,20 @@ def data_calls(monkeypatch):
     return calls
 
 
+#: a search of three one-epoch trainings on small networks (other test modules use it too)
+TINY_SEARCH = {
+    "n_calls": 3,
+    "n_starts": 2,
+    "epochs": 1,
+    "patience": 1,
+    "initial_nodes": [2, 8],
+    "batch_power": [5, 6],
+}
+
+
 def tiny_parameters(folder, **kw):
     path = folder / "p.json"
-    doc = {
-        "tag": "e2e",
-        "n_calls": 3,
-        "n_starts": 2,
-        "epochs": 1,
-        "patience": 1,
-        "initial_nodes": [2, 8],
-        "batch_power": [5, 6],
-        **kw,
-    }
+    doc = {"tag": "e2e", **TINY_SEARCH, **kw}
     path.write_text(json.dumps(doc))
     return path
 

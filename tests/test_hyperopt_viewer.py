@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from fourtop.cli import main
 from fourtop.errors import ParameterError
 from fourtop.hyperopt import TrialOutcome, objective_value, resolve_parameters, run_hyperopt
+from test_cli_hyperopt import TINY_SEARCH
 from test_hyperopt_selection import ROWS, write_results
 from train_data import make_arrays
 
@@ -45,15 +46,7 @@ MANUAL_NAMES = (
 )
 TAG = "viewer"
 STUDY = f"hyperopt_{TAG}"
-PARAMS = {
-    "tag": TAG,
-    "n_calls": 3,
-    "n_starts": 2,
-    "epochs": 1,
-    "patience": 1,
-    "initial_nodes": [2, 8],
-    "batch_power": [5, 6],
-}
+PARAMS = {"tag": TAG, **TINY_SEARCH}
 NOTE = "looked at from optuna-dashboard while training 2 ran"
 NAMES = [r[0] for r in ROWS]
 
