@@ -132,6 +132,17 @@ for name in AK4HTpMETpLepPt NJets_JetSubCalc minMleppBjet centrality; do
     grep -q "$name" "$RESULTS" || fail "$RESULTS does not name $name"
 done
 ls results | grep -q '\.png$' || fail "fourtop calculate drew no PNG plot: $(ls -A results)"
+ls results | grep -q '\.pdf$' || fail "fourtop calculate drew no PDF plot: $(ls -A results)"
+
+STEP="fourtop folders --json"
+"$FOURTOP" folders --json jobs | "$PY" -c '
+import json, sys
+from importlib.resources import files
+doc = json.load(sys.stdin)
+(record,) = doc["folders"]
+assert record["states"]["finished"] == record["jobs"] > 0, record["states"]
+assert files("fourtop").joinpath("schemas/folders.schema.json").is_file()
+' || fail "fourtop folders --json did not describe the finished folder"
 
 T_ALL=$((SECONDS - START))
 say "OK: fourtop $EXPECTED from the wheel in a fresh venv: build ${T_BUILD} s," \
