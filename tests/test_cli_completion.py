@@ -64,6 +64,19 @@ def test_choices_and_known_values(here: Path) -> None:
     assert complete("fourtop calculate -o ", here) == ["freq", "importance", "mean", "rms", "sum"]
 
 
+def test_plot_formats(here: Path) -> None:
+    assert complete("fourtop final --plot-format ", here) == ["pdf", "png", "svg"]
+    assert complete("fourtop calculate --plot-format png,", here) == ["png,pdf", "png,svg"]
+
+
+def test_a_configuration_that_is_no_file_is_not_read(here: Path) -> None:
+    """Tab must answer at once: a device, a pipe or a huge file offers no keys."""
+    os.mkfifo(here / "pipe.toml")
+    (here / "huge.toml").write_text("# " + "x" * 2_000_000 + "\n[datasets.big]\n")
+    for config in ("/dev/zero", "pipe.toml", "huge.toml", "."):
+        assert complete(f"fourtop submit --config {config} -y ", here) == []
+
+
 def test_dataset_keys_from_the_configuration(here: Path) -> None:
     assert complete("fourtop submit -y ", here) == ["2017", "2018"]
     assert complete("fourtop submit -y 201", here) == ["2017", "2018"]

@@ -93,7 +93,7 @@ STEPS: dict[str, Step] = {
     "explain": Step(
         "explain final --methods permutation --events 3000 --results results -f expl{v} --yes",
         needs=("final",),
-        shows="permutation",
+        shows="ROC-integral on these events",
         writes=("expl{v}/explain.json", "expl{v}/ranking.pdf"),
         slow=True,
     ),
@@ -258,3 +258,70 @@ def test_exit_codes_documented() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
     table = {int(m.group(1)) for m in re.finditer(r"^\| `(\d+)` \|", doc, flags=re.MULTILINE)}
     assert table == {int(code) for code in Exit}
+
+
+def test_results_that_cannot_be_written_are_one_error_line(pipeline: Pipeline) -> None:
+    """stdout on a full disk (/dev/full): exit 1 and one line, never a traceback."""
+    pipeline.ready("submit")
+    for argv in (
+        ["folders", "jobs"],
+        ["folders", "--json", "jobs"],
+        ["calculate", "--json", "-q", "--yes", "--no-plots", "-f", "full", "jobs"],
+    ):
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(
+                [FOURTOP, *argv],
+                cwd=pipeline.root,
+                env=pipeline.env,
+                stdin=subprocess.DEVNULL,
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
+        assert result.returncode == Exit.ERROR, (argv, result.stderr)
+        assert result.stderr == (
+            f"fourtop {argv[0]}: error: cannot write the results to stdout: "
+            "no space left on device\n"
+        )
+
+
+def test_closed_or_full_stderr_and_closed_stdout_do_not_stop_the_work(pipeline: Pipeline) -> None:
+    pipeline.ready("submit")
+    shell = [
+        ("closedout", f"{FOURTOP} calculate --yes --no-plots -f closedout jobs >&-"),
+        ("fullerr", f"{FOURTOP} calculate --yes --no-plots -f fullerr jobs 2>/dev/full"),
+        ("closederr", f"{FOURTOP} calculate --yes --no-plots -f closederr jobs 2>&-"),
+    ]
+    for folder, line in shell:
+        result = subprocess.run(
+            ["bash", "-c", line], cwd=pipeline.root, env=pipeline.env, timeout=120
+        )
+        assert result.returncode == 0, line
+        assert (pipeline.root / folder / "VariableImportanceResults_4vars.txt").is_file()
+
+
+def test_quiet_still_says_what_was_not_done(pipeline: Pipeline) -> None:
+    """-q: a question answered 'no' for want of a terminal, and the library's warnings, show."""
+    pipeline.ready("submit")
+    result = in_pipe(["folders", "-q", "-i", "vars.txt", "jobs"], pipeline.root, pipeline.env)
+    assert "a spec file exists" in result.stderr
+    assert "[no terminal: answering 'no'; pass --yes to override]" in result.stderr
+    result = in_pipe(
+        ["calculate", "-q", "--yes", "--no-plots", "-f", "twice", "jobs", "jobs"],
+        pipeline.root,
+        pipeline.env,
+    )
+    assert result.returncode == 0
+    assert result.stderr.startswith("warning: 7 duplicated job(s) counted once")
+
+
+def test_failed_jobs_exit_3_and_show_with_quiet(pipeline: Pipeline) -> None:
+    """Trainings that diverge: exit 3; the failures and the retry's outcome show under -q."""
+    pipeline.ready("generate")
+    argv = ["submit", "-q", "-y", "2017", "-l", "vars.txt", "-n", "1", "--epochs", "1"]
+    argv += ["--params", '{"learning_rate": 1e9}', "--random-seed", "3", "--yes", "diverged"]
+    result = in_pipe(argv, pipeline.root, pipeline.env)
+    assert result.returncode == Exit.JOBS_FAILED == 3, result.stderr
+    assert "  failed: " in result.stderr and "training diverged" in result.stderr
+    assert "still failed after the retry; 'fourtop submit -r' resubmits them" in result.stderr

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from fourtop import __version__
 from fourtop.cli._common import Exit, JobsFailed
 from fourtop.cli._complete import add_completers, autocomplete
-from fourtop.cli._console import ReaderGone, configure
+from fourtop.cli._console import ReaderGone, StdoutError, configure, stdout_problem, usable_streams
 from fourtop.errors import FourtopError
 
 #: command name -> module under fourtop.cli
@@ -100,31 +100,35 @@ def _tolerant_streams() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fourtop`` console script; returns the exit code."""
+    usable_streams()
     _tolerant_streams()
     parser = build_parser()
     autocomplete(parser)  # answers a shell's completion request and exits; else nothing
     args = parser.parse_args(argv)
     _handle_sigterm()
     configure(quiet=args.quiet, color=not args.no_color)
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+    verbose = getattr(args, "verbose", False)
+    handler = logging.StreamHandler()
+    # the library's warnings read as the commands' own ("warning: ..."); -v names the module
+    handler.setFormatter(
+        logging.Formatter("%(levelname)s %(name)s: %(message)s") if verbose else _PlainFormatter()
     )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     try:
         code = int(args._run(args) or 0)
-        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        _flush_stdout()  # a closed pipe or a full disk shows here, not at exit
         return code
     except JobsFailed as err:
-        print(f"fourtop {args.command}: error: {err}", file=sys.stderr)
+        _error(args.command, f"error: {err}")
         return Exit.JOBS_FAILED
-    except FourtopError as err:
-        print(f"fourtop {args.command}: error: {err}", file=sys.stderr)
+    except (FourtopError, StdoutError) as err:
+        _error(args.command, f"error: {err}")
         return Exit.ERROR
     except Terminated as exc:
-        print(f"fourtop {args.command}: terminated (SIGTERM){_hint(exc)}", file=sys.stderr)
+        _error(args.command, f"terminated (SIGTERM){_hint(exc)}")
         return Exit.TERMINATED
     except KeyboardInterrupt as exc:
-        print(f"fourtop {args.command}: interrupted{_hint(exc)}", file=sys.stderr)
+        _error(args.command, f"interrupted{_hint(exc)}")
         return Exit.INTERRUPTED
     except ReaderGone:  # rich found the reader gone and sends the rest to the null device
         return Exit.BROKEN_PIPE
@@ -134,6 +138,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader left (| head): no message, and no second error when Python flushes
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return Exit.BROKEN_PIPE
+
+
+class _PlainFormatter(logging.Formatter):
+    """``warning: message`` (``error: ...``), as the commands print their own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {super().format(record)}"
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise StdoutError(stdout_problem(exc)) from None
+
+
+def _error(command: str, text: str) -> None:
+    """The last line, on stderr (when stderr itself cannot be written, the exit code says it)."""
+    with contextlib.suppress(OSError):
+        print(f"fourtop {command}: {text}", file=sys.stderr, flush=True)
 
 
 def _stdout_closed() -> bool:

@@ -15,7 +15,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from fourtop.cli._console import console, out
+from fourtop.cli._console import alert, console, out
 from fourtop.cli._progress import PlainProgress, use_terminal_progress
 from fourtop.env import CONFIG_ENV
 from fourtop.errors import FourtopError, ParameterError
@@ -92,9 +92,16 @@ def print_json(kind: str, body: dict[str, Any]) -> None:
     import json
 
     from fourtop import __version__
+    from fourtop.cli._console import StdoutError, stdout_problem
 
     doc = {"schema": f"fourtop-{kind}/{JSON_LAYOUT}", "fourtop_version": __version__, **body}
-    sys.stdout.write(json.dumps(_strict(doc), indent=2, allow_nan=False) + "\n")
+    try:
+        sys.stdout.write(json.dumps(_strict(doc), indent=2, allow_nan=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader left: fourtop.cli.main ends quietly
+    except OSError as exc:
+        raise StdoutError(stdout_problem(exc)) from None
 
 
 def _strict(value: Any) -> Any:
@@ -209,11 +216,8 @@ def confirm(question: str, *, yes: bool, default: bool = False) -> bool:
         return True
     if not sys.stdin or not sys.stdin.isatty():
         answer = "yes" if default else "no"
-        console.print(
-            f"{question} [no terminal: answering '{answer}'; pass --yes to override]",
-            markup=False,  # the brackets are text, not rich markup
-            soft_wrap=True,
-        )
+        # shown even with --quiet: what was asked for may not be done
+        alert(f"{question} [no terminal: answering '{answer}'; pass --yes to override]")
         return default
     suffix = " [Y/n] " if default else " [y/N] "
     try:

@@ -4,7 +4,7 @@ Enabled once per shell with ``eval "$(register-python-argcomplete fourtop)"`` (R
 completers are attached here, from what each argument is, so command modules stay as they are:
 
 - job folder arguments (``folders``): folders and compacted ``.jtd`` files;
-- ``--backend``: the backends; ``calculate -o``: the sort keys;
+- ``--backend``: the backends; ``calculate -o``: the sort keys; ``--plot-format``: the formats;
 - ``-y/--year``: the dataset keys of the configuration (``--config`` on the line, else
   ``$FOURTOP_CONFIG``, else the packaged default);
 - every other file, folder or name argument (type :func:`~fourtop.cli._common.nonempty`):
@@ -28,24 +28,44 @@ __all__ = [
     "autocomplete",
     "backend_names",
     "dataset_keys",
+    "plot_formats",
     "sort_keys",
 ]
 
 
 def dataset_keys(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
     """The dataset keys of the configuration the command line names (none when unreadable)."""
-    path = getattr(parsed_args, "config", None) or os.environ.get(CONFIG_ENV)
+    name = getattr(parsed_args, "config", None) or os.environ.get(CONFIG_ENV)
     try:
-        if path:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
+        if name:
+            path = Path(name).expanduser()
         else:
             from fourtop.data.config import default_config_path
 
-            text = default_config_path().read_text(encoding="utf-8")
-        datasets = tomllib.loads(text).get("datasets", {})
+            path = default_config_path()
+        # a Tab must answer at once: no device, pipe or huge file is read
+        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+            return []
+        datasets = tomllib.loads(path.read_text(encoding="utf-8")).get("datasets", {})
+        if not isinstance(datasets, dict):
+            return []
     except (OSError, UnicodeError, tomllib.TOMLDecodeError):
         return []
     return [str(k) for k in datasets if str(k).startswith(prefix)]
+
+
+#: the largest configuration file completion reads (a real one is a few kB)
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def plot_formats(prefix: str, **_: Any) -> list[str]:
+    """``--plot-format``'s formats; after a comma, the formats not yet in the list."""
+    from fourtop.plotting import SUPPORTED
+
+    done, _, last = prefix.rpartition(",")
+    chosen = {f.strip().lower() for f in done.split(",") if f.strip()}
+    head = f"{done}," if done else ""
+    return [head + f for f in SUPPORTED if f not in chosen and f.startswith(last.lower())]
 
 
 def backend_names(prefix: str, **_: Any) -> list[str]:
@@ -73,6 +93,8 @@ def add_completers(parser: argparse.ArgumentParser) -> None:
             continue
         if action.dest == "backend":
             action.completer = backend_names  # type: ignore[attr-defined]
+        elif action.dest == "plot_format":
+            action.completer = plot_formats  # type: ignore[attr-defined]
         elif action.dest == "sort_order":
             action.completer = sort_keys  # type: ignore[attr-defined]
         elif action.type is not nonempty:

@@ -19,7 +19,19 @@ import sys
 
 from rich.console import Console
 
-__all__ = ["PIPE_WIDTH", "ReaderGone", "alert", "configure", "console", "out", "quiet", "say"]
+__all__ = [
+    "PIPE_WIDTH",
+    "ReaderGone",
+    "StdoutError",
+    "alert",
+    "configure",
+    "console",
+    "out",
+    "quiet",
+    "say",
+    "stdout_problem",
+    "usable_streams",
+]
 
 #: Width when writing to a file or a pipe (rich's 80 columns would squeeze the tables).
 PIPE_WIDTH = 120
@@ -38,6 +50,11 @@ class ReaderGone(Exception):
     """The reader of stdout or stderr went away (``| head``): the command stops quietly."""
 
 
+class StdoutError(Exception):
+    """Results cannot be written to stdout (a full disk, a closed or broken stream); the
+    message says why. The command stops with one error line (exit 1)."""
+
+
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         """Stop writing (further output goes to the null device) and stop the command; rich's
@@ -46,6 +63,32 @@ class _Console(Console):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), self.file.fileno())
         raise ReaderGone()
+
+    def _check_buffer(self) -> None:
+        try:
+            super()._check_buffer()
+        except (ReaderGone, BrokenPipeError):
+            raise
+        except OSError as exc:
+            if self.stderr:  # a note that cannot be shown must not stop the work
+                self.quiet = True
+                return
+            raise StdoutError(stdout_problem(exc)) from None
+
+
+def stdout_problem(exc: OSError) -> str:
+    """The one-line message for results that cannot be written to stdout."""
+    from fourtop.fileio import describe_os_error
+
+    return f"cannot write the results to stdout: {describe_os_error(exc)}"
+
+
+def usable_streams() -> None:
+    """A closed stdout or stderr (``>&-``) becomes the null device: what would go there is
+    dropped, as asked, and the command still runs."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (open for the run)
 
 
 def _console(*, stderr: bool) -> Console:

@@ -34,16 +34,21 @@ def fit_table(
     shown = list(range(len(columns)))
     names = [name for name, _ in columns]
     dropped: list[str] = []
-    table = _table(columns, rows, shown, title, dropped)
+    table = _table(columns, rows, shown)
     for name in optional:
         if _natural_width(console, table) <= console.width:
             break
         shown.remove(names.index(name))
         dropped.append(name)
-        table = _table(columns, rows, shown, title, dropped)
-    if _natural_width(console, table) <= console.width:
-        return table
-    return _records(columns, rows, title)
+        table = _table(columns, rows, shown)
+    if _natural_width(console, table) > console.width:
+        return _records(columns, rows, title)
+    # title and note as lines of their own: rich would pad them with spaces to the table's width
+    lines: list[RenderableType] = [Text(title, style="italic")] if title else []
+    lines.append(table)
+    if dropped:
+        lines.append(Text(f"not shown, for the terminal's width: {', '.join(dropped)}"))
+    return Group(*lines)
 
 
 def _natural_width(console: Console, table: Table) -> int:
@@ -64,14 +69,9 @@ def _records(
 
 
 def _table(
-    columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence[str]],
-    shown: list[int],
-    title: str | None,
-    dropped: list[str],
+    columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]], shown: list[int]
 ) -> Table:
-    caption = f"not shown, for the terminal's width: {', '.join(dropped)}" if dropped else None
-    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    table = Table()
     for i in shown:
         header, justify = columns[i]
         table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]

@@ -139,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
     outcome = explain(request, _Reporter(args.yes))
     doc = outcome.doc
     roc = doc["roc_integral"]
-    say(f"ROC-integral on these events {roc['value']:.4f} +- {roc['uncertainty']:.4f}")
+    out.print(
+        f"ROC-integral on these events {roc['value']:.4f} +- {roc['uncertainty']:.4f}",
+        markup=False,
+    )
     records = doc["variables"]
     for m in doc["methods"]:
         top = sorted(records, key=lambda r: r[m]["rank"])[:5]

@@ -190,7 +190,7 @@ def run_jobs(
         report = _submit_units(backend, folder, kind.units(again, settings), settings, reporter)
         if yes and report.failed:  # one unattended retry round, then report
             reporter.failures(report.failed)
-            reporter.note(
+            reporter.warn(
                 f"{len(report.failed)} job(s) still failed after the retry; "
                 "'fourtop submit -r' resubmits them"
             )
