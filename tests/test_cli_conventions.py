@@ -325,3 +325,15 @@ def test_failed_jobs_exit_3_and_show_with_quiet(pipeline: Pipeline) -> None:
     assert result.returncode == Exit.JOBS_FAILED == 3, result.stderr
     assert "  failed: " in result.stderr and "training diverged" in result.stderr
     assert "still failed after the retry; 'fourtop submit -r' resubmits them" in result.stderr
+
+
+def test_an_unknown_option_is_the_command_s_usage_error(capsys) -> None:
+    """Exit 2 with the command's own usage and name, not the top level's."""
+    from fourtop.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["folders", "--bogus"])
+    assert stop.value.code == Exit.USAGE == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: fourtop folders ")
+    assert err.rstrip().endswith("fourtop folders: error: unrecognized arguments: --bogus")

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"fourtop.cli.{module_name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _parser=p)
         add_completers(p)
     return parser
 
@@ -104,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
     parser = build_parser()
     autocomplete(parser)  # answers a shell's completion request and exits; else nothing
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command's own parser: its usage, "fourtop CMD: error: ..."
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     _handle_sigterm()
     configure(quiet=args.quiet, color=not args.no_color)
     verbose = getattr(args, "verbose", False)
