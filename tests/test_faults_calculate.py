@@ -35,7 +35,9 @@ OUTPUTS = (
     "VariableImportance_5vars.json",
     "VariableImportance_5vars.csv",
     "VariableImportanceRanking_5vars.png",
+    "VariableImportanceRanking_5vars.pdf",
     "ROC_differences_5vars.png",
+    "ROC_differences_5vars.pdf",
 )
 RUN = ["calculate", "--bootstrap", "20"]
 
