@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from fourtop import __version__
 from fourtop.cli._common import Exit, JobsFailed
 from fourtop.cli._complete import add_completers, autocomplete
-from fourtop.cli._console import ReaderGone, StdoutError, configure, stdout_problem, usable_streams
+from fourtop.cli._console import ReaderGone, StdoutError, configure, usable_streams, write_stdout
 from fourtop.errors import FourtopError
 
 #: command name -> module under fourtop.cli
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     try:
         code = int(args._run(args) or 0)
-        _flush_stdout()  # a closed pipe or a full disk shows here, not at exit
+        write_stdout("")  # a closed pipe or a full disk shows here, not at exit
         return code
     except JobsFailed as err:
         _error(args.command, f"error: {err}")
@@ -147,15 +147,6 @@ class _PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return f"{record.levelname.lower()}: {super().format(record)}"
-
-
-def _flush_stdout() -> None:
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise StdoutError(stdout_problem(exc)) from None
 
 
 def _error(command: str, text: str) -> None:

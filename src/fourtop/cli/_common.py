@@ -92,16 +92,10 @@ def print_json(kind: str, body: dict[str, Any]) -> None:
     import json
 
     from fourtop import __version__
-    from fourtop.cli._console import StdoutError, stdout_problem
+    from fourtop.cli._console import write_stdout
 
     doc = {"schema": f"fourtop-{kind}/{JSON_LAYOUT}", "fourtop_version": __version__, **body}
-    try:
-        sys.stdout.write(json.dumps(_strict(doc), indent=2, allow_nan=False) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise  # the reader left: fourtop.cli.main ends quietly
-    except OSError as exc:
-        raise StdoutError(stdout_problem(exc)) from None
+    write_stdout(json.dumps(_strict(doc), indent=2, allow_nan=False) + "\n")
 
 
 def _strict(value: Any) -> Any:

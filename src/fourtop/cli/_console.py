@@ -31,6 +31,7 @@ __all__ = [
     "say",
     "stdout_problem",
     "usable_streams",
+    "write_stdout",
 ]
 
 #: Width when writing to a file or a pipe (rich's 80 columns would squeeze the tables).
@@ -81,6 +82,18 @@ def stdout_problem(exc: OSError) -> str:
     from fourtop.fileio import describe_os_error
 
     return f"cannot write the results to stdout: {describe_os_error(exc)}"
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout and flush it. A reader that left raises BrokenPipeError (the
+    command ends quietly); any other failure (a full disk) raises :class:`StdoutError`."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise StdoutError(stdout_problem(exc)) from None
 
 
 def usable_streams() -> None:
