@@ -260,19 +260,31 @@ def test_exit_codes_documented() -> None:
     assert table == {int(code) for code in Exit}
 
 
-def test_results_that_cannot_be_written_are_one_error_line(pipeline: Pipeline) -> None:
-    """stdout on a full disk (/dev/full): exit 1 and one line, never a traceback."""
+#: stdout and stderr as Python sets them by default, and unbuffered (Docker images, CI)
+BUFFERING = [
+    pytest.param({"PYTHONUNBUFFERED": ""}, id="buffered"),
+    pytest.param({"PYTHONUNBUFFERED": "1"}, id="unbuffered"),
+]
+
+
+@pytest.mark.parametrize("buffering", BUFFERING)
+def test_results_that_cannot_be_written_are_one_error_line(pipeline: Pipeline, buffering) -> None:
+    """stdout on a full disk (/dev/full): exit 1 and one line, never a traceback or Python's
+    "Exception ignored" at exit."""
     pipeline.ready("submit")
-    for argv in (
-        ["folders", "jobs"],
-        ["folders", "--json", "jobs"],
-        ["calculate", "--json", "-q", "--yes", "--no-plots", "-f", "full", "jobs"],
-    ):
+    env = {**pipeline.env, **buffering}
+    for argv, who in (
+        (["folders", "jobs"], "fourtop folders"),
+        (["folders", "--json", "jobs"], "fourtop folders"),
+        (["calculate", "--json", "-q", "--yes", "--no-plots", "-f", "full", "jobs"],
+         "fourtop calculate"),
+        (["--help"], "fourtop"),
+    ):  # fmt: skip
         with open("/dev/full", "w") as full:
             result = subprocess.run(
                 [FOURTOP, *argv],
                 cwd=pipeline.root,
-                env=pipeline.env,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=full,
                 stderr=subprocess.PIPE,
@@ -281,22 +293,29 @@ def test_results_that_cannot_be_written_are_one_error_line(pipeline: Pipeline) -
             )
         assert result.returncode == Exit.ERROR, (argv, result.stderr)
         assert result.stderr == (
-            f"fourtop {argv[0]}: error: cannot write the results to stdout: "
-            "no space left on device\n"
+            f"{who}: error: cannot write the results to stdout: no space left on device\n"
         )
+    # a command with nothing for stdout is not failed by it
+    argv = ["generate", "-q", "--events", "300", "-y", "2017", "--output", "fullout"]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([FOURTOP, *argv], cwd=pipeline.root, env=env, stdout=full)
+    assert result.returncode == 0
 
 
-def test_closed_or_full_stderr_and_closed_stdout_do_not_stop_the_work(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("buffering", BUFFERING)
+def test_closed_or_full_stderr_and_closed_stdout_do_not_stop_the_work(
+    pipeline: Pipeline, buffering
+) -> None:
     pipeline.ready("submit")
+    env = {**pipeline.env, **buffering}
+    tag = "u" if buffering["PYTHONUNBUFFERED"] else "b"
     shell = [
-        ("closedout", f"{FOURTOP} calculate --yes --no-plots -f closedout jobs >&-"),
-        ("fullerr", f"{FOURTOP} calculate --yes --no-plots -f fullerr jobs 2>/dev/full"),
-        ("closederr", f"{FOURTOP} calculate --yes --no-plots -f closederr jobs 2>&-"),
+        (f"closedout{tag}", f"{FOURTOP} calculate --yes --no-plots -f closedout{tag} jobs >&-"),
+        (f"fullerr{tag}", f"{FOURTOP} calculate --yes --no-plots -f fullerr{tag} jobs 2>/dev/full"),
+        (f"closederr{tag}", f"{FOURTOP} calculate --yes --no-plots -f closederr{tag} jobs 2>&-"),
     ]
     for folder, line in shell:
-        result = subprocess.run(
-            ["bash", "-c", line], cwd=pipeline.root, env=pipeline.env, timeout=120
-        )
+        result = subprocess.run(["bash", "-c", line], cwd=pipeline.root, env=env, timeout=120)
         assert result.returncode == 0, line
         assert (pipeline.root / folder / "VariableImportanceResults_4vars.txt").is_file()
 

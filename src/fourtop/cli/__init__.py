@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from fourtop import __version__
 from fourtop.cli._common import Exit, JobsFailed
 from fourtop.cli._complete import add_completers, autocomplete
-from fourtop.cli._console import ReaderGone, StdoutError, configure, usable_streams, write_stdout
+from fourtop.cli._console import (
+    ReaderGone,
+    StdoutError,
+    configure,
+    drop_stream,
+    usable_streams,
+    write_stdout,
+)
 from fourtop.errors import FourtopError
 
 #: command name -> module under fourtop.cli
@@ -104,9 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
     parser = build_parser()
     autocomplete(parser)  # answers a shell's completion request and exits; else nothing
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:  # said by the command's own parser: its usage, "fourtop CMD: error: ..."
-        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the command's own parser: its usage, "fourtop CMD: error: ..."
+            args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    except SystemExit:  # --help, --version (and usage errors): their text must arrive too
+        _finish()
+        raise
     _handle_sigterm()
     configure(quiet=args.quiet, color=not args.no_color)
     verbose = getattr(args, "verbose", False)
@@ -120,10 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = int(args._run(args) or 0)
         write_stdout("")  # a closed pipe or a full disk shows here, not at exit
         return code
+    except StdoutError as err:
+        drop_stream(sys.stdout)  # what is still buffered must not fail again at exit
+        _error(args.command, f"error: {err}")
+        return Exit.ERROR
     except JobsFailed as err:
         _error(args.command, f"error: {err}")
         return Exit.JOBS_FAILED
-    except (FourtopError, StdoutError) as err:
+    except FourtopError as err:
         _error(args.command, f"error: {err}")
         return Exit.ERROR
     except Terminated as exc:
@@ -151,8 +166,25 @@ class _PlainFormatter(logging.Formatter):
 
 def _error(command: str, text: str) -> None:
     """The last line, on stderr (when stderr itself cannot be written, the exit code says it)."""
-    with contextlib.suppress(OSError):
-        print(f"fourtop {command}: {text}", file=sys.stderr, flush=True)
+    try:
+        print(f"fourtop {command}: {text}" if command else f"fourtop: {text}", file=sys.stderr,
+              flush=True)  # fmt: skip
+    except OSError:
+        drop_stream(sys.stderr)
+
+
+def _finish() -> None:
+    """Before argparse's exit (``--help``, ``--version``): their text reaches stdout, or one
+    line says why not and the exit code is 1."""
+    try:
+        write_stdout("")
+    except StdoutError as err:
+        drop_stream(sys.stdout)
+        _error("", f"error: {err}")
+        raise SystemExit(Exit.ERROR) from None
+    except BrokenPipeError:
+        drop_stream(sys.stdout)
+        raise SystemExit(Exit.BROKEN_PIPE) from None
 
 
 def _stdout_closed() -> bool:

@@ -14,6 +14,7 @@ before a command runs:
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 
@@ -26,6 +27,7 @@ __all__ = [
     "alert",
     "configure",
     "console",
+    "drop_stream",
     "out",
     "quiet",
     "say",
@@ -73,6 +75,7 @@ class _Console(Console):
         except OSError as exc:
             if self.stderr:  # a note that cannot be shown must not stop the work
                 self.quiet = True
+                drop_stream(sys.stderr)
                 return
             raise StdoutError(stdout_problem(exc)) from None
 
@@ -88,7 +91,8 @@ def write_stdout(text: str) -> None:
     """Write ``text`` to stdout and flush it. A reader that left raises BrokenPipeError (the
     command ends quietly); any other failure (a full disk) raises :class:`StdoutError`."""
     try:
-        sys.stdout.write(text)
+        if text:
+            sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
         raise
@@ -98,10 +102,28 @@ def write_stdout(text: str) -> None:
 
 def usable_streams() -> None:
     """A closed stdout or stderr (``>&-``) becomes the null device: what would go there is
-    dropped, as asked, and the command still runs."""
+    dropped, as asked, and the command still runs. An unbuffered stdout (``PYTHONUNBUFFERED``,
+    ``python -u``) gets a buffer: unbuffered, a write the device takes only part of (a disk
+    that fills up) would be cut short without an error."""
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (open for the run)
+    stream = sys.stdout
+    raw = getattr(stream, "buffer", None)
+    if isinstance(raw, io.RawIOBase) and isinstance(stream, io.TextIOWrapper):
+        sys.stdout = io.TextIOWrapper(
+            io.BufferedWriter(raw),
+            encoding=stream.encoding,
+            errors=stream.errors,
+            line_buffering=stream.isatty(),
+        )
+
+
+def drop_stream(stream: object) -> None:
+    """Point a stream that cannot be written (a full disk) at the null device, so that what is
+    still buffered is not written again, and failed again, when Python exits."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # type: ignore[attr-defined]
 
 
 def _console(*, stderr: bool) -> Console:

@@ -11,25 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["fit_table"]
+__all__ = ["print_table"]
 
 
-def fit_table(
+def print_table(
+    console: Console,
     columns: Sequence[tuple[str, str]],
     rows: Sequence[Sequence[str]],
-    console: Console,
     *,
     title: str | None = None,
     optional: Sequence[str] = (),
-) -> RenderableType:
-    """A rich table of ``rows`` under ``columns`` (``(header, justify)``), as wide as ``console``.
+) -> None:
+    """Print ``rows`` under ``columns`` (``(header, justify)``) on ``console``, as wide as it is.
 
     Cells are plain text (no markup). ``optional`` names the columns that may be left out when
-    the table is too wide, the first named first.
+    the table is too wide, the first named first. Lines of text (the title, the note, rows as
+    ``header: value``) are never wrapped by us: the terminal folds them, without padding.
     """
     shown = list(range(len(columns)))
     names = [name for name, _ in columns]
@@ -41,14 +42,16 @@ def fit_table(
         shown.remove(names.index(name))
         dropped.append(name)
         table = _table(columns, rows, shown)
-    if _natural_width(console, table) > console.width:
-        return _records(columns, rows, title)
-    # title and note as lines of their own: rich would pad them with spaces to the table's width
-    lines: list[RenderableType] = [Text(title, style="italic")] if title else []
-    lines.append(table)
+    fits = _natural_width(console, table) <= console.width
+    if title:
+        console.print(Text(title, style="italic"), soft_wrap=True)
+    if not fits:
+        _records(console, columns, rows)
+        return
+    console.print(table)
     if dropped:
-        lines.append(Text(f"not shown, for the terminal's width: {', '.join(dropped)}"))
-    return Group(*lines)
+        console.print(f"not shown, for the terminal's width: {', '.join(dropped)}", markup=False,
+                      soft_wrap=True)  # fmt: skip
 
 
 def _natural_width(console: Console, table: Table) -> int:
@@ -57,15 +60,14 @@ def _natural_width(console: Console, table: Table) -> int:
 
 
 def _records(
-    columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]], title: str | None
-) -> Group:
+    console: Console, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]]
+) -> None:
     """Each row as ``header: value`` lines, a blank line between rows."""
-    lines: list[Text] = [Text(title, style="italic")] if title else []
     for n, row in enumerate(rows):
         if n:
-            lines.append(Text(""))
-        lines += [Text(f"{header}: {cell}") for (header, _), cell in zip(columns, row, strict=True)]
-    return Group(*lines)
+            console.print()
+        for (header, _), cell in zip(columns, row, strict=True):
+            console.print(f"{header}: {cell}", markup=False, soft_wrap=True)
 
 
 def _table(

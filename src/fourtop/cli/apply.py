@@ -161,11 +161,11 @@ def _report(outcome: ApplyOutcome) -> None:
     if outcome.hists_skipped:
         say(f"no histograms: {outcome.hists_skipped}")
     if outcome.hists:
-        from fourtop.cli._tables import fit_table
+        from fourtop.cli._tables import print_table
 
         columns = [("sample", "left"), ("kind", "left"), ("events", "right"), ("weighted", "right")]
         rows = [[h.name, h.kind, f"{h.entries:,}", f"{h.total:.4g}"] for h in outcome.hists]
-        out.print(fit_table(columns, rows, out, title="Selected events per sample"))
+        print_table(out, columns, rows, title="Selected events per sample")
     out.print(f"Outputs: {outcome.output_dir}", markup=False, soft_wrap=True)
     for path in outcome.hist_files:
         out.print(f"  {path}", markup=False, soft_wrap=True)

@@ -221,7 +221,7 @@ def _json(output: Path, files: dict[str, Path]) -> None:
 
 def report_stability(stability: Stability) -> None:
     """Print the stability section: the top variables' rank intervals and the verdict."""
-    from fourtop.cli._tables import fit_table
+    from fourtop.cli._tables import print_table
     from fourtop.importance.ranking import STABILITY_COLUMNS, stability_view
 
     view = stability_view(stability)
@@ -231,7 +231,7 @@ def report_stability(stability: Stability) -> None:
         if view.predicted_at is not None:
             columns.append((f"at {view.predicted_at} seeds", STABILITY_COLUMNS[-1][1]))
         rows = [cells[: len(columns)] for cells in view.rows]
-        out.print(fit_table(columns, rows, out, optional=[name for name, _ in columns[3:]]))
+        print_table(out, columns, rows, optional=[name for name, _ in columns[3:]])
     out.print(view.verdict, markup=False, soft_wrap=True)
 
 
@@ -242,10 +242,10 @@ _OPTIONAL = ("n", "freq", "mean ± sem", "68% interval")
 def _report(shown: Ranking, stability: Stability | None = None) -> None:
     from rich.markup import escape
 
-    from fourtop.cli._tables import fit_table
+    from fourtop.cli._tables import print_table
     from fourtop.importance.ranking import COLUMNS
 
-    out.print(fit_table(COLUMNS, shown.rows, out, title=shown.title, optional=_OPTIONAL))
+    print_table(out, COLUMNS, shown.rows, title=shown.title, optional=_OPTIONAL)
     if shown.more:
         out.print(f"... {shown.more} more tested variables in the results file")
     if shown.never_tested:

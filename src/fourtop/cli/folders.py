@@ -203,12 +203,12 @@ def _info(path: Path, args: argparse.Namespace) -> int:
 
 
 def _show(folder: JobFolder, *, verbose: bool) -> None:
-    from fourtop.cli._tables import fit_table
+    from fourtop.cli._tables import print_table
     from fourtop.jobs.summary import summarize
 
     summary = summarize(folder)
     out.print(summary.title, markup=False, soft_wrap=True)
-    out.print(fit_table([(col, "right") for col in summary.columns], [summary.cells], out))
+    print_table(out, [(col, "right") for col in summary.columns], [summary.cells])
     if summary.unreadable_note:
         out.print(summary.unreadable_note, markup=False, soft_wrap=True)
     if not verbose:
@@ -216,7 +216,7 @@ def _show(folder: JobFolder, *, verbose: bool) -> None:
     if summary.variable_counts:
         out.print("seeds including each variable:")
         columns = [("#", "right"), ("variable", "left"), ("seeds", "right")]
-        out.print(fit_table(columns, summary.variable_counts, out))
+        print_table(out, columns, summary.variable_counts)
     # one plain line per job (not a table) so names are never wrapped and lines can be grepped
     for label, jobs in summary.listings:
         if jobs:
