@@ -110,7 +110,8 @@ def usable_streams() -> None:
             setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (open for the run)
     stream = sys.stdout
     raw = getattr(stream, "buffer", None)
-    if isinstance(raw, io.RawIOBase) and isinstance(stream, io.TextIOWrapper):
+    # only the process's own stdout: a caller's replacement (a test's capture) is left alone
+    if stream is sys.__stdout__ and isinstance(raw, io.RawIOBase):
         sys.stdout = io.TextIOWrapper(
             io.BufferedWriter(raw),
             encoding=stream.encoding,
