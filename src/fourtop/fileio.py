@@ -24,7 +24,9 @@ Example:
 from __future__ import annotations
 
 import errno
+import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -33,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fourtop.errors import OutputError
 
@@ -43,6 +46,7 @@ __all__ = [
     "clean_stale",
     "describe_os_error",
     "file_mode",
+    "json_text",
     "pid_alive",
     "temporary_name",
 ]
@@ -127,6 +131,27 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, what: str =
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, what: str = "file") -> None:
     """Write ``text`` (UTF-8) to ``path`` all at once (see :func:`atomic_output`)."""
     atomic_write_bytes(path, text.encode("utf-8"), what=what)
+
+
+def json_text(doc: Any, indent: int = 2) -> str:
+    """``doc`` as strict JSON text, ending in a newline: every NaN or infinity is null (JSON
+    has neither; a reader such as ``jq`` refuses them).
+
+    Example:
+        >>> json_text({"a": [1.0, float("nan")], "b": float("inf")}, indent=0).split()
+        ['{', '"a":', '[', '1.0,', 'null', '],', '"b":', 'null', '}']
+    """
+    return json.dumps(_finite(doc), indent=indent, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _remove(path: Path) -> None:

@@ -12,10 +12,8 @@ exits with one of the codes of :class:`Exit` (docs/cli.md lists them).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import logging
-import os
 import signal
 import sys
 import threading
@@ -95,20 +93,9 @@ def _handle_sigterm() -> None:
         signal.signal(signal.SIGTERM, _on_sigterm)
 
 
-def _tolerant_streams() -> None:
-    """A terminal or pipe whose encoding lacks a character (``±`` under ``LANG=C`` or
-    ``PYTHONIOENCODING=ascii``) gets a replacement, not a crash after the work is done."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            with contextlib.suppress(ValueError, OSError):  # a closed or odd stream
-                reconfigure(errors="replace")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fourtop`` console script; returns the exit code."""
     usable_streams()
-    _tolerant_streams()
     parser = build_parser()
     autocomplete(parser)  # answers a shell's completion request and exits; else nothing
     try:
@@ -152,8 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         if not _stdout_closed():
             raise  # another pipe (a subprocess's): a bug to see, not a reader that left
-        # the reader left (| head): no message, and no second error when Python flushes
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        drop_stream(sys.stdout)  # the reader left (| head): no second error at exit
         return Exit.BROKEN_PIPE
 
 

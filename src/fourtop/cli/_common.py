@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import math
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
@@ -20,6 +19,7 @@ from fourtop.cli._progress import PlainProgress, use_terminal_progress
 from fourtop.env import CONFIG_ENV
 from fourtop.errors import FourtopError, ParameterError
 from fourtop.jobs.settings import RANDOM_SEED_MAX  # random seeds: 0 to 2**32 - 1
+from fourtop.plotting import FORMATS, SUPPORTED, parse_formats
 
 __all__ = [
     "JSON_LAYOUT",
@@ -30,6 +30,7 @@ __all__ = [
     "PlainProgress",
     "add_config",
     "add_json",
+    "add_plot_format",
     "add_verbose",
     "add_year",
     "add_yes",
@@ -89,29 +90,33 @@ def print_json(kind: str, body: dict[str, Any]) -> None:
     """Write ``--json``'s document on stdout: ``schema`` (``fourtop-<kind>/<layout>``) and
     ``fourtop_version`` first, then ``body``; strict JSON (NaN and infinities as null; the
     schemas are ``fourtop/schemas/<kind>.schema.json``)."""
-    import json
-
     from fourtop import __version__
     from fourtop.cli._console import write_stdout
+    from fourtop.fileio import json_text
 
     doc = {"schema": f"fourtop-{kind}/{JSON_LAYOUT}", "fourtop_version": __version__, **body}
-    write_stdout(json.dumps(_strict(doc), indent=2, allow_nan=False) + "\n")
+    write_stdout(json_text(doc))
 
 
-def _strict(value: Any) -> Any:
-    """``value`` with every NaN or infinity as None (JSON has no such numbers).
+def plot_formats(text: str) -> tuple[str, ...]:
+    """argparse type of ``--plot-format``: a bad value is a usage error (exit 2)."""
+    try:
+        return parse_formats(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--plot-format ")) from None
 
-    Example:
-        >>> _strict({"a": [1.0, float("nan")], "b": float("inf")})
-        {'a': [1.0, None], 'b': None}
-    """
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    return value
+
+def add_plot_format(parser: argparse.ArgumentParser, what: str = "the plots") -> None:
+    """``--plot-format LIST`` (the formats ``what`` is written in), for every command that
+    draws plots."""
+    parser.add_argument(
+        "--plot-format",
+        type=plot_formats,
+        default=FORMATS,
+        metavar="LIST",
+        help=f"file formats of {what}: one or a comma-separated list of "
+        f"{', '.join(SUPPORTED)} (default {','.join(FORMATS)})",
+    )
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:

@@ -63,8 +63,7 @@ class _Console(Console):
         """Stop writing (further output goes to the null device) and stop the command; rich's
         own reaction is ``SystemExit(1)``, an error code with no message."""
         self.quiet = True
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self.file.fileno())
+        drop_stream(self.file)
         raise ReaderGone()
 
     def _check_buffer(self) -> None:
@@ -101,10 +100,15 @@ def write_stdout(text: str) -> None:
 
 
 def usable_streams() -> None:
-    """A closed stdout or stderr (``>&-``) becomes the null device: what would go there is
-    dropped, as asked, and the command still runs. An unbuffered stdout (``PYTHONUNBUFFERED``,
-    ``python -u``) gets a buffer: unbuffered, a write the device takes only part of (a disk
-    that fills up) would be cut short without an error."""
+    """Make stdout and stderr fit for a command, before it runs.
+
+    - A closed stream (``>&-``) becomes the null device: what would go there is dropped, as
+      asked, and the command still runs.
+    - An unbuffered stdout (``PYTHONUNBUFFERED``, ``python -u``) gets a buffer: unbuffered, a
+      write the device takes only part of (a disk that fills up) would be cut short silently.
+    - An encoding that lacks a character (``±`` under ``LANG=C`` or ``PYTHONIOENCODING=ascii``)
+      gets a replacement, not a crash after the work is done.
+    """
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (open for the run)
@@ -118,6 +122,11 @@ def usable_streams() -> None:
             errors=stream.errors,
             line_buffering=stream.isatty(),
         )
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a closed or odd stream
+                reconfigure(errors="replace")
 
 
 def drop_stream(stream: object) -> None:

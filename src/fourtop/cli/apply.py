@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from fourtop.cli._common import (
     JobsFailed,
     add_config,
+    add_plot_format,
     add_verbose,
     add_yes,
     backend_options,
@@ -22,7 +23,6 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import alert, out, say
 from fourtop.cli._progress import training_progress
-from fourtop.cli.calculate import add_plot_format
 from fourtop.cli.submit import CliReporter
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from fourtop.cli._common import (
     add_config,
     add_json,
+    add_plot_format,
     add_verbose,
     add_yes,
     confirm,
@@ -25,8 +26,6 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import alert, out
 from fourtop.cli._progress import step
-from fourtop.errors import ParameterError
-from fourtop.plotting import FORMATS, SUPPORTED, parse_formats
 
 if TYPE_CHECKING:
     from fourtop.importance.ranking import Ranking
@@ -77,27 +76,6 @@ def add_target_width(parser: argparse.ArgumentParser, help_extra: str = "") -> N
         metavar="W",
         help="the widest 68%% rank interval (hi - lo) of a top variable that counts as stable "
         f"(default {DEFAULT_TARGET_WIDTH:g}){help_extra}",
-    )
-
-
-def plot_formats(text: str) -> tuple[str, ...]:
-    """argparse type of ``--plot-format``: a bad value is a usage error (exit 2)."""
-    try:
-        return parse_formats(text)
-    except ParameterError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--plot-format ")) from None
-
-
-def add_plot_format(parser: argparse.ArgumentParser, what: str = "the plots") -> None:
-    """``--plot-format LIST`` (the formats ``what`` is written in), for every command that
-    draws plots."""
-    parser.add_argument(
-        "--plot-format",
-        type=plot_formats,
-        default=FORMATS,
-        metavar="LIST",
-        help=f"file formats of {what}: one or a comma-separated list of "
-        f"{', '.join(SUPPORTED)} (default {','.join(FORMATS)})",
     )
 
 

@@ -10,6 +10,7 @@ import argparse
 
 from fourtop.cli._common import (
     add_config,
+    add_plot_format,
     add_verbose,
     add_yes,
     at_least,
@@ -18,7 +19,6 @@ from fourtop.cli._common import (
 )
 from fourtop.cli._console import out, say
 from fourtop.cli._progress import training_progress
-from fourtop.cli.calculate import add_plot_format
 from fourtop.cli.submit import CliReporter
 
 HELP = (

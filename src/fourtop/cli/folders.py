@@ -79,18 +79,21 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.folders] or default_folders(include_specs=varlist is None)
     if not paths:
         raise FourtopError(f"no job folders given and none named condor_log* in {_cwd()}")
-    status = _json(paths) if args.json else 0
-    for path in paths if not args.json else ():
-        try:
-            if varlist is not None:
-                status |= _import(path, varlist, args)
-            elif args.compact:
-                status |= _compact(path, args)
-            else:
-                status |= _info(path, args)
-        except (FourtopError, OSError) as err:
-            alert(f"fourtop folders: error: {_why(path, err)}")
-            status = 1
+    if args.json:
+        status = _json(paths)
+    else:
+        status = 0
+        for path in paths:
+            try:
+                if varlist is not None:
+                    status |= _import(path, varlist, args)
+                elif args.compact:
+                    status |= _compact(path, args)
+                else:
+                    status |= _info(path, args)
+            except (FourtopError, OSError) as err:
+                alert(f"fourtop folders: error: {_why(path, err)}")
+                status = 1
     for removed in clean_beside(paths):  # what interrupted compactions left beside the folders
         say(f"removed {removed}, left by an interrupted compaction")
     return status
@@ -109,23 +112,13 @@ def _why(path: Path, err: Exception) -> str:
 def _json(paths: list[Path]) -> int:
     """``--json``: one document on stdout (fourtop/schemas/folders.schema.json); a folder that
     cannot be read has its ``error`` and makes the exit code 1."""
-    from fourtop.backends import sync_folder
-    from fourtop.jobs.folder import JobFolder
-    from fourtop.jobs.importing import import_command
-    from fourtop.jobs.summary import folder_record, refresh
+    from fourtop.jobs.summary import folder_record
 
     records: list[dict[str, object]] = []
     status = 0
     for path in paths:
         try:
-            folder = JobFolder(path)
-            if folder.jobs is None:
-                raise FourtopError(
-                    f"{path}: has no spec file; import it with '{import_command(path)}'"
-                )
-            with spinner(f"checking {path}"):
-                refresh(folder, sync_folder)
-            records.append(folder_record(folder, path))
+            records.append(folder_record(_checked(path), path))
         except (FourtopError, OSError) as err:
             why = _why(path, err)
             alert(f"fourtop folders: error: {why}")
@@ -133,6 +126,29 @@ def _json(paths: list[Path]) -> int:
             status = 1
     print_json("folders", {"folders": records})
     return status
+
+
+class _NoSpec(FourtopError):
+    """A folder without a spec file (the message says how to import it)."""
+
+
+def _checked(path: Path) -> JobFolder:
+    """The job folder at ``path``, the batch systems' state brought in and its jobs re-read.
+
+    Raises:
+        _NoSpec: the folder has no spec file.
+    """
+    from fourtop.backends import sync_folder
+    from fourtop.jobs.folder import JobFolder
+    from fourtop.jobs.importing import import_command
+    from fourtop.jobs.summary import refresh
+
+    folder = JobFolder(path)
+    if folder.jobs is None:
+        raise _NoSpec(f"{path}: has no spec file; import it with '{import_command(path)}'")
+    with spinner(f"checking {path}"):
+        refresh(folder, sync_folder)
+    return folder
 
 
 def _cwd() -> str:
@@ -184,20 +200,11 @@ def _compact(path: Path, args: argparse.Namespace) -> int:
 
 
 def _info(path: Path, args: argparse.Namespace) -> int:
-    from fourtop.backends import sync_folder
-    from fourtop.jobs.folder import JobFolder
-    from fourtop.jobs.importing import import_command
-    from fourtop.jobs.summary import refresh
-
-    folder = JobFolder(path)
-    if folder.jobs is None:
-        alert(
-            f"fourtop folders: warning: {path}: has no spec file; import it with "
-            f"'{import_command(path)}'"
-        )
+    try:
+        folder = _checked(path)
+    except _NoSpec as missing:
+        alert(f"fourtop folders: warning: {missing}")
         return 1
-    with spinner(f"checking {path}"):
-        refresh(folder, sync_folder)
     _show(folder, verbose=args.verbose)
     return 0
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from fourtop.cli._common import (
     RANDOM_SEED_MAX,
     add_config,
+    add_plot_format,
     add_verbose,
     add_year,
     nonempty,
@@ -18,7 +19,6 @@ from fourtop.cli._common import (
     random_seed,
 )
 from fourtop.cli._console import say
-from fourtop.cli.calculate import add_plot_format
 from fourtop.errors import ResultsError
 from fourtop.splits import Split
 

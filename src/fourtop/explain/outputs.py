@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import glob
 import io
-import json
 import os
 import re
 import shutil
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from fourtop.errors import OutputError
-from fourtop.fileio import atomic_output, atomic_write_text, describe_os_error
+from fourtop.fileio import atomic_output, atomic_write_text, describe_os_error, json_text
 from fourtop.plotting import FORMATS, SUPPORTED, save_figure
 
 __all__ = [
@@ -192,21 +191,9 @@ def replace_folder(output: Path) -> Iterator[Path]:
         _remove(partial)
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity as None (strict JSON has neither)."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def write_json(folder: Path, doc: dict[str, Any]) -> None:
     """``explain.json``; undefined numbers (a rank correlation of a constant) are null."""
-    text = json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n"
-    atomic_write_text(folder / JSON_FILE, text, what="JSON file")
+    atomic_write_text(folder / JSON_FILE, json_text(doc, indent=1), what="JSON file")
 
 
 def write_csv(folder: Path, doc: dict[str, Any]) -> None:
